@@ -1,0 +1,213 @@
+//! The command line: argument parsing and dispatch only.
+
+use crate::journal::redact::Redactor;
+use crate::journal::{Body, Journal, Note, RunMeta};
+use crate::report::{self, Format, Lang};
+use crate::transport::local::{Echo, LocalRun};
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "postmortem",
+    version,
+    about = "Collect evidence while you fix infrastructure, and turn it into a report you can prove",
+    long_about = "Collect evidence while you fix infrastructure, and turn it into a report you can prove.\n\n\
+Every command you record and every note you write goes into an append-only, hash-chained journal \
+(secrets redacted before writing). `report` renders the journal as Markdown (GitHub-flavoured), \
+HTML and PDF, in Japanese and English."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct JournalArg {
+    /// The journal file
+    #[arg(long, env = "POSTMORTEM_JOURNAL", default_value = "journal.jsonl")]
+    journal: PathBuf,
+}
+
+#[derive(Args, Clone, Default)]
+struct SecretArgs {
+    /// A secret value to redact (repeatable). Prefer --secrets-file: arguments are visible in ps
+    #[arg(long = "secret", value_name = "VALUE")]
+    secrets: Vec<String>,
+    /// A regex whose matches are redacted (repeatable)
+    #[arg(long = "secret-regex", value_name = "REGEX")]
+    secret_regexes: Vec<String>,
+    /// A file of secrets: one per line, `regex:RE` for a regex, `#` for comments
+    #[arg(long, env = "POSTMORTEM_SECRETS_FILE", value_name = "FILE")]
+    secrets_file: Option<PathBuf>,
+}
+
+impl SecretArgs {
+    fn redactor(&self) -> Result<Redactor> {
+        let mut r = Redactor::new();
+        for s in &self.secrets {
+            r.add_literal(s.clone());
+        }
+        for re in &self.secret_regexes {
+            r.add_regex(re)?;
+        }
+        if let Some(f) = &self.secrets_file {
+            r.add_file(f)?;
+        }
+        Ok(r)
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a command locally, show its output as it comes, and append it to the journal as evidence.
+    /// Exits with the command's exit status.
+    Record {
+        #[command(flatten)]
+        journal: JournalArg,
+        /// The label of the host the command ran on (default: this machine's hostname)
+        #[arg(long)]
+        host: Option<String>,
+        /// Bytes kept per output stream; beyond it the head and the tail are kept
+        #[arg(long, default_value_t = crate::capture::DEFAULT_CAP, value_name = "BYTES")]
+        cap: usize,
+        #[command(flatten)]
+        secrets: SecretArgs,
+        /// The command and its arguments
+        #[arg(last = true, required = true, value_name = "CMD")]
+        argv: Vec<String>,
+    },
+    /// Append a note to the journal.
+    Note {
+        #[command(flatten)]
+        journal: JournalArg,
+        #[command(flatten)]
+        secrets: SecretArgs,
+        /// The note (several words are joined with spaces)
+        #[arg(required = true)]
+        text: Vec<String>,
+    },
+    /// Render the journal as report.<lang>.md, .html and .pdf, and copy the journal beside them.
+    Report {
+        #[command(flatten)]
+        journal: JournalArg,
+        /// Languages
+        #[arg(long, value_enum, value_delimiter = ',', default_value = "ja,en")]
+        lang: Vec<Lang>,
+        /// Formats (pdf needs the typst CLI and the font Noto Sans CJK JP)
+        #[arg(long, value_enum, value_delimiter = ',', default_value = "md,html,pdf")]
+        format: Vec<Format>,
+        /// The output directory (default: the journal's directory)
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        secrets: SecretArgs,
+    },
+    /// Work with the journal file itself.
+    Journal {
+        #[command(subcommand)]
+        command: JournalCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum JournalCommand {
+    /// Check the hash chain; exits non-zero naming the first bad line.
+    Verify {
+        /// The journal file
+        #[arg(env = "POSTMORTEM_JOURNAL", default_value = "journal.jsonl")]
+        path: PathBuf,
+    },
+    /// Start a journal with a title (optional: the first record starts one anyway).
+    Init {
+        #[arg(long)]
+        title: Option<String>,
+        /// The journal file
+        #[arg(env = "POSTMORTEM_JOURNAL", default_value = "journal.jsonl")]
+        path: PathBuf,
+    },
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+fn run(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Command::Record { journal, host, cap, secrets, argv } => {
+            let redactor = secrets.redactor()?;
+            let journal = Journal::new(journal.journal);
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+            let evidence = rt.block_on(
+                LocalRun { host: host.unwrap_or_else(hostname), argv, cap, echo: Echo::Terminal, redactor: &redactor }
+                    .run(),
+            );
+            let status = evidence.outcome.shell_status();
+            if let crate::journal::Outcome::Failed { message } = &evidence.outcome {
+                eprintln!("postmortem: {message}");
+            }
+            let entry = journal.append(&crate::journal::now(), &Body::Evidence(evidence))?;
+            eprintln!("postmortem: recorded as #{} in {}", entry.seq, journal.path().display());
+            Ok(status)
+        }
+        Command::Note { journal, secrets, text } => {
+            let redactor = secrets.redactor()?;
+            let journal = Journal::new(journal.journal);
+            let (text, _) = redactor.redact(&text.join(" "));
+            let entry = journal.append(&crate::journal::now(), &Body::Note(Note { text }))?;
+            eprintln!("postmortem: note #{} in {}", entry.seq, journal.path().display());
+            Ok(0)
+        }
+        Command::Report { journal, lang, format, out, secrets } => {
+            let redactor = secrets.redactor()?;
+            let out = out.unwrap_or_else(|| {
+                journal.journal.parent().filter(|p| !p.as_os_str().is_empty()).map(PathBuf::from).unwrap_or_else(|| ".".into())
+            });
+            let journal = Journal::new(journal.journal);
+            let written = report::write(&journal, &report::Options { langs: lang, formats: format, out }, &redactor)?;
+            for f in &written.files {
+                println!("{}", f.display());
+            }
+            if written.pdf_skipped {
+                eprintln!(
+                    "postmortem: typst was not found, so no PDF was written (Markdown and HTML were); {}",
+                    report::typst::INSTALL_HINT
+                );
+                return Ok(3);
+            }
+            Ok(0)
+        }
+        Command::Journal { command: JournalCommand::Verify { path } } => {
+            let (n, head) = Journal::new(&path).verify()?;
+            println!("{}: {n} records, chain intact, head {head}", path.display());
+            Ok(0)
+        }
+        Command::Journal { command: JournalCommand::Init { title, path } } => {
+            let journal = Journal::new(&path);
+            if path.exists() && std::fs::metadata(&path).map(|m| m.len() > 0).unwrap_or(false) {
+                anyhow::bail!("journal {}: it already exists; a journal's first record is its run record", path.display());
+            }
+            let title = title.map(|t| Redactor::new().redact(&t).0);
+            journal
+                .append(&crate::journal::now(), &Body::Run(RunMeta::here(title)))
+                .with_context(|| format!("journal {}: cannot start it", path.display()))?;
+            println!("{}", path.display());
+            Ok(0)
+        }
+    }
+}
+
+/// Parse the arguments, run, and return the process's exit status.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("postmortem: error: {e:#}");
+            1
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! The journal: the single source of truth of a run.
+//!
+//! An append-only JSONL file. Each line is one record, written in canonical form (serde_json's
+//! compact output with keys sorted) and fsync'd before `append` returns. Every record carries
+//! `seq` (its 1-based line number), `prev` (the hash of the record before it, or 64 zeros) and
+//! `hash` (the SHA-256 of the record's canonical form without its `hash` field). `verify` checks
+//! all three on every line, so an edited byte, a deleted, inserted or moved line is caught at the
+//! first line where the chain breaks.
+//!
+//! What a hash chain cannot prove on its own: that nobody truncated the file or appended a
+//! well-formed record computed with the same public algorithm. The report prints the head hash
+//! so that it can be anchored elsewhere (in a submitted answer, a ticket, a chat message).
+
+pub mod redact;
+mod record;
+
+pub use record::*;
+
+use anyhow::{bail, Context, Result};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+/// The `prev` of the first record.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// One line of the journal, as read back.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub seq: u64,
+    pub prev: String,
+    pub hash: String,
+    pub at: String,
+    pub body: Body,
+}
+
+/// A journal file. Cheap to construct; every operation opens the file itself.
+#[derive(Debug, Clone)]
+pub struct Journal {
+    path: PathBuf,
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    hex(&Sha256::digest(data))
+}
+
+/// The hash a record must carry: SHA-256 over its canonical form without `hash`.
+fn record_hash(obj: &serde_json::Map<String, Value>) -> String {
+    let mut without = obj.clone();
+    without.remove("hash");
+    sha256_hex(Value::Object(without).to_string().as_bytes())
+}
+
+/// Why a journal failed verification: the first bad line and what is wrong with it.
+#[derive(Debug)]
+pub struct VerifyError {
+    pub line: u64,
+    pub reason: String,
+}
+
+impl std::fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.reason)
+    }
+}
+
+/// Parse and check one line against the chain so far.
+fn check_line(line: &[u8], lineno: u64, prev: &str) -> std::result::Result<Entry, String> {
+    let text = std::str::from_utf8(line).map_err(|_| "not valid UTF-8".to_string())?;
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| format!("not a JSON record ({e})"))?;
+    let Value::Object(obj) = value else {
+        return Err("not a JSON object".into());
+    };
+    if Value::Object(obj.clone()).to_string() != text {
+        return Err("not in canonical form (the line was edited)".into());
+    }
+    let get = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_owned);
+    let hash = get("hash").ok_or("no \"hash\" field")?;
+    let want = record_hash(&obj);
+    if hash != want {
+        return Err(format!("content does not match its hash (the record was edited): has {hash}, content gives {want}"));
+    }
+    let seq = obj.get("seq").and_then(Value::as_u64).ok_or("no \"seq\" field")?;
+    if seq != lineno {
+        return Err(format!(
+            "sequence number {seq} where {lineno} was expected (a line was deleted, inserted or moved)"
+        ));
+    }
+    let rprev = get("prev").ok_or("no \"prev\" field")?;
+    if rprev != prev {
+        return Err(format!(
+            "\"prev\" is {rprev} but the record before it hashes to {prev} (a line was deleted, inserted or moved)"
+        ));
+    }
+    let at = get("at").ok_or("no \"at\" field")?;
+    let body: Body = serde_json::from_value(Value::Object(obj))
+        .map_err(|e| format!("not a record postmortem knows ({e})"))?;
+    Ok(Entry { seq, prev: rprev, hash, at, body })
+}
+
+impl Journal {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Journal { path: path.into() }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Read and verify every record. Any defect is an error naming the file and line.
+    pub fn read_all(&self) -> Result<Vec<Entry>> {
+        let file = File::open(&self.path)
+            .with_context(|| format!("journal {}: cannot open", self.path.display()))?;
+        let mut out = Vec::new();
+        let mut prev = GENESIS.to_string();
+        let mut reader = BufReader::new(file);
+        let mut buf = Vec::new();
+        let mut lineno = 0u64;
+        loop {
+            buf.clear();
+            let n = reader
+                .read_until(b'\n', &mut buf)
+                .with_context(|| format!("journal {}: cannot read", self.path.display()))?;
+            if n == 0 {
+                break;
+            }
+            lineno += 1;
+            let complete = buf.last() == Some(&b'\n');
+            if complete {
+                buf.pop();
+            } else {
+                bail!(
+                    "journal {}: line {lineno}: incomplete record (no newline at the end; an interrupted write?)",
+                    self.path.display()
+                );
+            }
+            let entry = check_line(&buf, lineno, &prev).map_err(|reason| {
+                anyhow::anyhow!("journal {}: {}", self.path.display(), VerifyError { line: lineno, reason })
+            })?;
+            prev = entry.hash.clone();
+            out.push(entry);
+        }
+        Ok(out)
+    }
+
+    /// Verify the chain; on success return (records, head hash).
+    pub fn verify(&self) -> Result<(u64, String)> {
+        let entries = self.read_all()?;
+        let head = entries.last().map(|e| e.hash.clone()).unwrap_or_else(|| GENESIS.into());
+        Ok((entries.len() as u64, head))
+    }
+
+    /// Append one record: chain it, write it as one line, fsync. Creates the journal (with a
+    /// `run` record first) when it does not exist yet. Returns the written entry.
+    pub fn append(&self, at: &str, body: &Body) -> Result<Entry> {
+        let created = !self.path.exists() || std::fs::metadata(&self.path)?.len() == 0;
+        if created {
+            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("journal {}: cannot create its directory", self.path.display()))?;
+            }
+        }
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&self.path)
+            .with_context(|| format!("journal {}: cannot open for appending", self.path.display()))?;
+        file.lock()
+            .with_context(|| format!("journal {}: cannot lock", self.path.display()))?;
+        let (mut seq, mut prev) = self.tail_state(&mut file)?;
+        if seq == 0 && !matches!(body, Body::Run(_)) {
+            let run = Body::Run(RunMeta::here(None));
+            let e = write_record(&mut file, seq + 1, &prev, at, &run)
+                .with_context(|| format!("journal {}: cannot write", self.path.display()))?;
+            seq = e.seq;
+            prev = e.hash;
+        }
+        let entry = write_record(&mut file, seq + 1, &prev, at, body)
+            .with_context(|| format!("journal {}: cannot write", self.path.display()))?;
+        if created {
+            if let Some(dir) = self.path.parent() {
+                let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+                if let Ok(d) = File::open(dir) {
+                    let _ = d.sync_all();
+                }
+            }
+        }
+        Ok(entry)
+    }
+
+    /// The last record's seq and hash, read from the end of the file without reading it all.
+    fn tail_state(&self, file: &mut File) -> Result<(u64, String)> {
+        let len = file.seek(SeekFrom::End(0))?;
+        if len == 0 {
+            return Ok((0, GENESIS.to_string()));
+        }
+        let mut last = [0u8; 1];
+        file.seek(SeekFrom::Start(len - 1))?;
+        file.read_exact(&mut last)?;
+        if last[0] != b'\n' {
+            bail!(
+                "journal {}: the last line is incomplete (an interrupted write?); nothing was appended. \
+                 Run `postmortem journal verify {}` to see where",
+                self.path.display(),
+                self.path.display()
+            );
+        }
+        // Walk back in chunks to the newline before the last line.
+        let end = len - 1;
+        let mut start = end;
+        let mut chunk = vec![0u8; 64 * 1024];
+        'outer: while start > 0 {
+            let n = chunk.len().min(start as usize);
+            file.seek(SeekFrom::Start(start - n as u64))?;
+            file.read_exact(&mut chunk[..n])?;
+            for i in (0..n).rev() {
+                if chunk[i] == b'\n' {
+                    start = start - n as u64 + i as u64 + 1;
+                    break 'outer;
+                }
+            }
+            start -= n as u64;
+        }
+        let mut line = vec![0u8; (end - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(&mut line)?;
+        let value: Value = serde_json::from_slice(&line).with_context(|| {
+            format!(
+                "journal {}: the last line is not a JSON record; nothing was appended. Run `postmortem journal verify`",
+                self.path.display()
+            )
+        })?;
+        let seq = value.get("seq").and_then(Value::as_u64);
+        let hash = value.get("hash").and_then(Value::as_str);
+        match (seq, hash) {
+            (Some(s), Some(h)) => Ok((s, h.to_string())),
+            _ => bail!(
+                "journal {}: the last line has no seq or hash; nothing was appended",
+                self.path.display()
+            ),
+        }
+    }
+}
+
+fn write_record(file: &mut File, seq: u64, prev: &str, at: &str, body: &Body) -> Result<Entry> {
+    let Value::Object(mut obj) = serde_json::to_value(body)? else {
+        bail!("a record must serialise to a JSON object");
+    };
+    obj.insert("seq".into(), Value::from(seq));
+    obj.insert("prev".into(), Value::from(prev));
+    obj.insert("at".into(), Value::from(at));
+    let hash = record_hash(&obj);
+    obj.insert("hash".into(), Value::from(hash.clone()));
+    let mut line = Value::Object(obj).to_string();
+    line.push('\n');
+    file.write_all(line.as_bytes())?;
+    file.sync_data()?;
+    Ok(Entry { seq, prev: prev.to_string(), hash, at: at.to_string(), body: body.clone() })
+}
+
+/// Now, local time with its UTC offset, as the journal stores times.
+pub fn now() -> String {
+    chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
+}

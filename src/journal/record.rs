@@ -1,0 +1,130 @@
+//! The kinds of record a journal holds.
+//!
+//! Later kinds (findings, fix plans, fix results, constraint checks) are added here as variants;
+//! a journal is read strictly, so a record of a kind this version does not know is an error that
+//! names its line rather than something silently skipped.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Body {
+    Run(RunMeta),
+    Evidence(Evidence),
+    Note(Note),
+}
+
+/// Who made the journal, where and with what. Written once, as the first record.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunMeta {
+    pub tool: String,
+    pub version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    pub hostname: String,
+    pub user: String,
+    pub os: String,
+}
+
+impl RunMeta {
+    /// Metadata of the machine and user running this process.
+    pub fn here(title: Option<String>) -> Self {
+        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "unknown".into());
+        let user = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| "unknown".into());
+        let os = std::fs::read_to_string("/etc/os-release")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_string()))
+            })
+            .unwrap_or_else(|| std::env::consts::OS.to_string());
+        RunMeta {
+            tool: "postmortem".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            title,
+            hostname,
+            user,
+            os,
+        }
+    }
+}
+
+/// A command that was run on a host, and everything it produced.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Evidence {
+    /// The host's label (as the user or the scenario names it).
+    pub host: String,
+    /// The address it resolved to, when the command ran over the network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// The host key fingerprint that was verified, when the command ran over SSH.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_key: Option<String>,
+    /// The command as run (shell-quoted when it was an argument vector), redacted.
+    pub command: String,
+    pub started_at: String,
+    pub ended_at: String,
+    pub duration_ms: u64,
+    pub outcome: Outcome,
+    pub stdout: Stream,
+    pub stderr: Stream,
+}
+
+/// How a command ended.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// It exited with this status.
+    Exited { code: i32 },
+    /// A signal ended it.
+    Signaled { signal: i32, name: String },
+    /// It could not be run at all (not found, connection refused, ...).
+    Failed { message: String },
+    /// It was still running when its time ran out, and was stopped.
+    TimedOut { after_ms: u64 },
+}
+
+impl Outcome {
+    /// The status a shell would report for this outcome.
+    pub fn shell_status(&self) -> i32 {
+        match self {
+            Outcome::Exited { code } => *code,
+            Outcome::Signaled { signal, .. } => 128 + signal,
+            Outcome::Failed { .. } => 127,
+            Outcome::TimedOut { .. } => 124,
+        }
+    }
+
+    pub fn is_success(&self) -> bool {
+        matches!(self, Outcome::Exited { code: 0 })
+    }
+}
+
+/// One output stream of a command, as kept.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Stream {
+    /// The text kept: all of it, or head and tail around an omission marker when the cap was hit.
+    /// Invalid UTF-8 is shown as U+FFFD, secrets as `[REDACTED:kind]`.
+    pub text: String,
+    /// Bytes the command wrote to this stream in all.
+    pub bytes: u64,
+    /// Bytes left out between head and tail because of the cap (0: nothing left out).
+    #[serde(default)]
+    pub omitted: u64,
+    /// Bytes that were not valid UTF-8 (each run shown as U+FFFD).
+    #[serde(default)]
+    pub invalid_utf8: u64,
+    /// How many secrets were replaced by a marker.
+    #[serde(default)]
+    pub redactions: u64,
+}
+
+/// Something a person wrote down during the work.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Note {
+    pub text: String,
+}

@@ -1,0 +1,11 @@
+//! postmortem: collect typed, timestamped evidence while fixing infrastructure, and turn it into
+//! a report that can be proven.
+//!
+//! The pipeline (see DESIGN.md in the shared notes): evidence flows into the [`journal`] (hash
+//! chained, redacted before writing); the [`report`] reads only the journal.
+
+pub mod capture;
+pub mod cli;
+pub mod journal;
+pub mod report;
+pub mod transport;

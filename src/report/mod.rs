@@ -1,0 +1,340 @@
+//! The report: built from the journal alone, rendered to Markdown (tera templates), then from
+//! that Markdown to HTML (pulldown-cmark) and PDF (Typst).
+
+pub mod html;
+pub mod text;
+pub mod typst;
+
+use crate::journal::redact::Redactor;
+use crate::journal::{Body, Entry, Journal, Outcome, Stream};
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    Ja,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Ja => "ja",
+            Lang::En => "en",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Md,
+    Html,
+    Pdf,
+}
+
+const TEMPLATE: &str = include_str!("../../templates/report.md.tera");
+const TEXTS: &str = include_str!("../../templates/texts.toml");
+
+type Texts = HashMap<String, String>;
+
+fn texts(lang: Lang) -> Texts {
+    let all: HashMap<String, Texts> = toml::from_str(TEXTS).expect("templates/texts.toml is valid");
+    all.get(lang.code()).cloned().expect("texts for every language")
+}
+
+#[derive(Serialize)]
+struct Meta {
+    tool: String,
+    version: String,
+    hostname: String,
+    user: String,
+    os: String,
+    journal: String,
+    records: usize,
+    first: String,
+    last: String,
+    head: String,
+}
+
+#[derive(Serialize)]
+struct StreamView {
+    title: String,
+    text: String,
+    bytes: u64,
+    omitted: u64,
+    invalid_utf8: u64,
+    redactions: u64,
+}
+
+#[derive(Serialize, Default)]
+struct RecordView {
+    seq: u64,
+    kind: &'static str,
+    label: String,
+    time: String,
+    hash: String,
+    host: Option<String>,
+    address: Option<String>,
+    host_key: Option<String>,
+    summary: String,
+    result: String,
+    command: String,
+    started: String,
+    ended: String,
+    duration: String,
+    streams: Vec<StreamView>,
+    text: String,
+}
+
+/// A journal time as the report shows it: local time of the place it was taken, with its offset.
+pub fn show_time(rfc3339: &str) -> String {
+    match chrono::DateTime::parse_from_rfc3339(rfc3339) {
+        Ok(t) => t.format("%Y-%m-%d %H:%M:%S%.3f %:z").to_string(),
+        Err(_) => rfc3339.to_string(),
+    }
+}
+
+fn show_duration(ms: u64) -> String {
+    format!("{}.{:03} s", ms / 1000, ms % 1000)
+}
+
+fn outcome_text(o: &Outcome, t: &Texts) -> String {
+    match o {
+        Outcome::Exited { code } => format!("{} {code}", t["exit"]),
+        Outcome::Signaled { signal, name } => format!("{} {name} ({signal})", t["signal"]),
+        Outcome::Failed { message } => format!("{}: {message}", t["failed"]),
+        Outcome::TimedOut { after_ms } => format!("{} {}", t["timed_out"], show_duration(*after_ms)),
+    }
+}
+
+fn first_line(s: &str, max: usize) -> String {
+    let line = s.lines().next().unwrap_or("");
+    let mut out: String = line.chars().take(max).collect();
+    if line.chars().count() > max || s.lines().nth(1).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// The report's title: the journal's own, or the language's default.
+fn title(entries: &[Entry], lang: Lang, red: &Redactor) -> String {
+    entries
+        .iter()
+        .find_map(|e| match &e.body {
+            Body::Run(m) => m.title.clone(),
+            _ => None,
+        })
+        .map(|s| red.redact(&s).0)
+        .unwrap_or_else(|| texts(lang)["title"].clone())
+}
+
+/// Build the template's context for one language. Texts pass through the redactor once more,
+/// so secrets added to it after the evidence was collected stay out of the report too.
+fn context(entries: &[Entry], journal: &Path, lang: Lang, red: &Redactor) -> Result<tera::Context> {
+    let t = texts(lang);
+    let r = |s: &str| red.redact(s).0;
+    let run = entries.iter().find_map(|e| match &e.body {
+        Body::Run(m) => Some(m.clone()),
+        _ => None,
+    });
+    let title = title(entries, lang, red);
+    let head = entries.last().map(|e| e.hash.clone()).unwrap_or_default();
+    let meta = Meta {
+        tool: run.as_ref().map(|m| m.tool.clone()).unwrap_or_default(),
+        version: run.as_ref().map(|m| m.version.clone()).unwrap_or_default(),
+        hostname: run.as_ref().map(|m| r(&m.hostname)).unwrap_or_default(),
+        user: run.as_ref().map(|m| r(&m.user)).unwrap_or_default(),
+        os: run.as_ref().map(|m| m.os.clone()).unwrap_or_default(),
+        journal: journal.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+        records: entries.len(),
+        first: entries.first().map(|e| show_time(&e.at)).unwrap_or_default(),
+        last: entries.last().map(|e| show_time(&e.at)).unwrap_or_default(),
+        head: head.clone(),
+    };
+    let stream = |title: &str, s: &Stream| StreamView {
+        title: title.to_string(),
+        text: r(&s.text),
+        bytes: s.bytes,
+        omitted: s.omitted,
+        invalid_utf8: s.invalid_utf8,
+        redactions: s.redactions,
+    };
+    let mut records = Vec::with_capacity(entries.len());
+    for e in entries {
+        let base = RecordView {
+            seq: e.seq,
+            time: show_time(&e.at),
+            hash: e.hash.clone(),
+            ..Default::default()
+        };
+        let v = match &e.body {
+            Body::Run(m) => RecordView {
+                kind: "run",
+                label: t["run"].clone(),
+                summary: format!("{} {}", m.tool, m.version),
+                ..base
+            },
+            Body::Note(n) => RecordView {
+                kind: "note",
+                label: t["note"].clone(),
+                summary: first_line(&r(&n.text), 60),
+                text: r(&n.text),
+                ..base
+            },
+            Body::Evidence(ev) => RecordView {
+                kind: "evidence",
+                label: t["evidence"].clone(),
+                host: Some(r(&ev.host)),
+                address: ev.address.clone(),
+                host_key: ev.host_key.clone(),
+                summary: first_line(&r(&ev.command), 60),
+                result: outcome_text(&ev.outcome, &t),
+                command: r(&ev.command),
+                started: show_time(&ev.started_at),
+                ended: show_time(&ev.ended_at),
+                duration: show_duration(ev.duration_ms),
+                streams: vec![stream(&t["stdout"], &ev.stdout), stream(&t["stderr"], &ev.stderr)],
+                ..base
+            },
+        };
+        records.push(v);
+    }
+    let mut ctx = tera::Context::new();
+    ctx.insert("integrity", &t["integrity_text"].replace("{n}", &entries.len().to_string()).replace("{head}", &head));
+    ctx.insert("t", &t);
+    ctx.insert("lang", lang.code());
+    ctx.insert("title", &title);
+    ctx.insert("meta", &meta);
+    ctx.insert("records", &records);
+    Ok(ctx)
+}
+
+fn string_filter(
+    f: fn(&str) -> String,
+) -> impl Fn(&tera::Value, &HashMap<String, tera::Value>) -> tera::Result<tera::Value> + Sync + Send {
+    move |v, _| match v {
+        tera::Value::String(s) => Ok(tera::Value::String(f(s))),
+        tera::Value::Null => Ok(tera::Value::String(String::new())),
+        other => Ok(tera::Value::String(f(&other.to_string()))),
+    }
+}
+
+fn engine() -> tera::Tera {
+    let mut tera = tera::Tera::default();
+    tera.autoescape_on(vec![]);
+    tera.register_filter("md_text", string_filter(text::md_text));
+    tera.register_filter("md_line", string_filter(text::md_line));
+    tera.register_filter("md_fence", string_filter(text::md_fence));
+    tera.add_raw_template("report.md", TEMPLATE).expect("templates/report.md.tera is valid");
+    tera
+}
+
+/// Render the Markdown report of a verified journal.
+pub fn markdown(entries: &[Entry], journal: &Path, lang: Lang, red: &Redactor) -> Result<String> {
+    let ctx = context(entries, journal, lang, red)?;
+    let md = engine().render("report.md", &ctx).context("rendering the Markdown template")?;
+    // Templates leave runs of blank lines where optional parts were skipped; one is enough.
+    let mut out = String::with_capacity(md.len());
+    let mut blank = 0;
+    let mut in_fence: Option<String> = None;
+    for line in md.lines() {
+        if let Some(f) = &in_fence {
+            if line == f {
+                in_fence = None;
+            }
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        if line.starts_with("```") {
+            in_fence = Some(line.to_string());
+        }
+        if line.trim().is_empty() {
+            blank += 1;
+            if blank > 1 {
+                continue;
+            }
+        } else {
+            blank = 0;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+pub struct Options {
+    pub langs: Vec<Lang>,
+    pub formats: Vec<Format>,
+    pub out: PathBuf,
+}
+
+/// What `write` produced.
+#[derive(Debug, Default)]
+pub struct Written {
+    pub files: Vec<PathBuf>,
+    /// PDFs that could not be made because typst is not installed.
+    pub pdf_skipped: bool,
+}
+
+/// Write a file atomically: to a temporary name beside it, then rename.
+fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    let tmp = path.with_extension(format!(
+        "{}.tmp",
+        path.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_default()
+    ));
+    std::fs::write(&tmp, data).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// Verify the journal, then write the report files and a copy of the journal into `opts.out`.
+pub fn write(journal: &Journal, opts: &Options, red: &Redactor) -> Result<Written> {
+    let entries = journal.read_all()?;
+    if entries.is_empty() {
+        bail!("journal {}: it holds no records, so there is nothing to report", journal.path().display());
+    }
+    std::fs::create_dir_all(&opts.out)
+        .with_context(|| format!("cannot create the output directory {}", opts.out.display()))?;
+    let probe = opts.out.join(".postmortem-write-test");
+    std::fs::write(&probe, b"").with_context(|| format!("cannot write into the output directory {}", opts.out.display()))?;
+    let _ = std::fs::remove_file(&probe);
+
+    let timestamp = chrono::DateTime::parse_from_rfc3339(&entries[0].at).map(|t| t.timestamp()).unwrap_or(0);
+    let mut written = Written::default();
+    for &lang in &opts.langs {
+        let md = markdown(&entries, journal.path(), lang, red)?;
+        let base = opts.out.join(format!("report.{}", lang.code()));
+        if opts.formats.contains(&Format::Md) {
+            let p = base.with_extension(format!("{}.md", lang.code()));
+            write_atomic(&p, md.as_bytes())?;
+            written.files.push(p);
+        }
+        let title = title(&entries, lang, red);
+        if opts.formats.contains(&Format::Html) {
+            let p = base.with_extension(format!("{}.html", lang.code()));
+            write_atomic(&p, html::render(&md, &title, lang.code()).as_bytes())?;
+            written.files.push(p);
+        }
+        if opts.formats.contains(&Format::Pdf) && !written.pdf_skipped {
+            let p = base.with_extension(format!("{}.pdf", lang.code()));
+            let src = typst::document(&md, lang.code(), &title);
+            match typst::compile(&src, &p, timestamp) {
+                Ok(()) => written.files.push(p),
+                Err(typst::PdfError::NoTypst) => written.pdf_skipped = true,
+                Err(typst::PdfError::Other(e)) => return Err(e.context(format!("writing {}", p.display()))),
+            }
+        }
+    }
+    let copy = opts.out.join("journal.jsonl");
+    let same = std::fs::canonicalize(&copy).ok() == std::fs::canonicalize(journal.path()).ok();
+    if !same {
+        let data = std::fs::read(journal.path())
+            .with_context(|| format!("journal {}: cannot read", journal.path().display()))?;
+        write_atomic(&copy, &data)?;
+        written.files.push(copy);
+    }
+    Ok(written)
+}

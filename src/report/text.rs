@@ -1,0 +1,107 @@
+//! Making evidence literal: every byte of evidence that reaches a report goes through here.
+
+/// Show characters that a terminal, a browser or a PDF would act on or hide as visible text:
+/// C0 controls (but newline and tab) and DEL as their Unicode control pictures (ESC → ␛,
+/// NUL → ␀, CR → ␍), C1 controls and bidirectional overrides as `\u{..}` escapes.
+pub fn visible(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' | '\t' => out.push(c),
+            '\u{0}'..='\u{1f}' => out.push(char::from_u32(0x2400 + c as u32).unwrap()),
+            '\u{7f}' => out.push('\u{2421}'),
+            '\u{80}'..='\u{9f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}' => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Markdown prose from untrusted text: every ASCII punctuation character is backslash-escaped
+/// (CommonMark allows that for all of them), leading whitespace is dropped so no line becomes an
+/// indented code block, and newlines are kept (GFM with remark-breaks shows them as breaks).
+pub fn md_text(s: &str) -> String {
+    let s = visible(s).replace('\t', " ");
+    let mut out = String::with_capacity(s.len() + 16);
+    for (i, line) in s.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        for c in line.trim_start().chars() {
+            if c.is_ascii_punctuation() {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Markdown from untrusted text on one line (a table cell, a heading): like `md_text`, with
+/// line breaks shown as ⏎.
+pub fn md_line(s: &str) -> String {
+    md_text(&s.trim_end_matches('\n').replace('\n', " \u{23ce} "))
+}
+
+/// A fenced code block holding `s` literally: the fence is longer than any backtick run inside.
+pub fn md_fence(s: &str) -> String {
+    let body = visible(s);
+    let mut longest = 0;
+    let mut run = 0;
+    for c in body.chars() {
+        if c == '`' {
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    let fence = "`".repeat((longest + 1).max(3));
+    let mut out = String::with_capacity(body.len() + 2 * fence.len() + 4);
+    out.push_str(&fence);
+    out.push('\n');
+    out.push_str(&body);
+    if !body.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(&fence);
+    out
+}
+
+/// Is this character one that Japanese (or Chinese) text runs together without spaces?
+pub fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0x3000..=0x303f   // CJK punctuation: 、。「」
+        | 0x3040..=0x30ff // hiragana, katakana
+        | 0x3400..=0x4dbf
+        | 0x4e00..=0x9fff
+        | 0xf900..=0xfaff
+        | 0xff00..=0xffef // full-width forms: ()!?
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_become_pictures() {
+        assert_eq!(visible("a\x1b[31mred\0\r\n"), "a\u{241b}[31mred\u{2400}\u{240d}\n");
+        assert_eq!(visible("x\u{202e}y"), "x\\u{202e}y");
+    }
+
+    #[test]
+    fn prose_is_escaped() {
+        assert_eq!(md_text("# [a](b) <x>"), r"\# \[a\]\(b\) \<x\>");
+        assert_eq!(md_text("    code?\n1. no list"), "code\\?\n1\\. no list");
+        assert_eq!(md_line("a|b\nc"), "a\\|b \u{23ce} c");
+    }
+
+    #[test]
+    fn fences_outgrow_backticks() {
+        assert_eq!(md_fence("a"), "```\na\n```");
+        assert_eq!(md_fence("x ````` y\n"), "``````\nx ````` y\n``````");
+    }
+}
