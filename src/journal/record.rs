@@ -34,7 +34,9 @@ impl RunMeta {
             .unwrap_or_else(|_| "unknown".into());
         let user = std::env::var("USER")
             .or_else(|_| std::env::var("LOGNAME"))
-            .unwrap_or_else(|_| "unknown".into());
+            .ok()
+            .or_else(user_from_uid)
+            .unwrap_or_else(|| "unknown".into());
         let os = std::fs::read_to_string("/etc/os-release")
             .ok()
             .and_then(|s| {
@@ -51,6 +53,18 @@ impl RunMeta {
             os,
         }
     }
+}
+
+/// The name of this process's user, from its uid and /etc/passwd.
+fn user_from_uid() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let uid = status.lines().find_map(|l| l.strip_prefix("Uid:"))?.split_whitespace().next()?.to_string();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        (f.nth(1)? == uid).then(|| name.to_string())
+    })
 }
 
 /// A command that was run on a host, and everything it produced.

@@ -192,11 +192,17 @@ impl Redactor {
             None => c[0].to_string(),
             Some(v) if v.as_str().trim().is_empty() => c[0].to_string(),
             Some(v) => {
-                let m = keep_marker(c, v.as_str(), kind_of_key(&c[1]));
+                // KEY=value (shell): the value ends at whitespace; YAML and INI values run to the
+                // end of the line.
+                let (value, rest) = match (c[2].trim() == "=" && c[2].len() == 1, v.as_str()) {
+                    (true, v) if !v.starts_with(['"', '\'']) => v.split_at(v.find(char::is_whitespace).unwrap_or(v.len())),
+                    (_, v) => (v, ""),
+                };
+                let m = keep_marker(c, value, kind_of_key(&c[1]));
                 if m == c[0] {
                     return m;
                 }
-                format!("{}{}{}", &c[1], &c[2], m)
+                format!("{}{}{}{}", &c[1], &c[2], m, rest)
             }
         });
         s = count(&s, &b.auth_header, &|c| format!("{}{}{}", &c[1], &c[2], marker("bearer-token")));
@@ -242,6 +248,8 @@ mod tests {
         assert_eq!(r("password: hunter2"), "password: [REDACTED:password]");
         assert_eq!(r("  db_password = hunter2"), "  db_password = [REDACTED:password]");
         assert_eq!(r("export OS_PASSWORD=hunter2"), "export OS_PASSWORD=[REDACTED:password]");
+        assert_eq!(r("OS_PASSWORD=hunter2 openstack server list"), "OS_PASSWORD=[REDACTED:password] openstack server list");
+        assert_eq!(r("password: two words"), "password: [REDACTED:password]");
         assert_eq!(r(r#"{"token": "abc\"def", "x": 1}"#), r#"{"token": "[REDACTED:token]", "x": 1}"#);
         assert_eq!(r("    client-key-data: LS0tLS1CRUdJTg=="), "    client-key-data: [REDACTED:client-key-data]");
         assert_eq!(r("net.ipv4.ip_forward = 0"), "net.ipv4.ip_forward = 0");

@@ -1,0 +1,69 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_postmortem"))
+}
+
+/// Run postmortem in `dir` with `args`; the journal is `dir/journal.jsonl` unless args say otherwise.
+pub fn pm(dir: &Path, args: &[&str]) -> Output {
+    Command::new(bin())
+        .current_dir(dir)
+        .env_remove("POSTMORTEM_JOURNAL")
+        .env_remove("POSTMORTEM_SECRETS_FILE")
+        .args(args)
+        .output()
+        .expect("run postmortem")
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A tool the test cannot do without: a missing one fails the test loudly, never skips it.
+pub fn require(tool: &str, how: &str) {
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+        .unwrap_or(false);
+    assert!(found, "`{tool}` is needed by this test and is not installed: {how}");
+}
+
+/// typst is found on PATH or in ~/.cargo/bin (where `cargo install` puts it).
+pub fn require_typst() {
+    let home_typst = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin/typst"));
+    if home_typst.as_ref().is_some_and(|p| p.is_file()) {
+        return;
+    }
+    require("typst", "run scripts/install-deps.sh (cargo install --locked typst-cli)");
+}
+
+pub fn pdftotext(pdf: &Path) -> String {
+    require("pdftotext", "apt-get install -y poppler-utils");
+    let out = Command::new("pdftotext").arg("-layout").arg(pdf).arg("-").output().expect("run pdftotext");
+    assert!(out.status.success(), "pdftotext failed on {}: {}", pdf.display(), stderr(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Render Markdown as GitHub-flavoured Markdown with hard line breaks (remark-gfm + remark-breaks).
+pub fn remark(md: &Path) -> String {
+    require("node", "apt-get install -y nodejs npm");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/remark");
+    assert!(
+        dir.join("node_modules/remark-gfm").is_dir(),
+        "tests/remark/node_modules is missing: run `npm ci --prefix tests/remark` (scripts/install-deps.sh does)"
+    );
+    let out = Command::new("node").arg(dir.join("render.mjs")).arg(md).output().expect("run node");
+    assert!(out.status.success(), "remark failed: {}", stderr(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
+}
