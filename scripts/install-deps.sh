@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Install what postmortem and its tests need on Debian, as root. Safe to run again: each step
+# is skipped or a no-op when its work is already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+for pkg in pkg-config libssl-dev gcc fonts-noto-cjk poppler-utils ca-certificates curl; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
+done
+command -v node >/dev/null || need_apt+=(nodejs)
+command -v npm >/dev/null || need_apt+=(npm)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "install-deps: apt-get install ${need_apt[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+export PATH="$HOME/.cargo/bin:$PATH"
+if ! command -v cargo >/dev/null; then
+  echo "install-deps: installing Rust with rustup"
+  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+fi
+
+# typst (PDF); a second install of the same version is a no-op.
+if ! command -v typst >/dev/null; then
+  echo "install-deps: cargo install --locked typst-cli (about 8 minutes on 2 cores)"
+  cargo install --locked typst-cli
+fi
+
+# remark-gfm + remark-breaks for the Markdown rendering test.
+if [ ! -d tests/remark/node_modules/remark-gfm ]; then
+  echo "install-deps: npm ci in tests/remark"
+  npm ci --prefix tests/remark --no-audit --no-fund --loglevel=error
+fi
