@@ -19,7 +19,12 @@ pub struct Capture {
 impl Capture {
     pub fn new(cap: usize) -> Self {
         let half = (cap / 2).max(1);
-        Capture { half, head: Vec::new(), tail: VecDeque::new(), total: 0 }
+        Capture {
+            half,
+            head: Vec::new(),
+            tail: VecDeque::new(),
+            total: 0,
+        }
     }
 
     pub fn push(&mut self, mut data: &[u8]) {
@@ -65,7 +70,13 @@ impl Capture {
             }
             text.push_str(&tail_red);
         }
-        Stream { text, bytes: self.total, omitted, invalid_utf8: invalid, redactions }
+        Stream {
+            text,
+            bytes: self.total,
+            omitted,
+            invalid_utf8: invalid,
+            redactions,
+        }
     }
 }
 

@@ -137,37 +137,83 @@ fn hostname() -> String {
 
 fn run(cli: Cli) -> Result<i32> {
     match cli.command {
-        Command::Record { journal, host, cap, secrets, argv } => {
+        Command::Record {
+            journal,
+            host,
+            cap,
+            secrets,
+            argv,
+        } => {
             let redactor = secrets.redactor()?;
             let journal = Journal::new(journal.journal);
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
             let evidence = rt.block_on(
-                LocalRun { host: host.unwrap_or_else(hostname), argv, cap, echo: Echo::Terminal, redactor: &redactor }
-                    .run(),
+                LocalRun {
+                    host: host.unwrap_or_else(hostname),
+                    argv,
+                    cap,
+                    echo: Echo::Terminal,
+                    redactor: &redactor,
+                }
+                .run(),
             );
             let status = evidence.outcome.shell_status();
             if let crate::journal::Outcome::Failed { message } = &evidence.outcome {
                 eprintln!("postmortem: {message}");
             }
             let entry = journal.append(&crate::journal::now(), &Body::Evidence(evidence))?;
-            eprintln!("postmortem: recorded as #{} in {}", entry.seq, journal.path().display());
+            eprintln!(
+                "postmortem: recorded as #{} in {}",
+                entry.seq,
+                journal.path().display()
+            );
             Ok(status)
         }
-        Command::Note { journal, secrets, text } => {
+        Command::Note {
+            journal,
+            secrets,
+            text,
+        } => {
             let redactor = secrets.redactor()?;
             let journal = Journal::new(journal.journal);
             let (text, _) = redactor.redact(&text.join(" "));
             let entry = journal.append(&crate::journal::now(), &Body::Note(Note { text }))?;
-            eprintln!("postmortem: note #{} in {}", entry.seq, journal.path().display());
+            eprintln!(
+                "postmortem: note #{} in {}",
+                entry.seq,
+                journal.path().display()
+            );
             Ok(0)
         }
-        Command::Report { journal, lang, format, out, secrets } => {
+        Command::Report {
+            journal,
+            lang,
+            format,
+            out,
+            secrets,
+        } => {
             let redactor = secrets.redactor()?;
             let out = out.unwrap_or_else(|| {
-                journal.journal.parent().filter(|p| !p.as_os_str().is_empty()).map(PathBuf::from).unwrap_or_else(|| ".".into())
+                journal
+                    .journal
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| ".".into())
             });
             let journal = Journal::new(journal.journal);
-            let written = report::write(&journal, &report::Options { langs: lang, formats: format, out }, &redactor)?;
+            let written = report::write(
+                &journal,
+                &report::Options {
+                    langs: lang,
+                    formats: format,
+                    out,
+                },
+                &redactor,
+            )?;
             for f in &written.files {
                 println!("{}", f.display());
             }
@@ -180,15 +226,26 @@ fn run(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
-        Command::Journal { command: JournalCommand::Verify { path } } => {
+        Command::Journal {
+            command: JournalCommand::Verify { path },
+        } => {
             let (n, head) = Journal::new(&path).verify()?;
             println!("{}: {n} records, chain intact, head {head}", path.display());
             Ok(0)
         }
-        Command::Journal { command: JournalCommand::Init { title, path } } => {
+        Command::Journal {
+            command: JournalCommand::Init { title, path },
+        } => {
             let journal = Journal::new(&path);
-            if path.exists() && std::fs::metadata(&path).map(|m| m.len() > 0).unwrap_or(false) {
-                anyhow::bail!("journal {}: it already exists; a journal's first record is its run record", path.display());
+            if path.exists()
+                && std::fs::metadata(&path)
+                    .map(|m| m.len() > 0)
+                    .unwrap_or(false)
+            {
+                anyhow::bail!(
+                    "journal {}: it already exists; a journal's first record is its run record",
+                    path.display()
+                );
             }
             let title = title.map(|t| Redactor::new().redact(&t).0);
             journal

@@ -9,36 +9,84 @@ use postmortem::report::{markdown, Lang};
 use std::fs;
 use std::path::Path;
 
-const JA_TITLES: [&str; 4] = ["障害対応報告書", "タイムライン", "証跡とメモ", "証跡の完全性"];
-const EN_TITLES: [&str; 4] = ["Incident report", "Timeline", "Evidence and notes", "Integrity of the journal"];
+const JA_TITLES: [&str; 4] = [
+    "障害対応報告書",
+    "タイムライン",
+    "証跡とメモ",
+    "証跡の完全性",
+];
+const EN_TITLES: [&str; 4] = [
+    "Incident report",
+    "Timeline",
+    "Evidence and notes",
+    "Integrity of the journal",
+];
 
 fn all_formats(dir: &Path) -> std::process::Output {
-    pm(dir, &["report", "--lang", "ja,en", "--format", "md,html,pdf", "--out", "out"])
+    pm(
+        dir,
+        &[
+            "report",
+            "--lang",
+            "ja,en",
+            "--format",
+            "md,html,pdf",
+            "--out",
+            "out",
+        ],
+    )
 }
 
 #[test]
 fn record_note_report_gives_six_files_with_japanese_pdf() {
     require_typst();
     let d = tempdir();
-    let o = pm(d.path(), &["record", "--host", "server01", "--", "sh", "-c", "echo net.ipv4.ip_forward = 0"]);
+    let o = pm(
+        d.path(),
+        &[
+            "record",
+            "--host",
+            "server01",
+            "--",
+            "sh",
+            "-c",
+            "echo net.ipv4.ip_forward = 0",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
-    pm(d.path(), &["note", "ip_forward が 0 のため、VM から外部へ転送されない。"]);
+    pm(
+        d.path(),
+        &[
+            "note",
+            "ip_forward が 0 のため、VM から外部へ転送されない。",
+        ],
+    );
     let o = all_formats(d.path());
     assert!(o.status.success(), "{}", stderr(&o));
     for lang in ["ja", "en"] {
         for ext in ["md", "html", "pdf"] {
             let p = d.path().join(format!("out/report.{lang}.{ext}"));
-            assert!(p.is_file() && fs::metadata(&p).unwrap().len() > 0, "{} missing", p.display());
+            assert!(
+                p.is_file() && fs::metadata(&p).unwrap().len() > 0,
+                "{} missing",
+                p.display()
+            );
         }
     }
-    assert!(d.path().join("out/journal.jsonl").is_file(), "the journal travels with the report");
+    assert!(
+        d.path().join("out/journal.jsonl").is_file(),
+        "the journal travels with the report"
+    );
     let ja = pdftotext(&d.path().join("out/report.ja.pdf"));
     for t in JA_TITLES {
         assert!(ja.contains(t), "Japanese PDF lacks {t:?}:\n{ja}");
     }
     assert!(ja.contains("net.ipv4.ip_forward = 0"), "{ja}");
     // The soft break between CJK characters must not have become a space.
-    assert!(ja.contains("ip_forward が 0 のため、VM から外部へ転送されない。"), "{ja}");
+    assert!(
+        ja.contains("ip_forward が 0 のため、VM から外部へ転送されない。"),
+        "{ja}"
+    );
     let en = pdftotext(&d.path().join("out/report.en.pdf"));
     for t in EN_TITLES {
         assert!(en.contains(t), "English PDF lacks {t:?}:\n{en}");
@@ -47,7 +95,11 @@ fn record_note_report_gives_six_files_with_japanese_pdf() {
     let first = fs::read(d.path().join("out/report.ja.pdf")).unwrap();
     let o = all_formats(d.path());
     assert!(o.status.success());
-    assert_eq!(first, fs::read(d.path().join("out/report.ja.pdf")).unwrap(), "PDF is not reproducible");
+    assert_eq!(
+        first,
+        fs::read(d.path().join("out/report.ja.pdf")).unwrap(),
+        "PDF is not reproducible"
+    );
 }
 
 /// A journal with fixed times and contents, written through the library.
@@ -61,8 +113,13 @@ fn fixed_journal(path: &Path) -> Journal {
         user: "user".into(),
         os: "Debian GNU/Linux 12 (bookworm)".into(),
     };
-    j.append("2026-11-26T09:00:00.000+09:00", &Body::Run(run)).unwrap();
-    let stream = |text: &str| Stream { text: text.into(), bytes: text.len() as u64, ..Default::default() };
+    j.append("2026-11-26T09:00:00.000+09:00", &Body::Run(run))
+        .unwrap();
+    let stream = |text: &str| Stream {
+        text: text.into(),
+        bytes: text.len() as u64,
+        ..Default::default()
+    };
     let ev = Evidence {
         host: "server01".into(),
         address: None,
@@ -75,9 +132,13 @@ fn fixed_journal(path: &Path) -> Journal {
         stdout: stream("net.ipv4.ip_forward = 0\n"),
         stderr: stream(""),
     };
-    j.append("2026-11-26T09:00:01.013+09:00", &Body::Evidence(ev)).unwrap();
-    let note = Note { text: "ip_forward が 0。\nVM の通信は server01 で止まる。".into() };
-    j.append("2026-11-26T09:00:02.000+09:00", &Body::Note(note)).unwrap();
+    j.append("2026-11-26T09:00:01.013+09:00", &Body::Evidence(ev))
+        .unwrap();
+    let note = Note {
+        text: "ip_forward が 0。\nVM の通信は server01 で止まる。".into(),
+    };
+    j.append("2026-11-26T09:00:02.000+09:00", &Body::Note(note))
+        .unwrap();
     let ev = Evidence {
         host: "node1".into(),
         address: Some("192.168.222.222".into()),
@@ -90,7 +151,8 @@ fn fixed_journal(path: &Path) -> Journal {
         stdout: stream("Err:1 http://archive.ubuntu.com/ubuntu focal InRelease\n  Connection timed out [IP: 203.0.113.80 80]\n"),
         stderr: stream("E: Some index files failed to download.\n"),
     };
-    j.append("2026-11-26T09:00:08.501+09:00", &Body::Evidence(ev)).unwrap();
+    j.append("2026-11-26T09:00:08.501+09:00", &Body::Evidence(ev))
+        .unwrap();
     j
 }
 
@@ -101,11 +163,13 @@ fn golden_markdown_of_a_fixed_journal() {
     let entries = j.read_all().unwrap();
     for lang in [Lang::Ja, Lang::En] {
         let md = markdown(&entries, j.path(), lang, &Redactor::new()).unwrap();
-        let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/fixed.{}.md", lang.code()));
+        let golden = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("tests/golden/fixed.{}.md", lang.code()));
         if std::env::var_os("UPDATE_GOLDEN").is_some() {
             fs::write(&golden, &md).unwrap();
         }
-        let want = fs::read_to_string(&golden).unwrap_or_else(|_| panic!("{} missing (UPDATE_GOLDEN=1 writes it)", golden.display()));
+        let want = fs::read_to_string(&golden)
+            .unwrap_or_else(|_| panic!("{} missing (UPDATE_GOLDEN=1 writes it)", golden.display()));
         assert_eq!(md, want, "Markdown differs from {}", golden.display());
     }
 }
@@ -120,12 +184,25 @@ fn markdown_renders_as_gfm_with_breaks() {
     let html = remark(&f);
     assert!(html.contains("<h1>障害対応報告書</h1>"), "{html}");
     assert!(html.contains("<h2>タイムライン</h2>"), "{html}");
-    assert_eq!(html.matches("<table>").count(), 4, "run table, timeline, one per evidence: {html}");
+    assert_eq!(
+        html.matches("<table>").count(),
+        4,
+        "run table, timeline, one per evidence: {html}"
+    );
     assert!(html.contains("<td>server01</td>"), "{html}");
-    assert!(html.contains("<pre><code>net.ipv4.ip_forward = 0\n</code></pre>"), "{html}");
-    assert!(html.contains("<pre><code>E: Some index files failed to download.\n</code></pre>"), "{html}");
+    assert!(
+        html.contains("<pre><code>net.ipv4.ip_forward = 0\n</code></pre>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<pre><code>E: Some index files failed to download.\n</code></pre>"),
+        "{html}"
+    );
     // The note's line break survives as a hard break (remark-breaks), its text is not a list.
-    assert!(html.contains("ip_forward が 0。<br>\nVM の通信は server01 で止まる。"), "{html}");
+    assert!(
+        html.contains("ip_forward が 0。<br>\nVM の通信は server01 で止まる。"),
+        "{html}"
+    );
     // Hashes are shown in code spans.
     let h = &j.read_all().unwrap()[1].hash;
     assert!(html.contains(&format!("<code>{h}</code>")), "{html}");
@@ -158,9 +235,25 @@ fn hostile_evidence_is_literal_in_every_format() {
     require_typst();
     let d = tempdir();
     fs::write(d.path().join("hostile.bin"), hostile_output()).unwrap();
-    let o = pm(d.path(), &["record", "--host", "<b>evil</b>", "--", "cat", "hostile.bin"]);
+    let o = pm(
+        d.path(),
+        &[
+            "record",
+            "--host",
+            "<b>evil</b>",
+            "--",
+            "cat",
+            "hostile.bin",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
-    pm(d.path(), &["note", "#read(\"/etc/passwd\") <script>x</script> [l](http://evil.example/)"]);
+    pm(
+        d.path(),
+        &[
+            "note",
+            "#read(\"/etc/passwd\") <script>x</script> [l](http://evil.example/)",
+        ],
+    );
     let o = all_formats(d.path());
     assert!(o.status.success(), "{}", stderr(&o));
     let out = d.path().join("out");
@@ -172,29 +265,55 @@ fn hostile_evidence_is_literal_in_every_format() {
         assert!(!html.contains("<b>"), "{html}");
         assert!(!html.contains("href=\"http://evil"), "{html}");
         assert!(!html.contains("<h1>Heading injection"), "{html}");
-        let code: String = html.split("<pre><code>").skip(1).map(|s| s.split("</code></pre>").next().unwrap()).collect();
+        let code: String = html
+            .split("<pre><code>")
+            .skip(1)
+            .map(|s| s.split("</code></pre>").next().unwrap())
+            .collect();
         for h in HOSTILE {
-            let escaped = h.replace('&', "&#x26;").replace('<', "&#x3C;").replace('"', "&#x22;");
-            assert!(code.contains(h) || code.contains(&escaped), "{h:?} not literal in a code block:\n{code}");
+            let escaped = h.replace('&', "&#x26;").replace('<', "&#x3C;");
+            assert!(
+                code.contains(h) || code.contains(&escaped),
+                "{h:?} not literal in a code block:\n{code}"
+            );
         }
-        assert!(code.contains("\u{241b}[31mRED\u{241b}[0m NUL:\u{2400}: bad:\u{fffd}\u{fffd}:"), "{code}");
+        assert!(
+            code.contains("\u{241b}[31mRED\u{241b}[0m NUL:\u{2400}: bad:\u{fffd}\u{fffd}:"),
+            "{code}"
+        );
 
         // HTML: escaped, never markup.
         let page = fs::read_to_string(out.join(format!("report.{lang}.html"))).unwrap();
         assert!(!page.contains("<script"), "raw script in HTML");
         assert!(!page.contains("<b>evil"), "raw tag in HTML");
         assert!(!page.contains("href=\"http://evil"), "link in HTML");
-        assert!(page.contains("&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt;"), "{page}");
-        assert!(page.contains("#read(&quot;/etc/passwd&quot;)"), "{page}");
-        assert!(page.contains("&lt;b&gt;evil&lt;/b&gt;"), "host label escaped");
+        assert!(
+            page.contains("&lt;script&gt;alert(\"pwned\")&lt;/script&gt;"),
+            "{page}"
+        );
+        assert!(page.contains("#read(\"/etc/passwd\")"), "{page}");
+        assert!(
+            page.contains("&lt;b&gt;evil&lt;/b&gt;"),
+            "host label escaped"
+        );
 
         // PDF: the text itself.
         let text = pdftotext(&out.join(format!("report.{lang}.pdf")));
-        for h in ["#read(\"/etc/passwd\")", "#import \"@preview/evil:0.1.0\": *", "$x^2$ *bold* _emph_ @ref <label>", "<script>alert(\"pwned\")</script>", "[click me](http://evil.example/)", "<b>evil</b>"] {
+        for h in [
+            "#read(\"/etc/passwd\")",
+            "#import \"@preview/evil:0.1.0\": *",
+            "$x^2$ *bold* _emph_ @ref <label>",
+            "<script>alert(\"pwned\")</script>",
+            "[click me](http://evil.example/)",
+            "<b>evil</b>",
+        ] {
             assert!(text.contains(h), "{h:?} not literal in the PDF:\n{text}");
         }
         assert!(text.contains("RED") && text.contains("\u{fffd}"), "{text}");
-        assert!(!text.contains("root:x:0:0"), "/etc/passwd was read into the PDF");
+        assert!(
+            !text.contains("root:x:0:0"),
+            "/etc/passwd was read into the PDF"
+        );
     }
 }
 
@@ -223,21 +342,68 @@ fn planted_secrets_reach_no_file() {
     }
     planted.push_str("custom: literal-shh-1111 and pattern ZZ-4242-ZZ\n");
     fs::write(d.path().join("secrets.txt"), &planted).unwrap();
-    fs::write(d.path().join("mine"), "literal-shh-1111\nregex:ZZ-[0-9]+-ZZ\n").unwrap();
+    fs::write(
+        d.path().join("mine"),
+        "literal-shh-1111\nregex:ZZ-[0-9]+-ZZ\n",
+    )
+    .unwrap();
     let sf = ["--secrets-file", "mine"];
-    let o = pm(d.path(), &[&["record"][..], &sf, &["--", "cat", "secrets.txt"]].concat());
+    let o = pm(
+        d.path(),
+        &[&["record"][..], &sf, &["--", "cat", "secrets.txt"]].concat(),
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     // On stderr and in the command line too.
-    pm(d.path(), &[&["record"][..], &sf, &["--", "sh", "-c", "cat secrets.txt >&2"]].concat());
-    pm(d.path(), &[&["record"][..], &sf, &["--", "echo", "--password", "argv-pass-0000", "OS_PASSWORD=argv-pass-1111"]].concat());
-    pm(d.path(), &[&["note"][..], &sf, &["the password: note-pass-2222 and literal-shh-1111"]].concat());
+    pm(
+        d.path(),
+        &[
+            &["record"][..],
+            &sf,
+            &["--", "sh", "-c", "cat secrets.txt >&2"],
+        ]
+        .concat(),
+    );
+    pm(
+        d.path(),
+        &[
+            &["record"][..],
+            &sf,
+            &[
+                "--",
+                "echo",
+                "--password",
+                "argv-pass-0000",
+                "OS_PASSWORD=argv-pass-1111",
+            ],
+        ]
+        .concat(),
+    );
+    pm(
+        d.path(),
+        &[
+            &["note"][..],
+            &sf,
+            &["the password: note-pass-2222 and literal-shh-1111"],
+        ]
+        .concat(),
+    );
     let o = pm(d.path(), &["report", "--format", "md,html", "--out", "out"]);
     assert!(o.status.success(), "{}", stderr(&o));
 
     let mut values: Vec<&str> = SECRETS.iter().map(|(_, v)| *v).collect();
-    values.extend(["literal-shh-1111", "ZZ-4242-ZZ", "argv-pass-0000", "argv-pass-1111", "note-pass-2222"]);
+    values.extend([
+        "literal-shh-1111",
+        "ZZ-4242-ZZ",
+        "argv-pass-0000",
+        "argv-pass-1111",
+        "note-pass-2222",
+    ]);
     let mut files = vec![d.path().join("journal.jsonl")];
-    files.extend(fs::read_dir(d.path().join("out")).unwrap().map(|e| e.unwrap().path()));
+    files.extend(
+        fs::read_dir(d.path().join("out"))
+            .unwrap()
+            .map(|e| e.unwrap().path()),
+    );
     assert!(files.len() >= 5);
     for f in &files {
         let text = fs::read_to_string(f).unwrap();
@@ -246,8 +412,21 @@ fn planted_secrets_reach_no_file() {
         }
     }
     let journal = fs::read_to_string(d.path().join("journal.jsonl")).unwrap();
-    for kind in ["private-key", "password", "secret", "token", "key", "bearer-token", "client-key-data", "user-secret", "user-pattern"] {
-        assert!(journal.contains(&format!("[REDACTED:{kind}]")), "no {kind} marker in the journal");
+    for kind in [
+        "private-key",
+        "password",
+        "secret",
+        "token",
+        "key",
+        "bearer-token",
+        "client-key-data",
+        "user-secret",
+        "user-pattern",
+    ] {
+        assert!(
+            journal.contains(&format!("[REDACTED:{kind}]")),
+            "no {kind} marker in the journal"
+        );
     }
 }
 
@@ -255,9 +434,16 @@ fn planted_secrets_reach_no_file() {
 fn bad_input_gets_clear_errors_and_loses_nothing() {
     let d = tempdir();
     // Missing journal.
-    let o = pm(d.path(), &["report", "--journal", "nope.jsonl", "--format", "md"]);
+    let o = pm(
+        d.path(),
+        &["report", "--journal", "nope.jsonl", "--format", "md"],
+    );
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("nope.jsonl") && stderr(&o).contains("No such file"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("nope.jsonl") && stderr(&o).contains("No such file"),
+        "{}",
+        stderr(&o)
+    );
     let o = pm(d.path(), &["journal", "verify", "nope.jsonl"]);
     assert!(!o.status.success());
 
@@ -266,25 +452,46 @@ fn bad_input_gets_clear_errors_and_loses_nothing() {
     pm(d.path(), &["note", "two"]);
     let path = d.path().join("journal.jsonl");
     let good = fs::read_to_string(&path).unwrap();
-    let broken = good.replacen("{\"at\"", "{\"at", 2).replacen("{\"at", "{\"at\"", 1);
+    let broken = good
+        .replacen("{\"at\"", "{\"at", 2)
+        .replacen("{\"at", "{\"at\"", 1);
     fs::write(&path, &broken).unwrap();
     let o = pm(d.path(), &["report", "--format", "md", "--out", "out"]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("line 2") && stderr(&o).contains("journal.jsonl"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("line 2") && stderr(&o).contains("journal.jsonl"),
+        "{}",
+        stderr(&o)
+    );
     assert!(!d.path().join("out/report.ja.md").exists());
-    assert_eq!(fs::read_to_string(&path).unwrap(), broken, "the journal was changed");
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        broken,
+        "the journal was changed"
+    );
     fs::write(&path, &good).unwrap();
 
     // Unknown language and format.
     let o = pm(d.path(), &["report", "--lang", "fr"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("'fr'") && stderr(&o).contains("ja") && stderr(&o).contains("en"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("'fr'") && stderr(&o).contains("ja") && stderr(&o).contains("en"),
+        "{}",
+        stderr(&o)
+    );
     let o = pm(d.path(), &["report", "--format", "docx"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("'docx'") && stderr(&o).contains("md"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("'docx'") && stderr(&o).contains("md"),
+        "{}",
+        stderr(&o)
+    );
 
     // Unwritable --out (a path under a regular file: even root cannot write there).
-    let o = pm(d.path(), &["report", "--format", "md", "--out", "journal.jsonl/sub"]);
+    let o = pm(
+        d.path(),
+        &["report", "--format", "md", "--out", "journal.jsonl/sub"],
+    );
     assert!(!o.status.success());
     assert!(stderr(&o).contains("journal.jsonl/sub"), "{}", stderr(&o));
 
@@ -296,11 +503,17 @@ fn bad_input_gets_clear_errors_and_loses_nothing() {
     let o = pm(d.path(), &["report", "--format", "md,html", "--out", "out"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("line 4"), "{}", stderr(&o));
-    assert_eq!(fs::read_to_string(d.path().join("out/report.en.md")).unwrap(), before);
+    assert_eq!(
+        fs::read_to_string(d.path().join("out/report.en.md")).unwrap(),
+        before
+    );
     // And nothing is appended to a journal whose last line is broken.
     let o = pm(d.path(), &["note", "three"]);
     assert!(!o.status.success());
-    assert_eq!(fs::read_to_string(&path).unwrap(), format!("{good}not json\n"));
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        format!("{good}not json\n")
+    );
 }
 
 #[test]
@@ -316,8 +529,17 @@ fn missing_typst_still_writes_md_and_html_and_says_how_to_install() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    assert!(stderr(&o).contains("cargo install --locked typst-cli"), "{}", stderr(&o));
-    for f in ["report.ja.md", "report.en.md", "report.ja.html", "report.en.html"] {
+    assert!(
+        stderr(&o).contains("cargo install --locked typst-cli"),
+        "{}",
+        stderr(&o)
+    );
+    for f in [
+        "report.ja.md",
+        "report.en.md",
+        "report.ja.html",
+        "report.en.html",
+    ] {
         assert!(d.path().join("out").join(f).is_file(), "{f} missing");
     }
     assert!(!d.path().join("out/report.ja.pdf").exists());

@@ -11,8 +11,8 @@
 //! well-formed record computed with the same public algorithm. The report prints the head hash
 //! so that it can be anchored elsewhere (in a submitted answer, a ticket, a chat message).
 
-pub mod redact;
 mod record;
+pub mod redact;
 
 pub use record::*;
 
@@ -92,7 +92,10 @@ fn check_line(line: &[u8], lineno: u64, prev: &str) -> std::result::Result<Entry
     if hash != want {
         return Err(format!("content does not match its hash (the record was edited): has {hash}, content gives {want}"));
     }
-    let seq = obj.get("seq").and_then(Value::as_u64).ok_or("no \"seq\" field")?;
+    let seq = obj
+        .get("seq")
+        .and_then(Value::as_u64)
+        .ok_or("no \"seq\" field")?;
     if seq != lineno {
         return Err(format!(
             "sequence number {seq} where {lineno} was expected (a line was deleted, inserted or moved)"
@@ -107,7 +110,13 @@ fn check_line(line: &[u8], lineno: u64, prev: &str) -> std::result::Result<Entry
     let at = get("at").ok_or("no \"at\" field")?;
     let body: Body = serde_json::from_value(Value::Object(obj))
         .map_err(|e| format!("not a record postmortem knows ({e})"))?;
-    Ok(Entry { seq, prev: rprev, hash, at, body })
+    Ok(Entry {
+        seq,
+        prev: rprev,
+        hash,
+        at,
+        body,
+    })
 }
 
 impl Journal {
@@ -147,7 +156,14 @@ impl Journal {
                 );
             }
             let entry = check_line(&buf, lineno, &prev).map_err(|reason| {
-                anyhow::anyhow!("journal {}: {}", self.path.display(), VerifyError { line: lineno, reason })
+                anyhow::anyhow!(
+                    "journal {}: {}",
+                    self.path.display(),
+                    VerifyError {
+                        line: lineno,
+                        reason
+                    }
+                )
             })?;
             prev = entry.hash.clone();
             out.push(entry);
@@ -158,7 +174,10 @@ impl Journal {
     /// Verify the chain; on success return (records, head hash).
     pub fn verify(&self) -> Result<(u64, String)> {
         let entries = self.read_all()?;
-        let head = entries.last().map(|e| e.hash.clone()).unwrap_or_else(|| GENESIS.into());
+        let head = entries
+            .last()
+            .map(|e| e.hash.clone())
+            .unwrap_or_else(|| GENESIS.into());
         Ok((entries.len() as u64, head))
     }
 
@@ -168,8 +187,12 @@ impl Journal {
         let created = !self.path.exists() || std::fs::metadata(&self.path)?.len() == 0;
         if created {
             if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("journal {}: cannot create its directory", self.path.display()))?;
+                std::fs::create_dir_all(dir).with_context(|| {
+                    format!(
+                        "journal {}: cannot create its directory",
+                        self.path.display()
+                    )
+                })?;
             }
         }
         let mut file = OpenOptions::new()
@@ -177,7 +200,9 @@ impl Journal {
             .append(true)
             .create(true)
             .open(&self.path)
-            .with_context(|| format!("journal {}: cannot open for appending", self.path.display()))?;
+            .with_context(|| {
+                format!("journal {}: cannot open for appending", self.path.display())
+            })?;
         file.lock()
             .with_context(|| format!("journal {}: cannot lock", self.path.display()))?;
         let (mut seq, mut prev) = self.tail_state(&mut file)?;
@@ -192,7 +217,11 @@ impl Journal {
             .with_context(|| format!("journal {}: cannot write", self.path.display()))?;
         if created {
             if let Some(dir) = self.path.parent() {
-                let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+                let dir = if dir.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    dir
+                };
                 if let Ok(d) = File::open(dir) {
                     let _ = d.sync_all();
                 }
@@ -268,7 +297,13 @@ fn write_record(file: &mut File, seq: u64, prev: &str, at: &str, body: &Body) ->
     line.push('\n');
     file.write_all(line.as_bytes())?;
     file.sync_data()?;
-    Ok(Entry { seq, prev: prev.to_string(), hash, at: at.to_string(), body: body.clone() })
+    Ok(Entry {
+        seq,
+        prev: prev.to_string(),
+        hash,
+        at: at.to_string(),
+        body: body.clone(),
+    })
 }
 
 /// Now, local time with its UTC offset, as the journal stores times.

@@ -108,7 +108,8 @@ impl Redactor {
     }
 
     pub fn add_regex(&mut self, pattern: &str) -> Result<()> {
-        let re = Regex::new(pattern).with_context(|| format!("secret regex {pattern:?} is not valid"))?;
+        let re = Regex::new(pattern)
+            .with_context(|| format!("secret regex {pattern:?} is not valid"))?;
         self.patterns.push(re);
         Ok(())
     }
@@ -147,7 +148,9 @@ impl Redactor {
         for re in &self.patterns {
             let c = re.find_iter(&s).count() as u64;
             if c > 0 {
-                s = re.replace_all(&s, marker("user-pattern").as_str()).into_owned();
+                s = re
+                    .replace_all(&s, marker("user-pattern").as_str())
+                    .into_owned();
                 n += c;
             }
         }
@@ -168,7 +171,10 @@ impl Redactor {
         s = count(&s, &b.private_key, &|_| marker("private-key"));
         s = count(&s, &b.private_key_tail, &|_| marker("private-key"));
         let keep_marker = |c: &Captures, value: &str, kind: &str| -> String {
-            if value.trim_matches(|ch| ch == '"' || ch == '\'').starts_with(MARKER_PREFIX) {
+            if value
+                .trim_matches(|ch| ch == '"' || ch == '\'')
+                .starts_with(MARKER_PREFIX)
+            {
                 c[0].to_string()
             } else {
                 marker(kind)
@@ -195,7 +201,9 @@ impl Redactor {
                 // KEY=value (shell): the value ends at whitespace; YAML and INI values run to the
                 // end of the line.
                 let (value, rest) = match (c[2].trim() == "=" && c[2].len() == 1, v.as_str()) {
-                    (true, v) if !v.starts_with(['"', '\'']) => v.split_at(v.find(char::is_whitespace).unwrap_or(v.len())),
+                    (true, v) if !v.starts_with(['"', '\'']) => {
+                        v.split_at(v.find(char::is_whitespace).unwrap_or(v.len()))
+                    }
                     (_, v) => (v, ""),
                 };
                 let m = keep_marker(c, value, kind_of_key(&c[1]));
@@ -205,7 +213,9 @@ impl Redactor {
                 format!("{}{}{}{}", &c[1], &c[2], m, rest)
             }
         });
-        s = count(&s, &b.auth_header, &|c| format!("{}{}{}", &c[1], &c[2], marker("bearer-token")));
+        s = count(&s, &b.auth_header, &|c| {
+            format!("{}{}{}", &c[1], &c[2], marker("bearer-token"))
+        });
         (s, n)
     }
 
@@ -217,7 +227,9 @@ impl Redactor {
         let mut secret_next = false;
         for arg in argv {
             if secret_next {
-                out.push(marker(kind_of_key(out.last().map(String::as_str).unwrap_or(""))));
+                out.push(marker(kind_of_key(
+                    out.last().map(String::as_str).unwrap_or(""),
+                )));
                 n += 1;
                 secret_next = false;
                 continue;
@@ -246,21 +258,46 @@ mod tests {
     #[test]
     fn key_value_forms() {
         assert_eq!(r("password: hunter2"), "password: [REDACTED:password]");
-        assert_eq!(r("  db_password = hunter2"), "  db_password = [REDACTED:password]");
-        assert_eq!(r("export OS_PASSWORD=hunter2"), "export OS_PASSWORD=[REDACTED:password]");
-        assert_eq!(r("OS_PASSWORD=hunter2 openstack server list"), "OS_PASSWORD=[REDACTED:password] openstack server list");
+        assert_eq!(
+            r("  db_password = hunter2"),
+            "  db_password = [REDACTED:password]"
+        );
+        assert_eq!(
+            r("export OS_PASSWORD=hunter2"),
+            "export OS_PASSWORD=[REDACTED:password]"
+        );
+        assert_eq!(
+            r("OS_PASSWORD=hunter2 openstack server list"),
+            "OS_PASSWORD=[REDACTED:password] openstack server list"
+        );
         assert_eq!(r("password: two words"), "password: [REDACTED:password]");
-        assert_eq!(r(r#"{"token": "abc\"def", "x": 1}"#), r#"{"token": "[REDACTED:token]", "x": 1}"#);
-        assert_eq!(r("    client-key-data: LS0tLS1CRUdJTg=="), "    client-key-data: [REDACTED:client-key-data]");
+        assert_eq!(
+            r(r#"{"token": "abc\"def", "x": 1}"#),
+            r#"{"token": "[REDACTED:token]", "x": 1}"#
+        );
+        assert_eq!(
+            r("    client-key-data: LS0tLS1CRUdJTg=="),
+            "    client-key-data: [REDACTED:client-key-data]"
+        );
         assert_eq!(r("net.ipv4.ip_forward = 0"), "net.ipv4.ip_forward = 0");
     }
 
     #[test]
     fn options_and_headers() {
-        assert_eq!(r("mysql --password hunter2 -h db"), "mysql --password [REDACTED:password] -h db");
-        assert_eq!(r("openstack --os-password=hunter2 server list"), "openstack --os-password=[REDACTED:password] server list");
-        assert_eq!(r("Authorization: Bearer abcdefgh12345"), "Authorization: Bearer [REDACTED:bearer-token]");
-        let (argv, n) = Redactor::new().redact_argv(&["x".into(), "--password".into(), "hunter2".into()]);
+        assert_eq!(
+            r("mysql --password hunter2 -h db"),
+            "mysql --password [REDACTED:password] -h db"
+        );
+        assert_eq!(
+            r("openstack --os-password=hunter2 server list"),
+            "openstack --os-password=[REDACTED:password] server list"
+        );
+        assert_eq!(
+            r("Authorization: Bearer abcdefgh12345"),
+            "Authorization: Bearer [REDACTED:bearer-token]"
+        );
+        let (argv, n) =
+            Redactor::new().redact_argv(&["x".into(), "--password".into(), "hunter2".into()]);
         assert_eq!(argv, vec!["x", "--password", "[REDACTED:password]"]);
         assert_eq!(n, 1);
     }
@@ -269,8 +306,14 @@ mod tests {
     fn key_blocks_whole_and_cut() {
         let k = "a\n-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\nBBBB\n-----END OPENSSH PRIVATE KEY-----\nb";
         assert_eq!(r(k), "a\n[REDACTED:private-key]\nb");
-        assert_eq!(r("x\n-----BEGIN RSA PRIVATE KEY-----\nAAAA"), "x\n[REDACTED:private-key]");
-        assert_eq!(r("AAAA\nBBBB\n-----END RSA PRIVATE KEY-----\nafter"), "[REDACTED:private-key]\nafter");
+        assert_eq!(
+            r("x\n-----BEGIN RSA PRIVATE KEY-----\nAAAA"),
+            "x\n[REDACTED:private-key]"
+        );
+        assert_eq!(
+            r("AAAA\nBBBB\n-----END RSA PRIVATE KEY-----\nafter"),
+            "[REDACTED:private-key]\nafter"
+        );
     }
 
     #[test]

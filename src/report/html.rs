@@ -17,7 +17,10 @@ th{background:#f6f8fa}pre{background:#f6f8fa;padding:1em;overflow-x:auto;white-s
 code{font-family:'Noto Sans Mono CJK JP',monospace;font-size:90%}";
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// Render Markdown to a complete HTML document.

@@ -41,7 +41,9 @@ type Texts = HashMap<String, String>;
 
 fn texts(lang: Lang) -> Texts {
     let all: HashMap<String, Texts> = toml::from_str(TEXTS).expect("templates/texts.toml is valid");
-    all.get(lang.code()).cloned().expect("texts for every language")
+    all.get(lang.code())
+        .cloned()
+        .expect("texts for every language")
 }
 
 #[derive(Serialize)]
@@ -105,7 +107,9 @@ fn outcome_text(o: &Outcome, t: &Texts) -> String {
         Outcome::Exited { code } => format!("{} {code}", t["exit"]),
         Outcome::Signaled { signal, name } => format!("{} {name} ({signal})", t["signal"]),
         Outcome::Failed { message } => format!("{}: {message}", t["failed"]),
-        Outcome::TimedOut { after_ms } => format!("{} {}", t["timed_out"], show_duration(*after_ms)),
+        Outcome::TimedOut { after_ms } => {
+            format!("{} {}", t["timed_out"], show_duration(*after_ms))
+        }
     }
 }
 
@@ -147,9 +151,15 @@ fn context(entries: &[Entry], journal: &Path, lang: Lang, red: &Redactor) -> Res
         hostname: run.as_ref().map(|m| r(&m.hostname)).unwrap_or_default(),
         user: run.as_ref().map(|m| r(&m.user)).unwrap_or_default(),
         os: run.as_ref().map(|m| m.os.clone()).unwrap_or_default(),
-        journal: journal.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+        journal: journal
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         records: entries.len(),
-        first: entries.first().map(|e| show_time(&e.at)).unwrap_or_default(),
+        first: entries
+            .first()
+            .map(|e| show_time(&e.at))
+            .unwrap_or_default(),
         last: entries.last().map(|e| show_time(&e.at)).unwrap_or_default(),
         head: head.clone(),
     };
@@ -195,14 +205,22 @@ fn context(entries: &[Entry], journal: &Path, lang: Lang, red: &Redactor) -> Res
                 started: show_time(&ev.started_at),
                 ended: show_time(&ev.ended_at),
                 duration: show_duration(ev.duration_ms),
-                streams: vec![stream(&t["stdout"], &ev.stdout), stream(&t["stderr"], &ev.stderr)],
+                streams: vec![
+                    stream(&t["stdout"], &ev.stdout),
+                    stream(&t["stderr"], &ev.stderr),
+                ],
                 ..base
             },
         };
         records.push(v);
     }
     let mut ctx = tera::Context::new();
-    ctx.insert("integrity", &t["integrity_text"].replace("{n}", &entries.len().to_string()).replace("{head}", &head));
+    ctx.insert(
+        "integrity",
+        &t["integrity_text"]
+            .replace("{n}", &entries.len().to_string())
+            .replace("{head}", &head),
+    );
     ctx.insert("t", &t);
     ctx.insert("lang", lang.code());
     ctx.insert("title", &title);
@@ -213,7 +231,8 @@ fn context(entries: &[Entry], journal: &Path, lang: Lang, red: &Redactor) -> Res
 
 fn string_filter(
     f: fn(&str) -> String,
-) -> impl Fn(&tera::Value, &HashMap<String, tera::Value>) -> tera::Result<tera::Value> + Sync + Send {
+) -> impl Fn(&tera::Value, &HashMap<String, tera::Value>) -> tera::Result<tera::Value> + Sync + Send
+{
     move |v, _| match v {
         tera::Value::String(s) => Ok(tera::Value::String(f(s))),
         tera::Value::Null => Ok(tera::Value::String(String::new())),
@@ -226,15 +245,19 @@ fn engine() -> tera::Tera {
     tera.autoescape_on(vec![]);
     tera.register_filter("md_text", string_filter(text::md_text));
     tera.register_filter("md_line", string_filter(text::md_line));
+    tera.register_filter("md_cell", string_filter(text::md_cell));
     tera.register_filter("md_fence", string_filter(text::md_fence));
-    tera.add_raw_template("report.md", TEMPLATE).expect("templates/report.md.tera is valid");
+    tera.add_raw_template("report.md", TEMPLATE)
+        .expect("templates/report.md.tera is valid");
     tera
 }
 
 /// Render the Markdown report of a verified journal.
 pub fn markdown(entries: &[Entry], journal: &Path, lang: Lang, red: &Redactor) -> Result<String> {
     let ctx = context(entries, journal, lang, red)?;
-    let md = engine().render("report.md", &ctx).context("rendering the Markdown template")?;
+    let md = engine()
+        .render("report.md", &ctx)
+        .context("rendering the Markdown template")?;
     // Templates leave runs of blank lines where optional parts were skipped; one is enough.
     let mut out = String::with_capacity(md.len());
     let mut blank = 0;
@@ -283,7 +306,9 @@ pub struct Written {
 fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     let tmp = path.with_extension(format!(
         "{}.tmp",
-        path.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_default()
+        path.extension()
+            .map(|e| e.to_string_lossy().into_owned())
+            .unwrap_or_default()
     ));
     std::fs::write(&tmp, data).with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
@@ -294,15 +319,25 @@ fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
 pub fn write(journal: &Journal, opts: &Options, red: &Redactor) -> Result<Written> {
     let entries = journal.read_all()?;
     if entries.is_empty() {
-        bail!("journal {}: it holds no records, so there is nothing to report", journal.path().display());
+        bail!(
+            "journal {}: it holds no records, so there is nothing to report",
+            journal.path().display()
+        );
     }
     std::fs::create_dir_all(&opts.out)
         .with_context(|| format!("cannot create the output directory {}", opts.out.display()))?;
     let probe = opts.out.join(".postmortem-write-test");
-    std::fs::write(&probe, b"").with_context(|| format!("cannot write into the output directory {}", opts.out.display()))?;
+    std::fs::write(&probe, b"").with_context(|| {
+        format!(
+            "cannot write into the output directory {}",
+            opts.out.display()
+        )
+    })?;
     let _ = std::fs::remove_file(&probe);
 
-    let timestamp = chrono::DateTime::parse_from_rfc3339(&entries[0].at).map(|t| t.timestamp()).unwrap_or(0);
+    let timestamp = chrono::DateTime::parse_from_rfc3339(&entries[0].at)
+        .map(|t| t.timestamp())
+        .unwrap_or(0);
     let mut written = Written::default();
     for &lang in &opts.langs {
         let md = markdown(&entries, journal.path(), lang, red)?;
@@ -324,7 +359,9 @@ pub fn write(journal: &Journal, opts: &Options, red: &Redactor) -> Result<Writte
             match typst::compile(&src, &p, timestamp) {
                 Ok(()) => written.files.push(p),
                 Err(typst::PdfError::NoTypst) => written.pdf_skipped = true,
-                Err(typst::PdfError::Other(e)) => return Err(e.context(format!("writing {}", p.display()))),
+                Err(typst::PdfError::Other(e)) => {
+                    return Err(e.context(format!("writing {}", p.display())))
+                }
             }
         }
     }

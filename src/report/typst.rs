@@ -40,7 +40,9 @@ fn string_literal(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -145,7 +147,11 @@ pub fn markup(markdown: &str) -> String {
             }
             Event::Start(Tag::Item) => {
                 let depth = w.lists.len().saturating_sub(1);
-                let marker = if matches!(w.lists.last(), Some(Some(_))) { "+ " } else { "- " };
+                let marker = if matches!(w.lists.last(), Some(Some(_))) {
+                    "+ "
+                } else {
+                    "- "
+                };
                 w.out.push_str(&format!("{}{}", "  ".repeat(depth), marker));
             }
             Event::End(TagEnd::Item) => w.out.push('\n'),
@@ -169,7 +175,8 @@ pub fn markup(markdown: &str) -> String {
             Event::Start(Tag::TableHead) => w.in_table_head = true,
             Event::End(TagEnd::TableHead) => {
                 let cells: Vec<String> = w.table_cells.drain(..).collect();
-                w.out.push_str(&format!("  table.header({}),\n", cells.join(", ")));
+                w.out
+                    .push_str(&format!("  table.header({}),\n", cells.join(", ")));
                 w.in_table_head = false;
             }
             Event::Start(Tag::TableRow) => {}
@@ -180,7 +187,11 @@ pub fn markup(markdown: &str) -> String {
             Event::Start(Tag::TableCell) => w.cell = Some(String::new()),
             Event::End(TagEnd::TableCell) => {
                 let c = w.cell.take().unwrap_or_default();
-                let c = if w.in_table_head { format!("[*{}*]", c.trim()) } else { format!("[{}]", c.trim()) };
+                let c = if w.in_table_head {
+                    format!("[*{}*]", c.trim())
+                } else {
+                    format!("[{}]", c.trim())
+                };
                 w.table_cells.push(c);
             }
             Event::End(TagEnd::Table) => w.out.push_str(");\n\n"),
@@ -227,7 +238,9 @@ pub fn find_typst() -> Option<PathBuf> {
         return Some(PathBuf::from(p)).filter(|p| p.is_file());
     }
     let on_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths).map(|d| d.join("typst")).find(|p| p.is_file())
+        std::env::split_paths(&paths)
+            .map(|d| d.join("typst"))
+            .find(|p| p.is_file())
     });
     on_path.or_else(|| {
         std::env::var_os("HOME")
@@ -291,7 +304,10 @@ pub fn compile(source: &str, pdf: &Path, timestamp: i64) -> std::result::Result<
         }
         if stderr.contains("unknown font family") {
             let _ = std::fs::remove_file(pdf);
-            bail!("typst is missing a font ({}); install it with: apt-get install -y fonts-noto-cjk", stderr.trim());
+            bail!(
+                "typst is missing a font ({}); install it with: apt-get install -y fonts-noto-cjk",
+                stderr.trim()
+            );
         }
         Ok(())
     };
@@ -317,9 +333,15 @@ mod tests {
     #[test]
     fn hostile_text_is_escaped() {
         let t = markup("#read(\"/etc/passwd\") $x$ *b* _i_ @ref <lab>\n");
-        assert!(t.starts_with("\\#read\\(\\\"\\/etc\\/passwd\\\"\\) \\$x\\$"), "{t}");
+        assert!(
+            t.starts_with("\\#read\\(\\\"\\/etc\\/passwd\\\"\\) \\$x\\$"),
+            "{t}"
+        );
         let c = markup("```\n#import \"x\": *\n\"q\" \\\n```\n");
-        assert!(c.contains(r##"raw(block: true, "#import \"x\": *\n\"q\" \\")"##), "{c}");
+        assert!(
+            c.contains(r##"raw(block: true, "#import \"x\": *\n\"q\" \\")"##),
+            "{c}"
+        );
     }
 
     #[test]

@@ -72,7 +72,9 @@ impl LocalRun<'_> {
         };
         let Some((prog, args)) = self.argv.split_first() else {
             return finish(
-                Outcome::Failed { message: "no command given".into() },
+                Outcome::Failed {
+                    message: "no command given".into(),
+                },
                 Capture::new(self.cap),
                 Capture::new(self.cap),
             );
@@ -87,7 +89,11 @@ impl LocalRun<'_> {
             Ok(c) => c,
             Err(e) => {
                 let message = format!("cannot run {}: {e}", crate::transport::shell_quote(prog));
-                return finish(Outcome::Failed { message }, Capture::new(self.cap), Capture::new(self.cap));
+                return finish(
+                    Outcome::Failed { message },
+                    Capture::new(self.cap),
+                    Capture::new(self.cap),
+                );
             }
         };
         // Registered before anything else happens, so an early Ctrl-C cannot kill this process.
@@ -100,18 +106,28 @@ impl LocalRun<'_> {
             Echo::Terminal => (Some(tokio::io::stdout()), Some(tokio::io::stderr())),
             Echo::Quiet => (None, None),
         };
-        let (out, err, status) =
-            tokio::join!(pump(out, to_out, self.cap), pump(err, to_err, self.cap), child.wait());
+        let (out, err, status) = tokio::join!(
+            pump(out, to_out, self.cap),
+            pump(err, to_err, self.cap),
+            child.wait()
+        );
         if let Some(i) = interrupt {
             i.abort();
         }
         let outcome = match status {
             Ok(s) => match (s.code(), s.signal()) {
                 (Some(code), _) => Outcome::Exited { code },
-                (None, Some(signal)) => Outcome::Signaled { signal, name: signal_name(signal) },
-                (None, None) => Outcome::Failed { message: format!("ended without status: {s}") },
+                (None, Some(signal)) => Outcome::Signaled {
+                    signal,
+                    name: signal_name(signal),
+                },
+                (None, None) => Outcome::Failed {
+                    message: format!("ended without status: {s}"),
+                },
             },
-            Err(e) => Outcome::Failed { message: format!("cannot wait for the command: {e}") },
+            Err(e) => Outcome::Failed {
+                message: format!("cannot wait for the command: {e}"),
+            },
         };
         finish(outcome, out, err)
     }

@@ -32,7 +32,10 @@ pub fn require(tool: &str, how: &str) {
     let found = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
         .unwrap_or(false);
-    assert!(found, "`{tool}` is needed by this test and is not installed: {how}");
+    assert!(
+        found,
+        "`{tool}` is needed by this test and is not installed: {how}"
+    );
 }
 
 /// typst is found on PATH or in ~/.cargo/bin (where `cargo install` puts it).
@@ -41,13 +44,26 @@ pub fn require_typst() {
     if home_typst.as_ref().is_some_and(|p| p.is_file()) {
         return;
     }
-    require("typst", "run scripts/install-deps.sh (cargo install --locked typst-cli)");
+    require(
+        "typst",
+        "run scripts/install-deps.sh (cargo install --locked typst-cli)",
+    );
 }
 
 pub fn pdftotext(pdf: &Path) -> String {
     require("pdftotext", "apt-get install -y poppler-utils");
-    let out = Command::new("pdftotext").arg("-layout").arg(pdf).arg("-").output().expect("run pdftotext");
-    assert!(out.status.success(), "pdftotext failed on {}: {}", pdf.display(), stderr(&out));
+    let out = Command::new("pdftotext")
+        .arg("-layout")
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .expect("run pdftotext");
+    assert!(
+        out.status.success(),
+        "pdftotext failed on {}: {}",
+        pdf.display(),
+        stderr(&out)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -59,7 +75,11 @@ pub fn remark(md: &Path) -> String {
         dir.join("node_modules/remark-gfm").is_dir(),
         "tests/remark/node_modules is missing: run `npm ci --prefix tests/remark` (scripts/install-deps.sh does)"
     );
-    let out = Command::new("node").arg(dir.join("render.mjs")).arg(md).output().expect("run node");
+    let out = Command::new("node")
+        .arg(dir.join("render.mjs"))
+        .arg(md)
+        .output()
+        .expect("run node");
     assert!(out.status.success(), "remark failed: {}", stderr(&out));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
