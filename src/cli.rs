@@ -4,6 +4,8 @@ use crate::journal::redact::Redactor;
 use crate::journal::{Body, Journal, Note, RunMeta};
 use crate::report::{self, Format, Lang};
 use crate::transport::local::{Echo, LocalRun};
+use crate::transport::ssh::SshOptions;
+use crate::transport::ssh_config::SshConfig;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -59,10 +61,44 @@ impl SecretArgs {
     }
 }
 
+#[derive(Args, Clone)]
+struct SshArgs {
+    /// Run the command on this host over SSH (repeatable); without it the command runs locally
+    #[arg(long = "on", value_name = "HOST")]
+    on: Vec<String>,
+    /// The OpenSSH client configuration to read (default: ~/.ssh/config)
+    #[arg(long, value_name = "FILE")]
+    ssh_config: Option<PathBuf>,
+    /// Accept and record the key of a host that known_hosts does not hold yet
+    #[arg(long)]
+    accept_new: bool,
+    /// Stop a remote command that runs longer than this many seconds
+    #[arg(long, value_name = "SECS")]
+    timeout: Option<u64>,
+    /// Hosts worked on at once
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    parallel: usize,
+}
+
+impl SshArgs {
+    fn options(&self) -> Result<SshOptions> {
+        let config = match &self.ssh_config {
+            Some(f) => SshConfig::load(f, false)?,
+            None => SshConfig::load_default()?,
+        };
+        Ok(SshOptions {
+            config,
+            accept_new: self.accept_new,
+            ..Default::default()
+        })
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Run a command locally, show its output as it comes, and append it to the journal as evidence.
-    /// Exits with the command's exit status.
+    /// Run a command (locally, or on hosts over SSH with --on) and append it to the journal as
+    /// evidence: one record per host. Exits with the command's status (several hosts: non-zero if
+    /// any failed).
     Record {
         #[command(flatten)]
         journal: JournalArg,
@@ -74,6 +110,8 @@ enum Command {
         cap: usize,
         #[command(flatten)]
         secrets: SecretArgs,
+        #[command(flatten)]
+        ssh: SshArgs,
         /// The command and its arguments
         #[arg(last = true, required = true, value_name = "CMD")]
         argv: Vec<String>,
@@ -129,6 +167,20 @@ enum JournalCommand {
     },
 }
 
+/// Show a remote command's result: its output (as kept), then one line on how it ended.
+fn print_remote(ev: &crate::journal::Evidence, seq: u64) {
+    use std::io::Write;
+    let _ = std::io::stdout().write_all(ev.stdout.text.as_bytes());
+    let _ = std::io::stderr().write_all(ev.stderr.text.as_bytes());
+    let how = match &ev.outcome {
+        crate::journal::Outcome::Exited { code } => format!("exit {code}"),
+        crate::journal::Outcome::Signaled { name, .. } => format!("killed by {name}"),
+        crate::journal::Outcome::Failed { message } => format!("failed: {message}"),
+        crate::journal::Outcome::TimedOut { after_ms } => format!("timed out after {after_ms} ms"),
+    };
+    eprintln!("postmortem: {}: {how} (recorded as #{seq})", ev.host);
+}
+
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
@@ -142,6 +194,61 @@ fn run(cli: Cli) -> Result<i32> {
             host,
             cap,
             secrets,
+            ssh,
+            argv,
+        } if !ssh.on.is_empty() => {
+            if host.is_some() {
+                anyhow::bail!(
+                    "--host labels a local command; with --on the host is the SSH host's name"
+                );
+            }
+            let redactor = secrets.redactor()?;
+            let journal = Journal::new(journal.journal);
+            let opts = ssh.options()?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            let evidence = rt.block_on(crate::transport::ssh::run_on_hosts(
+                opts,
+                &ssh.on,
+                &crate::transport::shell_join(&argv),
+                cap,
+                ssh.timeout.map(std::time::Duration::from_secs),
+                ssh.parallel,
+                &redactor,
+            ));
+            let mut failed = Vec::new();
+            let mut last = 0;
+            for ev in evidence {
+                let entry = journal.append(&crate::journal::now(), &Body::Evidence(ev.clone()))?;
+                print_remote(&ev, entry.seq);
+                last = ev.outcome.shell_status();
+                if !ev.outcome.is_success() {
+                    failed.push(ev.host.clone());
+                }
+            }
+            if ssh.on.len() == 1 {
+                return Ok(last);
+            }
+            eprintln!(
+                "postmortem: {} of {} hosts succeeded{}",
+                ssh.on.len() - failed.len(),
+                ssh.on.len(),
+                if failed.is_empty() {
+                    String::new()
+                } else {
+                    format!("; failed: {}", failed.join(", "))
+                }
+            );
+            Ok(if failed.is_empty() { 0 } else { 1 })
+        }
+        Command::Record {
+            journal,
+            host,
+            cap,
+            secrets,
+            ssh: _,
             argv,
         } => {
             let redactor = secrets.redactor()?;

@@ -1,7 +1,10 @@
 //! Running commands on hosts. Knows nothing about incidents: it runs a command, streams and caps
 //! its output, and says how it ended.
 
+pub mod known_hosts;
 pub mod local;
+pub mod ssh;
+pub mod ssh_config;
 
 /// Quote an argument vector the way a POSIX shell reads it back.
 pub fn shell_join(argv: &[String]) -> String {

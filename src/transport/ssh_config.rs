@@ -65,11 +65,15 @@ pub struct HostConfig {
 }
 
 pub fn home() -> PathBuf {
-    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"))
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/root"))
 }
 
 pub fn local_user() -> String {
-    std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "root".into())
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "root".into())
 }
 
 /// OpenSSH's wildcard match: `*` any run, `?` any one character.
@@ -278,10 +282,14 @@ impl SshConfig {
             }
         }
         let get = |k: &str| first.get(k).and_then(|v| v.first()).cloned();
-        let hostname = get("hostname").map(|h| h.replace("%h", alias)).unwrap_or_else(|| alias.to_string());
+        let hostname = get("hostname")
+            .map(|h| h.replace("%h", alias))
+            .unwrap_or_else(|| alias.to_string());
         let user = get("user").unwrap_or_else(local_user);
         let port = match get("port") {
-            Some(p) => p.parse::<u16>().with_context(|| format!("host {alias}: Port {p:?} is not a port number"))?,
+            Some(p) => p
+                .parse::<u16>()
+                .with_context(|| format!("host {alias}: Port {p:?} is not a port number"))?,
             None => 22,
         };
         let expand = |s: &str| -> PathBuf {
@@ -295,28 +303,42 @@ impl SshConfig {
             tilde(&s)
         };
         let identity_files = if identity_files.is_empty() {
-            ["id_rsa", "id_ecdsa", "id_ecdsa_sk", "id_ed25519", "id_ed25519_sk"]
-                .iter()
-                .map(|n| home().join(".ssh").join(n))
-                .collect()
+            [
+                "id_rsa",
+                "id_ecdsa",
+                "id_ecdsa_sk",
+                "id_ed25519",
+                "id_ed25519_sk",
+            ]
+            .iter()
+            .map(|n| home().join(".ssh").join(n))
+            .collect()
         } else {
             identity_files.iter().map(|f| expand(f)).collect()
         };
         let known_hosts_files = match known {
             Some(files) if files.iter().any(|f| f.eq_ignore_ascii_case("none")) => vec![],
             Some(files) => files.iter().map(|f| expand(f)).collect(),
-            None => vec![home().join(".ssh/known_hosts"), home().join(".ssh/known_hosts2")],
+            None => vec![
+                home().join(".ssh/known_hosts"),
+                home().join(".ssh/known_hosts2"),
+            ],
         };
-        let strict = match get("stricthostkeychecking").map(|s| s.to_ascii_lowercase()).as_deref() {
+        let strict = match get("stricthostkeychecking")
+            .map(|s| s.to_ascii_lowercase())
+            .as_deref()
+        {
             None | Some("yes") | Some("ask") => StrictHostKeyChecking::Yes,
             Some("accept-new") => StrictHostKeyChecking::AcceptNew,
             Some("no") | Some("off") => StrictHostKeyChecking::No,
-            Some(other) => bail!("host {alias}: StrictHostKeyChecking {other:?} is not yes, no, ask or accept-new"),
+            Some(other) => bail!(
+                "host {alias}: StrictHostKeyChecking {other:?} is not yes, no, ask or accept-new"
+            ),
         };
         let connect_timeout = match get("connecttimeout") {
-            Some(s) if s != "none" => Some(Duration::from_secs(
-                s.parse().with_context(|| format!("host {alias}: ConnectTimeout {s:?} is not a number of seconds"))?,
-            )),
+            Some(s) if s != "none" => Some(Duration::from_secs(s.parse().with_context(|| {
+                format!("host {alias}: ConnectTimeout {s:?} is not a number of seconds")
+            })?)),
             _ => None,
         };
         let proxy_jump = match first.get("proxyjump") {
@@ -354,7 +376,9 @@ pub fn parse_jump(s: &str) -> Result<JumpSpec> {
         None => (None, s),
     };
     let (host, port) = if let Some(r) = rest.strip_prefix('[') {
-        let (h, after) = r.split_once(']').with_context(|| format!("{s:?}: unclosed ["))?;
+        let (h, after) = r
+            .split_once(']')
+            .with_context(|| format!("{s:?}: unclosed ["))?;
         (h.to_string(), after.strip_prefix(':'))
     } else {
         match rest.rsplit_once(':') {
@@ -362,7 +386,12 @@ pub fn parse_jump(s: &str) -> Result<JumpSpec> {
             None => (rest.to_string(), None),
         }
     };
-    let port = port.map(|p| p.parse::<u16>().with_context(|| format!("{s:?}: bad port {p:?}"))).transpose()?;
+    let port = port
+        .map(|p| {
+            p.parse::<u16>()
+                .with_context(|| format!("{s:?}: bad port {p:?}"))
+        })
+        .transpose()?;
     if host.is_empty() {
         bail!("{s:?}: no host");
     }
@@ -385,9 +414,29 @@ mod tests {
 
     #[test]
     fn words_and_jumps() {
-        assert_eq!(words("HostName=10.0.0.1").unwrap(), vec!["HostName", "10.0.0.1"]);
-        assert_eq!(words("IdentityFile \"/a b/c\"").unwrap(), vec!["IdentityFile", "/a b/c"]);
-        assert_eq!(parse_jump("u@h:2222").unwrap(), JumpSpec { user: Some("u".into()), host: "h".into(), port: Some(2222) });
-        assert_eq!(parse_jump("ssh://h").unwrap(), JumpSpec { user: None, host: "h".into(), port: None });
+        assert_eq!(
+            words("HostName=10.0.0.1").unwrap(),
+            vec!["HostName", "10.0.0.1"]
+        );
+        assert_eq!(
+            words("IdentityFile \"/a b/c\"").unwrap(),
+            vec!["IdentityFile", "/a b/c"]
+        );
+        assert_eq!(
+            parse_jump("u@h:2222").unwrap(),
+            JumpSpec {
+                user: Some("u".into()),
+                host: "h".into(),
+                port: Some(2222)
+            }
+        );
+        assert_eq!(
+            parse_jump("ssh://h").unwrap(),
+            JumpSpec {
+                user: None,
+                host: "h".into(),
+                port: None
+            }
+        );
     }
 }
