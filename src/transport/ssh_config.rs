@@ -20,8 +20,9 @@ struct Line {
 enum Item {
     Host(Vec<String>),
     Opt(Line),
-    /// The end of an included file: the Host context before the Include comes back.
-    EndInclude(Vec<String>),
+    /// An included file. Read only where the Include line applies; its own Host lines then
+    /// decide as usual, and the including file's context comes back after it.
+    Include(Vec<Item>),
 }
 
 /// A parsed configuration file, with its includes expanded in place.
@@ -197,8 +198,7 @@ impl SshConfig {
         if optional && !path.exists() {
             return Ok(cfg);
         }
-        let mut host = vec!["*".to_string()];
-        cfg.read(path, 0, &mut host)?;
+        cfg.items = read_items(path, 0)?;
         Ok(cfg)
     }
 
@@ -207,80 +207,16 @@ impl SshConfig {
         Self::load(&home().join(".ssh/config"), true)
     }
 
-    fn read(&mut self, path: &Path, depth: usize, host: &mut Vec<String>) -> Result<()> {
-        if depth > 16 {
-            bail!("{}: Include nested too deeply (a loop?)", path.display());
-        }
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("ssh config {}: cannot read", path.display()))?;
-        for (i, raw) in text.lines().enumerate() {
-            let at = || format!("ssh config {}:{}", path.display(), i + 1);
-            let trimmed = raw.trim();
-            if trimmed.is_empty() || trimmed.starts_with('#') {
-                continue;
-            }
-            let w = words(trimmed).map_err(|e| anyhow::anyhow!("{}: {e}", at()))?;
-            let key = w[0].to_ascii_lowercase();
-            let args = w[1..].to_vec();
-            match key.as_str() {
-                "host" => {
-                    if args.is_empty() {
-                        bail!("{}: Host needs at least one pattern", at());
-                    }
-                    *host = args.iter().map(|a| a.to_ascii_lowercase()).collect();
-                    self.items.push(Item::Host(host.clone()));
-                }
-                "match" => bail!(
-                    "{}: Match blocks are not supported by postmortem; use Host blocks (or pass --ssh-config with a file without Match)",
-                    at()
-                ),
-                "include" => {
-                    let saved = host.clone();
-                    for arg in &args {
-                        let p = tilde(arg);
-                        let p = if p.is_absolute() { p } else { home().join(".ssh").join(p) };
-                        for f in expand_glob(&p) {
-                            if f.is_file() {
-                                self.read(&f, depth + 1, host).with_context(at)?;
-                            }
-                        }
-                    }
-                    *host = saved.clone();
-                    self.items.push(Item::EndInclude(saved));
-                }
-                _ => {
-                    if args.is_empty() {
-                        bail!("{}: {} needs a value", at(), w[0]);
-                    }
-                    self.items.push(Item::Opt(Line { key, args }));
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// Resolve the options that apply to `alias`, with OpenSSH's defaults for the rest.
     pub fn resolve(&self, alias: &str) -> Result<HostConfig> {
         let alias_lc = alias.to_ascii_lowercase();
-        let mut active = true;
-        let mut first: std::collections::HashMap<String, Vec<String>> = Default::default();
-        let mut identity_files: Vec<String> = Vec::new();
-        let mut known: Option<Vec<String>> = None;
-        for item in &self.items {
-            match item {
-                Item::Host(p) | Item::EndInclude(p) => active = host_matches(p, &alias_lc),
-                Item::Opt(l) if active => match l.key.as_str() {
-                    "identityfile" => identity_files.extend(l.args.iter().cloned()),
-                    "userknownhostsfile" => {
-                        known.get_or_insert_with(|| l.args.clone());
-                    }
-                    _ => {
-                        first.entry(l.key.clone()).or_insert_with(|| l.args.clone());
-                    }
-                },
-                Item::Opt(_) => {}
-            }
-        }
+        let mut found = Found::default();
+        found.walk(&self.items, &alias_lc);
+        let Found {
+            first,
+            identity_files,
+            known,
+        } = found;
         let get = |k: &str| first.get(k).and_then(|v| v.first()).cloned();
         let hostname = get("hostname")
             .map(|h| h.replace("%h", alias))
@@ -365,6 +301,92 @@ impl SshConfig {
             connect_timeout,
         })
     }
+}
+
+/// Options gathered for one host, first value winning (IdentityFile accumulating).
+#[derive(Default)]
+struct Found {
+    first: std::collections::HashMap<String, Vec<String>>,
+    identity_files: Vec<String>,
+    known: Option<Vec<String>>,
+}
+
+impl Found {
+    fn walk(&mut self, items: &[Item], host: &str) {
+        let mut active = true;
+        for item in items {
+            match item {
+                Item::Host(p) => active = host_matches(p, host),
+                Item::Include(inner) if active => self.walk(inner, host),
+                Item::Include(_) => {}
+                Item::Opt(l) if active => match l.key.as_str() {
+                    "identityfile" => self.identity_files.extend(l.args.iter().cloned()),
+                    "userknownhostsfile" => {
+                        self.known.get_or_insert_with(|| l.args.clone());
+                    }
+                    _ => {
+                        self.first
+                            .entry(l.key.clone())
+                            .or_insert_with(|| l.args.clone());
+                    }
+                },
+                Item::Opt(_) => {}
+            }
+        }
+    }
+}
+
+fn read_items(path: &Path, depth: usize) -> Result<Vec<Item>> {
+    if depth > 16 {
+        bail!("{}: Include nested too deeply (a loop?)", path.display());
+    }
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("ssh config {}: cannot read", path.display()))?;
+    let mut items = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let at = || format!("ssh config {}:{}", path.display(), i + 1);
+        let trimmed = raw.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let w = words(trimmed).map_err(|e| anyhow::anyhow!("{}: {e}", at()))?;
+        let key = w[0].to_ascii_lowercase();
+        let args = w[1..].to_vec();
+        match key.as_str() {
+            "host" => {
+                if args.is_empty() {
+                    bail!("{}: Host needs at least one pattern", at());
+                }
+                items.push(Item::Host(args.iter().map(|a| a.to_ascii_lowercase()).collect()));
+            }
+            "match" => bail!(
+                "{}: Match blocks are not supported by postmortem; use Host blocks (or pass --ssh-config with a file without Match)",
+                at()
+            ),
+            "include" => {
+                let mut inner = Vec::new();
+                for arg in &args {
+                    let p = tilde(arg);
+                    let p = if p.is_absolute() { p } else { home().join(".ssh").join(p) };
+                    for f in expand_glob(&p) {
+                        if f.is_file() {
+                            inner.extend(read_items(&f, depth + 1).with_context(at)?);
+                            // Each file starts with every host matching.
+                            inner.push(Item::Host(vec!["*".into()]));
+                        }
+                    }
+                }
+                items.push(Item::Include(inner));
+            }
+            _ => {
+                if args.is_empty() {
+                    bail!("{}: {} needs a value", at(), w[0]);
+                }
+                items.push(Item::Opt(Line { key, args }));
+            }
+        }
+    }
+    Ok(items)
 }
 
 /// `[user@]host[:port]` or `ssh://[user@]host[:port]`.

@@ -75,9 +75,18 @@ impl Sshd {
     }
 
     fn spawn(&mut self) {
-        let child = Command::new("/usr/sbin/sshd")
-            .args(["-D", "-e", "-f"])
-            .arg(self.dir.join("sshd_config"))
+        // Sessions run the login user's shell, which reads ~/.bashrc; this machine's root has a
+        // slow one (pyenv). sshd runs in its own mount namespace with an empty one instead, so
+        // tests and benchmarks measure SSH, not a shell's start-up.
+        let empty = self.dir.join("empty_bashrc");
+        std::fs::write(&empty, "").unwrap();
+        let script = format!(
+            "[ -e /root/.bashrc ] && mount --bind {} /root/.bashrc; exec /usr/sbin/sshd -D -e -f {}",
+            empty.display(),
+            self.dir.join("sshd_config").display()
+        );
+        let child = Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c", &script])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
