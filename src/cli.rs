@@ -142,11 +142,44 @@ enum Command {
         #[command(flatten)]
         secrets: SecretArgs,
     },
+    /// The lab: the incident reproduced for real on this machine (needs root).
+    Lab {
+        #[command(subcommand)]
+        command: LabCommand,
+    },
     /// Work with the journal file itself.
     Journal {
         #[command(subcommand)]
         command: JournalCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum LabCommand {
+    /// Build the lab (removing leftovers of an earlier one first)
+    Up {
+        /// Faults to build in: ip-forward, sg-bgp (comma list), or none for a healthy lab
+        #[arg(long, default_value = "ip-forward,sg-bgp")]
+        faults: String,
+        /// Kubernetes nodes (VMs): node1 is ictsc-master, the others workers
+        #[arg(long, default_value_t = 2)]
+        nodes: usize,
+    },
+    /// Remove every lab namespace, process and file
+    Down,
+    /// Show the lab's hosts and whether they run
+    Status,
+    /// Run a command as root inside a lab host, like `docker exec`
+    Exec {
+        /// server01, node1 (ictsc-master), node2 (ictsc-worker), ..., operator, internet, pod-shell1, ...
+        host: String,
+        #[arg(last = true, required = true, value_name = "CMD")]
+        argv: Vec<String>,
+    },
+    /// Restart a VM: its processes end, its disk stays
+    Reboot { host: String },
+    /// Print where the lab's ssh_config, key, known_hosts and inventory are
+    Env,
 }
 
 #[derive(Subcommand)]
@@ -333,6 +366,7 @@ fn run(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
+        Command::Lab { command } => lab_command(command),
         Command::Journal {
             command: JournalCommand::Verify { path },
         } => {
@@ -359,6 +393,68 @@ fn run(cli: Cli) -> Result<i32> {
                 .append(&crate::journal::now(), &Body::Run(RunMeta::here(title)))
                 .with_context(|| format!("journal {}: cannot start it", path.display()))?;
             println!("{}", path.display());
+            Ok(0)
+        }
+    }
+}
+
+fn lab_command(command: LabCommand) -> Result<i32> {
+    use crate::lab;
+    match command {
+        LabCommand::Up { faults, nodes } => {
+            let faults = lab::parse_faults(&faults)?;
+            let t0 = std::time::Instant::now();
+            if lab::up(&faults, nodes)? {
+                eprintln!("postmortem: removed the leftovers of an earlier lab first");
+            }
+            eprintln!(
+                "postmortem: lab up in {:.1} s with faults: {}",
+                t0.elapsed().as_secs_f64(),
+                if faults.is_empty() {
+                    "none".to_string()
+                } else {
+                    faults.join(", ")
+                }
+            );
+            for line in lab::status() {
+                println!("{line}");
+            }
+            Ok(0)
+        }
+        LabCommand::Down => {
+            lab::down()?;
+            Ok(0)
+        }
+        LabCommand::Status => {
+            let lines = lab::status();
+            if lines.is_empty() {
+                println!("no lab");
+            }
+            for line in lines {
+                println!("{line}");
+            }
+            Ok(0)
+        }
+        LabCommand::Exec { host, argv } => {
+            lab::preflight()?;
+            let status = lab::exec_command(&host, &argv)?
+                .status()
+                .context("cannot run nsenter")?;
+            Ok(status.code().unwrap_or(1))
+        }
+        LabCommand::Reboot { host } => {
+            lab::preflight()?;
+            lab::reboot(&host)?;
+            Ok(0)
+        }
+        LabCommand::Env => {
+            let d = lab::dir();
+            println!("LAB_DIR={}", d.display());
+            println!("SSH_CONFIG={}", d.join("ssh_config").display());
+            println!("IDENTITY={}", d.join("keys/ictsc_rsa").display());
+            println!("KNOWN_HOSTS={}", d.join("known_hosts").display());
+            println!("INVENTORY=server01:/home/user/kubespray/inventory/mycluster/hosts.yaml");
+            println!("OPERATOR=ip netns exec pm-operator");
             Ok(0)
         }
     }

@@ -7,5 +7,6 @@
 pub mod capture;
 pub mod cli;
 pub mod journal;
+pub mod lab;
 pub mod report;
 pub mod transport;
