@@ -91,6 +91,8 @@ vm_init() {
   mount --bind /proc/sys/net /proc/sys/net
   mount -o remount,bind,rw /proc/sys/net
   [ -e "$d/provisioned" ] || { provision "$name" "$role"; touch "$d/provisioned"; }
+  # A boot starts from the kernel's defaults; only what /etc/sysctl.d says is applied again.
+  echo 0 > /proc/sys/net/ipv4/ip_forward
   sysctl --system >/dev/null 2>&1 || true
   /usr/sbin/sshd -f /etc/ssh/sshd_config
   if [ "$role" = node ]; then
@@ -158,6 +160,8 @@ SSHD
       ;;
     node)
       add_user ubuntu
+      # A Kubernetes node routes for its pods (kubespray persists this).
+      echo 'net.ipv4.ip_forward = 1' > /etc/sysctl.d/99-kubernetes-cri.conf
       rm -f /etc/apt/sources.list.d/*
       echo 'deb [trusted=yes] http://archive.ubuntu.com/ubuntu focal main' > /etc/apt/sources.list
       printf 'Acquire::http::Timeout "5";\nAcquire::Retries "0";\n' > /etc/apt/apt.conf.d/99lab

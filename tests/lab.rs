@@ -1,0 +1,277 @@
+//! The lab, for real (as root): the contest's faults, their cures, each fault alone, a healthy
+//! lab, reboots, and a clean machine after `lab down`. Lab tests hold one lock: one lab at a time.
+
+mod common;
+use common::*;
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+static LAB: Mutex<()> = Mutex::new(());
+
+fn lock() -> std::sync::MutexGuard<'static, ()> {
+    LAB.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn pm_ok(args: &[&str]) -> String {
+    let o = Command::new(bin()).args(args).output().unwrap();
+    assert!(
+        o.status.success(),
+        "postmortem {}: {}{}",
+        args.join(" "),
+        stdout(&o),
+        stderr(&o)
+    );
+    stdout(&o)
+}
+
+/// `lab exec HOST -- sh -c SCRIPT`: (exit code, stdout + stderr)
+fn exec(host: &str, script: &str) -> (i32, String) {
+    let o = Command::new(bin())
+        .args(["lab", "exec", host, "--", "sh", "-c", script])
+        .output()
+        .unwrap();
+    (o.status.code().unwrap_or(-1), stdout(&o) + &stderr(&o))
+}
+
+fn up(faults: &str) {
+    pm_ok(&["lab", "up", "--faults", faults]);
+}
+
+fn apt_update_ok(node: &str) -> bool {
+    let (code, out) = exec(node, "apt-get -o APT::Update::Error-Mode=any update");
+    if code != 0 {
+        assert!(
+            out.contains("Could not connect") || out.contains("timed out"),
+            "{node}: unexpected apt failure: {out}"
+        );
+    }
+    code == 0
+}
+
+fn ping(pod: &str, ip: &str) -> bool {
+    exec(&format!("pod-{pod}"), &format!("ping -c1 -W1 {ip}")).0 == 0
+}
+
+fn bgp_established(node: &str) -> bool {
+    let (_, out) = exec(node, "birdc -s /run/bird/bird.ctl show protocols");
+    out.lines()
+        .filter(|l| l.starts_with("Mesh_"))
+        .all(|l| l.contains("Established"))
+}
+
+/// Poll until `f` holds, at most `secs` seconds.
+fn within(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let t0 = Instant::now();
+    loop {
+        if f() {
+            return true;
+        }
+        if t0.elapsed() > Duration::from_secs(secs) {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn openstack(cmd: &str) -> (i32, String) {
+    exec("server01", &format!("su - user -c 'openstack {cmd}'"))
+}
+
+#[test]
+fn contest_faults_their_symptoms_and_their_cures() {
+    let _g = lock();
+    up("ip-forward,sg-bgp");
+    // Phase 1: the nodes cannot reach the mirror; server01 does not forward.
+    assert_eq!(
+        exec("server01", "sysctl -n net.ipv4.ip_forward").1.trim(),
+        "0"
+    );
+    assert!(!apt_update_ok("node1"));
+    assert!(!apt_update_ok("node2"));
+    // Phase 2: same-node pods talk, cross-node pods do not; BGP never establishes.
+    assert!(ping("shell2", "10.233.96.3"), "same-node ping");
+    assert!(!ping("shell3", "10.233.96.3"), "cross-node ping must fail");
+    std::thread::sleep(Duration::from_secs(3));
+    let (_, protos) = exec("node1", "birdc -s /run/bird/bird.ctl show protocols");
+    let mesh = protos
+        .lines()
+        .find(|l| l.starts_with("Mesh_192_168_222_157"))
+        .expect("mesh session");
+    assert!(!mesh.contains("Established"), "{protos}");
+    // The security groups, as the stand-in shows them: no TCP/179.
+    let (code, rules) = openstack("security group rule list master -f json");
+    assert_eq!(code, 0, "{rules}");
+    let rules: serde_json::Value = serde_json::from_str(&rules).unwrap();
+    assert!(rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["Port Range"] != "179:179"));
+    assert!(rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["Port Range"] == "6443:6443"));
+
+    // Cure 1: forwarding at runtime.
+    exec("server01", "sysctl -w net.ipv4.ip_forward=1");
+    assert!(apt_update_ok("node1") && apt_update_ok("node2"));
+    // Cure 2: TCP/179 between the groups.
+    for (group, remote) in [("master", "worker"), ("worker", "master")] {
+        let (code, out) = openstack(&format!("security group rule create --protocol tcp --dst-port 179:179 --remote-group {remote} {group}"));
+        assert_eq!(code, 0, "{out}");
+    }
+    assert!(
+        within(15, || bgp_established("node1") && bgp_established("node2")),
+        "BGP within 15 s"
+    );
+    assert!(
+        within(15, || ping("shell3", "10.233.96.3")),
+        "cross-node ping within 15 s"
+    );
+    // The same rule again is refused, as Neutron refuses it.
+    let (code, out) = openstack(
+        "security group rule create --protocol tcp --dst-port 179:179 --remote-group worker master",
+    );
+    assert_ne!(code, 0);
+    assert!(out.contains("already exists"), "{out}");
+
+    // A runtime sysctl does not survive a reboot; a file in /etc/sysctl.d does.
+    pm_ok(&["lab", "reboot", "server01"]);
+    assert_eq!(
+        exec("server01", "sysctl -n net.ipv4.ip_forward").1.trim(),
+        "0"
+    );
+    exec(
+        "server01",
+        "echo net.ipv4.ip_forward=1 > /etc/sysctl.d/90-forward.conf",
+    );
+    pm_ok(&["lab", "reboot", "server01"]);
+    assert_eq!(
+        exec("server01", "sysctl -n net.ipv4.ip_forward").1.trim(),
+        "1"
+    );
+    assert!(apt_update_ok("node1"));
+    pm_ok(&["lab", "down"]);
+}
+
+#[test]
+fn healthy_lab_and_each_fault_alone() {
+    let _g = lock();
+    up("none");
+    assert!(apt_update_ok("node1"));
+    assert!(within(15, || bgp_established("node1")), "healthy BGP");
+    assert!(within(15, || ping("shell3", "10.233.96.3")));
+
+    up("ip-forward");
+    assert!(!apt_update_ok("node2"));
+    assert!(
+        within(15, || bgp_established("node2")),
+        "ip-forward alone leaves BGP alone"
+    );
+    assert!(within(15, || ping("shell3", "10.233.96.3")));
+
+    up("sg-bgp");
+    assert!(apt_update_ok("node2"), "sg-bgp alone leaves apt alone");
+    assert!(!within(6, || bgp_established("node1")));
+    assert!(!ping("shell3", "10.233.96.3"));
+    pm_ok(&["lab", "down"]);
+}
+
+fn host_state() -> String {
+    let sh = |c: &str| {
+        let o = Command::new("sh").args(["-c", c]).output().unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    [
+        sh("ip -br link; ip -br addr; ip route; ip rule"),
+        sh("cat /proc/sys/net/ipv4/ip_forward"),
+        sh("sha256sum /etc/passwd /etc/group /etc/shadow /etc/hosts /etc/hostname /etc/resolv.conf 2>/dev/null; ls -la /etc/sysctl.d /etc/ssh /etc/sudoers.d /home"),
+        sh("ls -la --time-style=full-iso /var/lib/apt/lists | grep -v ' lock$'"),
+        sh("nft list ruleset 2>/dev/null"),
+    ]
+    .join("\n--\n")
+}
+
+#[test]
+fn down_leaves_nothing_and_the_host_untouched() {
+    let _g = lock();
+    let _ = Command::new(bin()).args(["lab", "down"]).output();
+    let before = host_state();
+    up("ip-forward,sg-bgp");
+    // Work inside the VMs that would touch the host if it leaked.
+    exec(
+        "node1",
+        "apt-get update; useradd leaky; echo x > /etc/leak; sysctl -w net.ipv4.ip_forward=1",
+    );
+    exec(
+        "server01",
+        "echo net.ipv4.ip_forward=1 > /etc/sysctl.d/99-leak.conf; sysctl --system",
+    );
+    assert_eq!(host_state(), before, "the lab changed the host while up");
+    pm_ok(&["lab", "down"]);
+    assert_eq!(host_state(), before, "the lab left changes on the host");
+    let netns = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    assert!(!stdout(&netns).contains("pm-"), "{}", stdout(&netns));
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains("postmortem-lab") && !mounts.contains("/run/netns/pm-"),
+        "{mounts}"
+    );
+    let procs = Command::new("sh")
+        .args([
+            "-c",
+            "grep -l 'postmortem-la[b]' /proc/[0-9]*/cmdline 2>/dev/null | grep -v self",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&procs).trim(), "", "lab processes remain");
+    assert!(!std::path::Path::new("/run/postmortem-lab").exists());
+}
+
+#[test]
+fn leftovers_of_a_killed_lab_are_cleaned_by_up() {
+    let _g = lock();
+    up("none");
+    // A lab whose tool was killed: its namespaces and processes are still there.
+    let o = Command::new(bin())
+        .args(["lab", "up", "--faults", "none"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("leftovers"), "{}", stderr(&o));
+    let status = pm_ok(&["lab", "status"]);
+    assert!(
+        status.contains("server01\tvm\trunning") && status.contains("node2\tvm\trunning"),
+        "{status}"
+    );
+    pm_ok(&["lab", "down"]);
+}
+
+#[test]
+fn bad_lab_input_is_refused_clearly() {
+    let o = Command::new(bin())
+        .args(["lab", "up", "--faults", "ip-forward,dns"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("unknown fault \"dns\"") && stderr(&o).contains("ip-forward, sg-bgp"),
+        "{}",
+        stderr(&o)
+    );
+    let _g = lock();
+    up("none");
+    let o = Command::new(bin())
+        .args(["lab", "exec", "node9", "--", "true"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("no lab host \"node9\""),
+        "{}",
+        stderr(&o)
+    );
+    pm_ok(&["lab", "down"]);
+}
