@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 for pkg in pkg-config libssl-dev gcc fonts-noto-cjk poppler-utils ca-certificates curl openssh-server openssh-client \
-    iproute2 nftables bird2 iputils-ping python3 python3-apt dpkg-dev apt-utils sudo util-linux passwd; do
+    iproute2 nftables bird2 iputils-ping python3 python3-apt python3-venv dpkg-dev apt-utils sudo util-linux passwd; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 command -v node >/dev/null || need_apt+=(nodejs)
@@ -33,4 +33,13 @@ fi
 if [ ! -d tests/remark/node_modules/remark-gfm ]; then
   echo "install-deps: npm ci in tests/remark"
   npm ci --prefix tests/remark --no-audit --no-fund --loglevel=error
+fi
+
+# ansible-core for the lab's kubespray run, pinned: up to 2.17 it words the contest's message
+# exactly ("Failed to update apt cache: unknown reason").
+venv=/opt/postmortem-lab/ansible
+if [ ! -x "$venv/bin/ansible-playbook" ]; then
+  echo "install-deps: ansible-core 2.15.13 in $venv"
+  /usr/bin/python3 -m venv "$venv"
+  "$venv/bin/pip" install -q ansible-core==2.15.13
 fi

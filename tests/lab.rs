@@ -74,6 +74,14 @@ fn within(secs: u64, mut f: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// The contest's command, verbatim, as `user` on server01.
+fn kubespray() -> (i32, String) {
+    exec(
+        "server01",
+        "su - user -c 'cd ~/kubespray && ansible-playbook -i inventory/mycluster/hosts.yaml --become --become-user=root cluster.yml -u ubuntu --private-key=~/.ssh/ictsc_rsa'",
+    )
+}
+
 fn openstack(cmd: &str) -> (i32, String) {
     exec("server01", &format!("su - user -c 'openstack {cmd}'"))
 }
@@ -87,6 +95,25 @@ fn contest_faults_their_symptoms_and_their_cures() {
         exec("server01", "sysctl -n net.ipv4.ip_forward").1.trim(),
         "0"
     );
+    // kubespray first: a failed `apt-get update` still renews /var/lib/apt/lists, and then the
+    // task's cache_valid_time says "ok" (as it would on the real VMs).
+    let (code, out) = kubespray();
+    assert_ne!(code, 0);
+    assert!(
+        out.contains("TASK [kubernetes/preinstall : Update package management cache (APT)]"),
+        "{out}"
+    );
+    for node in ["node1", "node2"] {
+        assert!(
+            out.contains(&format!("fatal: [{node}]: FAILED! => {{\"changed\": false, \"msg\": \"Failed to update apt cache: unknown reason\"}}")),
+            "{out}"
+        );
+        let recap = out
+            .lines()
+            .find(|l| l.starts_with(node) && l.contains("failed="))
+            .expect("PLAY RECAP");
+        assert!(recap.contains("failed=1"), "{recap}");
+    }
     assert!(!apt_update_ok("node1"));
     assert!(!apt_update_ok("node2"));
     // Phase 2: same-node pods talk, cross-node pods do not; BGP never establishes.
@@ -117,6 +144,13 @@ fn contest_faults_their_symptoms_and_their_cures() {
     // Cure 1: forwarding at runtime.
     exec("server01", "sysctl -w net.ipv4.ip_forward=1");
     assert!(apt_update_ok("node1") && apt_update_ok("node2"));
+    let (code, out) = kubespray();
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.contains("failed=0")).count(),
+        2,
+        "{out}"
+    );
     // Cure 2: TCP/179 between the groups.
     for (group, remote) in [("master", "worker"), ("worker", "master")] {
         let (code, out) = openstack(&format!("security group rule create --protocol tcp --dst-port 179:179 --remote-group {remote} {group}"));
@@ -210,6 +244,15 @@ fn down_leaves_nothing_and_the_host_untouched() {
         "echo net.ipv4.ip_forward=1 > /etc/sysctl.d/99-leak.conf; sysctl --system",
     );
     assert_eq!(host_state(), before, "the lab changed the host while up");
+    assert!(
+        !Command::new("dpkg")
+            .args(["-s", "lab-hello"])
+            .output()
+            .unwrap()
+            .status
+            .success(),
+        "a package installed in node1 reached the host"
+    );
     pm_ok(&["lab", "down"]);
     assert_eq!(host_state(), before, "the lab left changes on the host");
     let netns = Command::new("ip").args(["netns", "list"]).output().unwrap();

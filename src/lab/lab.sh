@@ -5,6 +5,7 @@
 set -euo pipefail
 : "${LAB:?}" "${NODES:=2}" "${FAULTS=ip-forward,sg-bgp}"
 SELF="$LAB/lab.sh"
+ANSIBLE_VENV="${ANSIBLE_VENV:-/opt/postmortem-lab/ansible}"
 has_fault() { [[ ",$FAULTS," == *",$1,"* ]]; }
 nsx() { local ns=$1; shift; ip netns exec "pm-$ns" "$@"; }
 log() { [ -n "${LAB_VERBOSE:-}" ] && echo "lab: $*" >&2 || true; }
@@ -146,6 +147,7 @@ PrintMotd no
 LogLevel ERROR
 MaxSessions 64
 MaxStartups 64
+Subsystem sftp /usr/lib/openssh/sftp-server
 SSHD
   case $role in
     hypervisor)
@@ -153,6 +155,10 @@ SSHD
       install -m 600 -o user -g user "$LAB/keys/ictsc_rsa" /home/user/.ssh/ictsc_rsa
       install -m 644 -o user -g user "$LAB/known_hosts.nodes" /home/user/.ssh/known_hosts
       has_fault ip-forward || echo 'net.ipv4.ip_forward = 1' > /etc/sysctl.d/60-microstack.conf
+      kubespray_tree /home/user/kubespray
+      chown -R user:user /home/user/kubespray
+      ln -sf "$ANSIBLE_VENV/bin/ansible-playbook" /usr/local/bin/ansible-playbook
+      ln -sf "$ANSIBLE_VENV/bin/ansible" /usr/local/bin/ansible
       mkdir -p /usr/local/lib/lab
       cp "$LAB/openstack.py" /usr/local/lib/lab/openstack.py
       printf '#!/bin/sh\nexec sudo -n LAB=%s /usr/bin/python3 /usr/local/lib/lab/openstack.py "$@"\n' "$LAB" > /usr/local/bin/openstack
@@ -173,6 +179,73 @@ SSHD
       cp "$LAB/bird/$name.conf" /etc/bird/bird.conf
       ;;
   esac
+}
+
+kubespray_tree() { # a small kubespray: its inventory layout and the APT task, verbatim
+  local k=$1 i
+  mkdir -p "$k/inventory/mycluster" "$k/roles/kubernetes/preinstall/tasks"
+  cat > "$k/ansible.cfg" <<'CFG'
+[defaults]
+roles_path = roles
+host_key_checking = True
+retry_files_enabled = False
+interpreter_python = auto_silent
+CFG
+  cat > "$k/cluster.yml" <<'PLAY'
+---
+- hosts: k8s_cluster
+  gather_facts: true
+  any_errors_fatal: false
+  module_defaults:
+    apt:
+      # The lab's only change to kubespray's behaviour: one retry instead of five, so a failing
+      # run takes seconds, not a minute. The task and its message are kubespray's own.
+      update_cache_retries: 1
+  roles:
+    - { role: kubernetes/preinstall, tags: preinstall }
+PLAY
+  cat > "$k/roles/kubernetes/preinstall/tasks/main.yml" <<'TASKS'
+---
+- name: Update package management cache (APT)
+  apt:
+    update_cache: yes
+    cache_valid_time: 3600
+  when: ansible_os_family == "Debian"
+  tags:
+    - bootstrap-os
+
+- name: Install packages requirements
+  package:
+    name: lab-hello
+    state: present
+  when: ansible_os_family == "Debian"
+TASKS
+  {
+    echo "all:"
+    echo "  hosts:"
+    for i in $(seq 1 "$NODES"); do
+      echo "    node$i:"
+      echo "      ansible_host: $(node_float "$i")"
+      echo "      ip: $(node_fixed "$i")"
+      echo "      access_ip: $(node_fixed "$i")"
+    done
+    echo "  children:"
+    echo "    kube_control_plane:"
+    echo "      hosts:"
+    echo "        node1:"
+    echo "    kube_node:"
+    echo "      hosts:"
+    for i in $(seq 1 "$NODES"); do echo "        node$i:"; done
+    echo "    etcd:"
+    echo "      hosts:"
+    echo "        node1:"
+    echo "    k8s_cluster:"
+    echo "      children:"
+    echo "        kube_control_plane:"
+    echo "        kube_node:"
+    echo "    calico_rr:"
+    echo "      hosts: {}"
+  } > "$k/inventory/mycluster/hosts.yaml"
 }
 
 # --- the network ---------------------------------------------------------------------------

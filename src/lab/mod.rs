@@ -21,6 +21,10 @@ pub fn dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/run/postmortem-lab"))
 }
 
+/// ansible-core up to 2.17 words the contest's message exactly ("unknown reason").
+pub const ANSIBLE_CORE: &str = "2.15.13";
+pub const ANSIBLE_VENV: &str = "/opt/postmortem-lab/ansible";
+
 pub const FAULTS: &[&str] = &["ip-forward", "sg-bgp"];
 
 /// Commands the lab runs, and the Debian package of each.
@@ -76,6 +80,15 @@ pub fn preflight() -> Result<()> {
         missing.push("python3-apt");
     }
     missing.dedup();
+    if !Path::new(ANSIBLE_VENV)
+        .join("bin/ansible-playbook")
+        .is_file()
+    {
+        bail!(
+            "the lab needs ansible-core {ANSIBLE_CORE} in {ANSIBLE_VENV}: python3 -m venv {ANSIBLE_VENV} && \
+             {ANSIBLE_VENV}/bin/pip install ansible-core=={ANSIBLE_CORE} (scripts/install-deps.sh does it)"
+        );
+    }
     if !missing.is_empty() {
         bail!(
             "the lab needs packages that are not installed: apt-get install -y {}",
