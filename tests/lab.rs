@@ -318,3 +318,117 @@ fn bad_lab_input_is_refused_clearly() {
     );
     pm_ok(&["lab", "down"]);
 }
+
+fn kubectl(cmd: &str) -> (i32, String) {
+    exec(
+        "node1",
+        &format!("su - ubuntu -c \"kubectl {}\"", cmd.replace('"', "\\\"")),
+    )
+}
+
+#[test]
+fn kubectl_and_calicoctl_speak_their_formats_over_the_real_state() {
+    let _g = lock();
+    up("ip-forward,sg-bgp");
+    let (code, nodes) = kubectl("get nodes");
+    assert_eq!(code, 0, "{nodes}");
+    assert!(nodes.starts_with("NAME    STATUS   ROLES                  AGE   VERSION\nnode1   Ready    control-plane,master"), "{nodes}");
+    let (_, pods) = kubectl("get pods -o json");
+    let pods: serde_json::Value = serde_json::from_str(&pods).unwrap();
+    let shell1 = pods["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["metadata"]["name"] == "shell1")
+        .unwrap();
+    assert_eq!(shell1["status"]["podIP"], "10.233.96.3");
+    assert_eq!(shell1["spec"]["nodeName"], "node1");
+
+    // A probe pod pinned correctly lands where it is told, and sees what its node sees.
+    let (code, out) = kubectl("run probe-n2 --image=busybox --overrides='{\"apiVersion\":\"v1\",\"spec\":{\"nodeName\":\"node2\"}}' -- sleep 3600");
+    assert_eq!(code, 0, "{out}");
+    let (_, wide) = kubectl("get pod probe-n2 -o wide");
+    assert!(wide.lines().nth(1).unwrap().contains(" node2 "), "{wide}");
+    assert_ne!(
+        kubectl("exec probe-n2 -- ping -c1 -W1 10.233.96.3").0,
+        0,
+        "cross-node ping from the probe pod"
+    );
+    assert_eq!(
+        kubectl("exec probe-n2 -- ping -c1 -W1 10.233.92.2").0,
+        0,
+        "same-node ping from the probe pod"
+    );
+    // The contest's own command: --overrides after `--` belongs to the container's command.
+    let (code, out) = kubectl("run myshell2 --image busybox -- sh --overrides='{ \"apiVersion\": \"v1\", \"spec\": { \"nodename\": \"node2\" } }'");
+    assert_eq!(code, 0, "{out}");
+    let (_, json) = kubectl("get pod myshell2 -o json");
+    let pod: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        pod["spec"]["containers"][0]["args"][1],
+        "--overrides={ \"apiVersion\": \"v1\", \"spec\": { \"nodename\": \"node2\" } }"
+    );
+    assert_eq!(kubectl("delete pod probe-n2 myshell2").0, 0);
+    assert!(!kubectl("get pods").1.contains("probe-n2"));
+
+    // calicoctl: Calico's table over the node's real BIRD.
+    let (code, status) = exec("node1", "calicoctl node status");
+    assert_eq!(code, 0, "{status}");
+    assert!(
+        status.starts_with("Calico process is running.\n\nIPv4 BGP status\n"),
+        "{status}"
+    );
+    assert!(
+        status.contains("|  PEER ADDRESS   |     PEER TYPE     | STATE |  SINCE   |"),
+        "{status}"
+    );
+    let row = status
+        .lines()
+        .find(|l| l.starts_with("| 192.168.222.157 "))
+        .expect("the mesh peer");
+    assert!(
+        row.contains("| node-to-node mesh |") && !row.contains("Established"),
+        "{row}"
+    );
+    let (code, msg) = exec("node1", "su - ubuntu -c 'calicoctl node status'");
+    assert_ne!(code, 0);
+    assert!(msg.contains("must be run as root"), "{msg}");
+    for (g, r) in [("master", "worker"), ("worker", "master")] {
+        openstack(&format!(
+            "security group rule create --protocol tcp --dst-port 179:179 --remote-group {r} {g}"
+        ));
+    }
+    assert!(within(15, || exec("node2", "calicoctl node status")
+        .1
+        .contains("| up    |")));
+    let (_, status) = exec("node2", "calicoctl node status");
+    assert!(
+        status.contains("| 192.168.222.222 | node-to-node mesh | up    |")
+            && status.contains("Established"),
+        "{status}"
+    );
+    pm_ok(&["lab", "down"]);
+    let netns = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    assert!(!stdout(&netns).contains("pm-"), "{}", stdout(&netns));
+}
+
+#[test]
+fn thirty_two_nodes_in_a_full_mesh() {
+    let _g = lock();
+    pm_ok(&["lab", "up", "--faults", "none", "--nodes", "32"]);
+    assert!(
+        within(30, || bgp_established("node32") && bgp_established("node1")),
+        "31 peers each"
+    );
+    let (_, protos) = exec("node17", "birdc -s /run/bird/bird.ctl show protocols");
+    assert_eq!(
+        protos.lines().filter(|l| l.starts_with("Mesh_")).count(),
+        31
+    );
+    // The extra nodes' pods, one per node, reach the contest's shell1.
+    assert!(
+        within(15, || ping("shell33", "10.233.96.3")),
+        "pod on node32 to shell1"
+    );
+    pm_ok(&["lab", "down"]);
+}

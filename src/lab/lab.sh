@@ -35,8 +35,9 @@ vm_start() { # vm_start NAME ROLE
   local name=$1 role=$2 d="$LAB/vms/$1"
   mkdir -p "$d"
   echo "$role" > "$d/role"
+  # Mounts propagate into the VM (slave), never out of it.
   ip netns exec "pm-$name" setsid unshare --pid --fork --kill-child --mount-proc --mount --uts \
-    --propagation private /bin/bash "$SELF" vm-init "$name" "$role" \
+    --propagation slave /bin/bash "$SELF" vm-init "$name" "$role" \
     >>"$d/console.log" 2>&1 < /dev/null &
   echo $! > "$d/unshare.pid"
 }
@@ -73,18 +74,20 @@ vm_stop() {
 vm_init() {
   local name=$1 role=$2 d="$LAB/vms/$1"
   hostname "$name"
-  mount --make-rprivate /
   for dir in etc var root home usr opt srv; do
     mkdir -p "$d/upper/$dir" "$d/work/$dir"
     mount -t overlay "vm-$dir" -o "lowerdir=/$dir,upperdir=$d/upper/$dir,workdir=$d/work/$dir" "/$dir"
   done
   mount -t tmpfs tmpfs /tmp
   # The VM gets its own /run; the lab's state directory (under /run) is bound back into it.
-  mkdir -p /tmp/.lab
+  # So are the lab's network namespaces, for the stand-ins of the control planes.
+  mkdir -p /tmp/.lab /tmp/.netns
   mount --bind "$LAB" /tmp/.lab
+  mount --rbind /run/netns /tmp/.netns
   mount -t tmpfs tmpfs /run
   mkdir -p "$LAB" /run/sshd /run/bird /run/netns
   mount --move /tmp/.lab "$LAB"
+  mount --move /tmp/.netns /run/netns
   chmod 755 /run
   # Only the network part of /proc/sys is the VM's own; kernel.* and fs.* stay read-only.
   mount --bind /proc/sys /proc/sys
@@ -136,7 +139,6 @@ OS
 Port 22
 ListenAddress 0.0.0.0
 HostKey /etc/ssh/ssh_host_ed25519_key
-HostKey /etc/ssh/ssh_host_rsa_key
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no
@@ -175,8 +177,22 @@ SSHD
       rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
       mkdir -p /var/lib/apt/lists/partial
       touch -d '2 days ago' /var/lib/apt/lists /var/lib/apt/lists/partial
-      mkdir -p /etc/bird
+      mkdir -p /etc/bird /usr/local/lib/lab
       cp "$LAB/bird/$name.conf" /etc/bird/bird.conf
+      cp "$LAB/calicoctl.py" /usr/local/lib/lab/calicoctl.py
+      printf '#!/bin/sh\nexec /usr/bin/python3 /usr/local/lib/lab/calicoctl.py "$@"\n' > /usr/local/bin/calicoctl
+      chmod 755 /usr/local/bin/calicoctl
+      if [ "$name" = node1 ]; then
+        cp "$LAB/kubectl.py" /usr/local/lib/lab/kubectl.py
+        printf '#!/bin/sh\nexec sudo -n LAB=%s /usr/bin/python3 /usr/local/lib/lab/kubectl.py "$@"\n' "$LAB" > /usr/local/bin/kubectl
+        chmod 755 /usr/local/bin/kubectl
+        mkdir -p /etc/kubernetes
+        kubeconfig > /etc/kubernetes/admin.conf
+        chmod 600 /etc/kubernetes/admin.conf
+        # As the contest's operator did after the deployment: a copy for ubuntu.
+        install -d -o ubuntu -g ubuntu /home/ubuntu/.kube
+        install -m 600 -o ubuntu -g ubuntu /etc/kubernetes/admin.conf /home/ubuntu/.kube/config
+      fi
       ;;
   esac
 }
@@ -246,6 +262,53 @@ TASKS
     echo "    calico_rr:"
     echo "      hosts: {}"
   } > "$k/inventory/mycluster/hosts.yaml"
+}
+
+kubeconfig() { # a kubeconfig of kubespray's shape; its key is made up, and secret-looking on purpose
+  local key; key=$(head -c 48 /dev/urandom | base64 -w0)
+  cat <<KUBE
+apiVersion: v1
+clusters:
+- cluster:
+    certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==
+    server: https://127.0.0.1:6443
+  name: cluster.local
+contexts:
+- context:
+    cluster: cluster.local
+    user: kubernetes-admin
+  name: kubernetes-admin@cluster.local
+current-context: kubernetes-admin@cluster.local
+kind: Config
+preferences: {}
+users:
+- name: kubernetes-admin
+  user:
+    client-certificate-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==
+    client-key-data: $key
+KUBE
+}
+
+k8s_state() { # the cluster as the kubectl stand-in sees it: nodes, and the pods lab up wired
+  mkdir -p "$LAB/k8s"
+  local t; t=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  {
+    echo '{"nodes": ['
+    local i sep=""
+    for i in $(seq 1 "$NODES"); do
+      printf '%s{"name": "node%d", "ip": "%s", "block": "%s", "master": %s, "created": "%s"}\n' \
+        "$sep" "$i" "$(node_fixed "$i")" "$(node_block "$i")" "$([ "$i" = 1 ] && echo true || echo false)" "$t"
+      sep=","
+    done
+    echo '], "pods": ['
+    sep=""
+    while read -r pod node ip; do
+      printf '%s{"name": "%s", "node": "node%s", "ip": "%s", "image": "busybox", "args": ["sleep", "infinity"], "created": "%s"}\n' \
+        "$sep" "$pod" "$node" "$ip" "$t"
+      sep=","
+    done < "$LAB/pods"
+    echo ']}'
+  } > "$LAB/k8s/state.json"
 }
 
 # --- the network ---------------------------------------------------------------------------
@@ -397,7 +460,6 @@ keys() { # the contest's key, every VM's host keys, and the known_hosts that go 
   for name in server01 $(seq -f 'node%g' 1 "$NODES"); do
     mkdir -p "$LAB/hostkeys/$name"
     ssh-keygen -q -t ed25519 -N '' -C "$name" -f "$LAB/hostkeys/$name/ssh_host_ed25519_key"
-    ssh-keygen -q -t rsa -b 2048 -N '' -C "$name" -f "$LAB/hostkeys/$name/ssh_host_rsa_key"
   done
   local k; k=$(cut -d' ' -f1,2 "$LAB/hostkeys/server01/ssh_host_ed25519_key.pub")
   echo "198.18.0.1 $k" >> "$LAB/known_hosts"
@@ -445,6 +507,7 @@ up() {
   net_up
   security_groups_init
   pods_up
+  k8s_state
   mirror_up
   vm_start server01 hypervisor
   local i

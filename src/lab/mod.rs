@@ -13,6 +13,8 @@ use std::process::{Command, Stdio};
 
 const LAB_SH: &str = include_str!("lab.sh");
 const OPENSTACK_PY: &str = include_str!("openstack.py");
+const KUBECTL_PY: &str = include_str!("kubectl.py");
+const CALICOCTL_PY: &str = include_str!("calicoctl.py");
 
 /// Where the lab keeps its state: keys, ssh_config, known_hosts, the VMs' upper layers.
 pub fn dir() -> PathBuf {
@@ -178,6 +180,8 @@ pub fn up(faults: &[String], nodes: usize) -> Result<bool> {
     std::fs::create_dir_all(&lab).with_context(|| format!("cannot create {}", lab.display()))?;
     std::fs::write(lab.join("lab.sh"), LAB_SH)?;
     std::fs::write(lab.join("openstack.py"), OPENSTACK_PY)?;
+    std::fs::write(lab.join("kubectl.py"), KUBECTL_PY)?;
+    std::fs::write(lab.join("calicoctl.py"), CALICOCTL_PY)?;
     let env = [("FAULTS", faults.join(",")), ("NODES", nodes.to_string())];
     if let Err(e) = script(&["up"], &env) {
         let _ = down();

@@ -1,0 +1,292 @@
+#!/usr/bin/python3
+"""A stand-in for `kubectl` on the lab's node1, acting on the lab's real pods: a pod is a network
+namespace wired the way Calico wires it (a /32 on eth0, default via 169.254.1.1, a cali* veth with
+proxy ARP on its node, a /32 route to it there). Output follows kubectl 1.20's formats.
+
+Only what the incident needs: get nodes|pods [-o wide|json], run NAME --image=IMG
+[--overrides=JSON] [-i] [-t] [--rm] [--restart=Never] [-- CMD...], exec [-i] [-t] POD -- CMD...,
+delete pod NAME... . As in kubectl, everything after `--` is the container's command: an
+--overrides placed there is an argument of that command, not an option of `run`.
+"""
+import datetime
+import fcntl
+import hashlib
+import json
+import os
+import subprocess
+import sys
+
+LAB = os.environ.get("LAB", "/run/postmortem-lab")
+STATE = os.path.join(LAB, "k8s", "state.json")
+VERSION = "v1.20.7"
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def age(ts):
+    t = datetime.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+    s = int((datetime.datetime.now(datetime.timezone.utc) - t).total_seconds())
+    if s < 120:
+        return "%ds" % s
+    if s < 7200:
+        return "%dm" % (s // 60)
+    return "%dh" % (s // 3600)
+
+
+def load():
+    with open(STATE) as f:
+        return json.load(f)
+
+
+def save(state):
+    tmp = STATE + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(state, f, indent=1)
+    os.replace(tmp, STATE)
+
+
+def run(*cmd, check=True):
+    return subprocess.run(cmd, check=check, capture_output=True, text=True)
+
+
+def columns(headers, rows):
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    lines = ["   ".join(c.ljust(w) for c, w in zip(headers, widths)).rstrip()]
+    for r in rows:
+        lines.append("   ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    return "\n".join(lines)
+
+
+def node_obj(n):
+    return {
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": n["name"], "creationTimestamp": n["created"],
+                     "labels": {"kubernetes.io/hostname": n["name"], "kubernetes.io/os": "linux",
+                                **({"node-role.kubernetes.io/control-plane": "", "node-role.kubernetes.io/master": ""} if n["master"] else {})}},
+        "spec": {"podCIDR": n["block"] + ".0/24", "podCIDRs": [n["block"] + ".0/24"]},
+        "status": {
+            "addresses": [{"address": n["ip"], "type": "InternalIP"}, {"address": n["name"], "type": "Hostname"}],
+            "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status"}],
+            "nodeInfo": {"kubeletVersion": VERSION, "osImage": "Ubuntu 20.04.6 LTS", "kernelVersion": os.uname().release,
+                         "containerRuntimeVersion": "containerd://1.4.4", "operatingSystem": "linux", "architecture": "amd64"},
+        },
+    }
+
+
+def pod_obj(p, state):
+    node = next(n for n in state["nodes"] if n["name"] == p["node"])
+    return {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": p["name"], "namespace": "default", "creationTimestamp": p["created"], "labels": {"run": p["name"]}},
+        "spec": {"nodeName": p["node"], "restartPolicy": "Always",
+                 "containers": [{"name": p["name"], "image": p["image"], **({"args": p["args"]} if p["args"] else {})}]},
+        "status": {"phase": "Running", "hostIP": node["ip"], "podIP": p["ip"], "podIPs": [{"ip": p["ip"]}],
+                   "containerStatuses": [{"name": p["name"], "ready": True, "restartCount": 0, "image": p["image"]}]},
+    }
+
+
+def as_list(items):
+    return json.dumps({"apiVersion": "v1", "items": items, "kind": "List", "metadata": {"resourceVersion": "", "selfLink": ""}}, indent=4)
+
+
+def get(args, state):
+    out = None
+    if "-o" in args:
+        out = args[args.index("-o") + 1]
+    for a in args:
+        if a.startswith("-o=") or a.startswith("--output="):
+            out = a.split("=", 1)[1]
+    what = args[0] if args else ""
+    if what in ("nodes", "node", "no"):
+        if out == "json":
+            print(as_list([node_obj(n) for n in state["nodes"]]))
+            return 0
+        headers = ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
+        rows = [[n["name"], "Ready", "control-plane,master" if n["master"] else "<none>", age(n["created"]), VERSION] for n in state["nodes"]]
+        if out == "wide":
+            headers += ["INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME"]
+            rows = [r + [n["ip"], "<none>", "Ubuntu 20.04.6 LTS", os.uname().release, "containerd://1.4.4"] for r, n in zip(rows, state["nodes"])]
+        print(columns(headers, rows))
+        return 0
+    if what in ("pods", "pod", "po"):
+        pods = state["pods"]
+        if len(args) > 1 and not args[1].startswith("-"):
+            pods = [p for p in pods if p["name"] == args[1]]
+            if not pods:
+                print('Error from server (NotFound): pods "%s" not found' % args[1], file=sys.stderr)
+                return 1
+        if out == "json":
+            print(as_list([pod_obj(p, state) for p in pods]) if len(pods) != 1 or len(args) < 2 or args[1].startswith("-")
+                  else json.dumps(pod_obj(pods[0], state), indent=4))
+            return 0
+        if not pods:
+            print("No resources found in default namespace.", file=sys.stderr)
+            return 0
+        headers = ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+        rows = [[p["name"], "1/1", "Running", "0", age(p["created"])] for p in pods]
+        if out == "wide":
+            headers += ["IP", "NODE", "NOMINATED NODE", "READINESS GATES"]
+            rows = [r + [p["ip"], p["node"], "<none>", "<none>"] for r, p in zip(rows, pods)]
+        print(columns(headers, rows))
+        return 0
+    print('error: the server doesn\'t have a resource type "%s"' % what, file=sys.stderr)
+    return 1
+
+
+def netns(pod):
+    return "pm-pod-" + pod["name"]
+
+
+def wire(pod, node):
+    """Create the pod's network namespace on its node, the way Calico wires it."""
+    ns, nodens = netns(pod), "pm-" + node["name"]
+    cali = "cali" + hashlib.sha1(pod["name"].encode()).hexdigest()[:11]
+    run("ip", "netns", "add", ns)
+    run("ip", "-n", ns, "link", "set", "lo", "up")
+    run("ip", "-n", nodens, "link", "add", cali, "type", "veth", "peer", "name", "eth0", "netns", ns)
+    run("ip", "-n", nodens, "link", "set", cali, "up")
+    run("ip", "-n", ns, "link", "set", "eth0", "up")
+    run("ip", "-n", ns, "addr", "add", pod["ip"] + "/32", "dev", "eth0")
+    run("ip", "-n", ns, "route", "add", "169.254.1.1", "dev", "eth0", "scope", "link")
+    run("ip", "-n", ns, "route", "add", "default", "via", "169.254.1.1", "dev", "eth0")
+    run("ip", "netns", "exec", nodens, "sh", "-c",
+        "echo 1 > /proc/sys/net/ipv4/conf/%s/proxy_arp; echo 0 > /proc/sys/net/ipv4/neigh/%s/proxy_delay" % (cali, cali))
+    run("ip", "-n", nodens, "route", "add", pod["ip"] + "/32", "dev", cali, "scope", "link")
+
+
+def unwire(pod):
+    run("ip", "netns", "del", netns(pod), check=False)  # the veth pair goes with it, and its route
+
+
+def exec_in(pod, cmd, interactive):
+    full = ["ip", "netns", "exec", netns(pod)] + cmd
+    if interactive:
+        return subprocess.call(full)
+    r = subprocess.run(full)
+    return r.returncode
+
+
+def main(argv):
+    user = os.environ.get("SUDO_USER") or "root"
+    configs = [os.environ.get("KUBECONFIG") or "", os.path.expanduser("~%s/.kube/config" % user)]
+    if not os.path.exists(STATE) or not any(c and os.path.exists(c) for c in configs):
+        print("The connection to the server localhost:8080 was refused - did you specify the right host or port?", file=sys.stderr)
+        return 1
+    lock = open(STATE + ".lock", "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    state = load()
+    if not argv:
+        print("kubectl controls the Kubernetes cluster manager.", file=sys.stderr)
+        return 1
+    verb, args = argv[0], argv[1:]
+    if verb == "get":
+        return get(args, state)
+    if verb == "run":
+        cmd = []
+        if "--" in args:
+            i = args.index("--")
+            args, cmd = args[:i], args[i + 1:]
+        name, image, overrides, interactive, rm = None, None, None, False, False
+        k = 0
+        while k < len(args):
+            a = args[k]
+            if a.startswith("--image="):
+                image = a.split("=", 1)[1]
+            elif a == "--image":
+                k += 1
+                image = args[k]
+            elif a.startswith("--overrides="):
+                overrides = a.split("=", 1)[1]
+            elif a == "--overrides":
+                k += 1
+                overrides = args[k]
+            elif a in ("-it", "-ti", "-i", "-t", "--stdin", "--tty"):
+                interactive = True
+            elif a == "--rm":
+                rm = True
+            elif a.startswith("--restart") or a.startswith("--command"):
+                pass
+            elif not a.startswith("-") and name is None:
+                name = a
+            k += 1
+        if not name or not image:
+            print("error: NAME and --image are required for `kubectl run`", file=sys.stderr)
+            return 1
+        if any(p["name"] == name for p in state["pods"]):
+            print('Error from server (AlreadyExists): pods "%s" already exists' % name, file=sys.stderr)
+            return 1
+        node_name = None
+        if overrides:
+            try:
+                o = json.loads(overrides)
+            except ValueError as e:
+                print("error: Invalid JSON Patch: %s" % e, file=sys.stderr)
+                return 1
+            node_name = (o.get("spec") or {}).get("nodeName")  # unknown fields are dropped, as 1.20 does
+        if node_name and not any(n["name"] == node_name for n in state["nodes"]):
+            node_name = None  # a pod bound to a node that does not exist stays Pending; not modelled
+        if not node_name:  # the scheduler: the node with the fewest pods
+            node_name = min(state["nodes"], key=lambda n: (sum(p["node"] == n["name"] for p in state["pods"]), n["name"]))["name"]
+        node = next(n for n in state["nodes"] if n["name"] == node_name)
+        used = {p["ip"] for p in state["pods"]}
+        ip = next("%s.%d" % (node["block"], i) for i in range(2, 250) if "%s.%d" % (node["block"], i) not in used)
+        pod = {"name": name, "node": node_name, "ip": ip, "image": image, "args": cmd, "created": now()}
+        wire(pod, node)
+        state["pods"].append(pod)
+        save(state)
+        lock.close()
+        if interactive:
+            print("If you don't see a command prompt, try pressing enter.")
+            code = exec_in(pod, cmd or ["sh"], True)
+            if rm:
+                delete([name])
+            return code
+        print("pod/%s created" % name)
+        return 0
+    if verb == "exec":
+        cmd = []
+        if "--" in args:
+            i = args.index("--")
+            args, cmd = args[:i], args[i + 1:]
+        names = [a for a in args if not a.startswith("-")]
+        if not names or not cmd:
+            print("error: you must specify at least one command for the container", file=sys.stderr)
+            return 1
+        pod = next((p for p in state["pods"] if p["name"] == names[0]), None)
+        if not pod:
+            print('Error from server (NotFound): pods "%s" not found' % names[0], file=sys.stderr)
+            return 1
+        lock.close()
+        return exec_in(pod, cmd, any(a in ("-it", "-ti", "-i", "-t") for a in args))
+    if verb == "delete":
+        if args[:1] not in (["pod"], ["pods"], ["po"]):
+            print("error: the lab's kubectl deletes pods only", file=sys.stderr)
+            return 1
+        lock.close()
+        return delete([a for a in args[1:] if not a.startswith("-")])
+    print('Error: unknown command "%s" for "kubectl"' % verb, file=sys.stderr)
+    return 1
+
+
+def delete(names):
+    lock = open(STATE + ".lock", "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    state = load()
+    code = 0
+    for name in names:
+        pod = next((p for p in state["pods"] if p["name"] == name), None)
+        if not pod:
+            print('Error from server (NotFound): pods "%s" not found' % name, file=sys.stderr)
+            code = 1
+            continue
+        unwire(pod)
+        state["pods"].remove(pod)
+        print('pod "%s" deleted' % name)
+    save(state)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
