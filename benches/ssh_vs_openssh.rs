@@ -79,7 +79,7 @@ fn main() {
             for i in 0..COMMANDS {
                 let (pool, red, cmd) = (pool.clone(), red.clone(), command(i));
                 tasks.push(tokio::spawn(async move {
-                    pool.run(h, &cmd, 1 << 20, None, &red).await
+                    pool.run(h, &cmd, 1 << 20, None, false, &red).await
                 }));
             }
         }

@@ -44,6 +44,11 @@ impl Capture {
         self.tail.extend(data);
     }
 
+    /// The first bytes kept (up to half the cap).
+    pub fn head(&self) -> &[u8] {
+        &self.head
+    }
+
     pub fn total(&self) -> u64 {
         self.total
     }

@@ -75,6 +75,9 @@ struct SshArgs {
     /// Stop a remote command that runs longer than this many seconds
     #[arg(long, value_name = "SECS")]
     timeout: Option<u64>,
+    /// Run the command as root through `sudo -n` (never prompting for a password)
+    #[arg(long)]
+    sudo: bool,
     /// Hosts worked on at once
     #[arg(long, default_value_t = 8, value_name = "N")]
     parallel: usize,
@@ -248,6 +251,7 @@ fn run(cli: Cli) -> Result<i32> {
                 &crate::transport::shell_join(&argv),
                 cap,
                 ssh.timeout.map(std::time::Duration::from_secs),
+                ssh.sudo,
                 ssh.parallel,
                 &redactor,
             ));
@@ -281,10 +285,19 @@ fn run(cli: Cli) -> Result<i32> {
             host,
             cap,
             secrets,
-            ssh: _,
+            ssh,
             argv,
         } => {
             let redactor = secrets.redactor()?;
+            let argv = if ssh.sudo {
+                ["sudo", "-n", "--"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .chain(argv)
+                    .collect()
+            } else {
+                argv
+            };
             let journal = Journal::new(journal.journal);
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)

@@ -432,3 +432,93 @@ fn thirty_two_nodes_in_a_full_mesh() {
     );
     pm_ok(&["lab", "down"]);
 }
+
+/// `record --on HOST --sudo` from the operator host, with the lab's ssh_config.
+fn record_from_operator(
+    journal: &std::path::Path,
+    hosts: &[&str],
+    extra: &[&str],
+    cmd: &str,
+) -> (i32, Vec<serde_json::Value>) {
+    let mut args: Vec<String> = ["netns", "exec", "pm-operator"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.push(bin().display().to_string());
+    args.extend(["record", "--journal"].iter().map(|s| s.to_string()));
+    args.push(journal.display().to_string());
+    args.extend([
+        "--ssh-config".to_string(),
+        "/run/postmortem-lab/ssh_config".to_string(),
+    ]);
+    for h in hosts {
+        args.extend(["--on".to_string(), h.to_string()]);
+    }
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args.extend([
+        "--".to_string(),
+        "sh".to_string(),
+        "-c".to_string(),
+        cmd.to_string(),
+    ]);
+    let o = Command::new("ip").args(&args).output().unwrap();
+    let recs = std::fs::read_to_string(journal)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["kind"] == "evidence")
+        .collect();
+    (o.status.code().unwrap_or(-1), recs)
+}
+
+#[test]
+fn ssh_from_the_operator_host_through_the_bastion_with_sudo() {
+    let _g = lock();
+    up("ip-forward,sg-bgp");
+    let d = tempdir();
+    let j = d.path().join("journal.jsonl");
+    let (code, recs) = record_from_operator(
+        &j,
+        &["server01", "node1", "ictsc-worker"],
+        &["--sudo"],
+        "id -un; hostname",
+    );
+    assert_eq!(code, 0, "{recs:?}");
+    assert_eq!(recs[0]["stdout"]["text"], "root\nserver01\n");
+    assert_eq!(recs[1]["stdout"]["text"], "root\nnode1\n");
+    assert_eq!(recs[2]["stdout"]["text"], "root\nnode2\n");
+    assert_eq!(
+        recs[1]["address"], "10.20.20.235:22",
+        "node1 through the jump, at its floating address"
+    );
+    assert!(
+        recs[1]["command"]
+            .as_str()
+            .unwrap()
+            .starts_with("sudo -n -- sh -c "),
+        "the command as run"
+    );
+    // A user whose sudo wants a password: a clear record, and the other host carries on.
+    exec(
+        "node1",
+        "sed -i 's/NOPASSWD://' /etc/sudoers.d/90-lab-ubuntu",
+    );
+    let (code, recs) = record_from_operator(&j, &["node1", "node2"], &["--sudo"], "true");
+    assert_eq!(code, 1);
+    let msg = recs[3]["outcome"]["failed"]["message"].as_str().unwrap();
+    assert!(msg.contains("sudo on node1 wants a password"), "{msg}");
+    assert_eq!(recs[4]["outcome"]["exited"]["code"], 0);
+    pm_ok(&["lab", "down"]);
+}
+
+#[test]
+fn the_lab_refuses_without_root() {
+    let o = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(bin())
+        .args(["lab", "up"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("the lab needs root"), "{}", stderr(&o));
+}

@@ -486,21 +486,43 @@ impl SshPool {
     }
 
     /// Run `command` on `alias` and make the evidence record (a failure to connect is one too).
+    /// With `sudo`, the command runs as root through `sudo -n`; sudo asking for a password is
+    /// then a failure that says so.
     pub async fn run(
         &self,
         alias: &str,
         command: &str,
         cap: usize,
         timeout: Option<Duration>,
+        sudo: bool,
         red: &Redactor,
     ) -> Evidence {
         let started_at = crate::journal::now();
         let t0 = Instant::now();
+        let wrapped;
+        let command = if sudo {
+            wrapped = with_sudo(command);
+            wrapped.as_str()
+        } else {
+            command
+        };
         let (outcome, out, err, address, host_key) = match self.get(alias).await {
             Ok(conn) => {
                 let r = conn.exec(command, cap, timeout).await;
+                let refused = sudo
+                    && matches!(r.outcome, Outcome::Exited { code: 1 })
+                    && sudo_wants_password(&String::from_utf8_lossy(&r.stderr.head()));
                 (
-                    r.outcome,
+                    if refused {
+                        Outcome::Failed {
+                            message: format!(
+                                "sudo on {alias} wants a password, and postmortem never types one (sudo -n): \
+                                 allow the command for this user with NOPASSWD in sudoers, or run it without root"
+                            ),
+                        }
+                    } else {
+                        r.outcome
+                    },
                     r.stdout,
                     r.stderr,
                     Some(conn.address.clone()),
@@ -547,6 +569,7 @@ pub async fn run_on_hosts(
     command: &str,
     cap: usize,
     timeout: Option<Duration>,
+    sudo: bool,
     parallel: usize,
     red: &Redactor,
 ) -> Vec<Evidence> {
@@ -563,7 +586,7 @@ pub async fn run_on_hosts(
         );
         tasks.push(tokio::spawn(async move {
             let _permit = sem.acquire().await;
-            pool.run(&host, &command, cap, timeout, &red).await
+            pool.run(&host, &command, cap, timeout, sudo, &red).await
         }));
     }
     let mut out = Vec::new();
