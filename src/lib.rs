@@ -8,5 +8,6 @@ pub mod capture;
 pub mod cli;
 pub mod journal;
 pub mod lab;
+pub mod probe;
 pub mod report;
 pub mod transport;

@@ -1,0 +1,3 @@
+//! Probes: typed observations parsed from the raw evidence of commands.
+
+pub mod parse;

@@ -1,0 +1,227 @@
+//! Probe parsers on real output samples (tests/samples), and fuzzed: malformed and truncated
+//! output gives an error, never a panic.
+
+use postmortem::probe::parse::*;
+use proptest::prelude::*;
+
+fn sample(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/tests/samples/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+/// The part of a multi-part sample file under a `--- title` line, up to the next one.
+fn section(text: &str, title: &str) -> String {
+    text.split("\n--- ")
+        .find(|s| s.starts_with(title))
+        .map(|s| s.lines().skip(1).collect::<Vec<_>>().join("\n"))
+        .unwrap()
+}
+
+#[test]
+fn apt_outcomes() {
+    let t = apt_update(&sample("apt-fail-hosts.txt")).unwrap();
+    assert_eq!((t.outcome.as_str(), t.ok), ("timeout", false));
+    assert_eq!(t.mirror.as_deref(), Some("archive.ubuntu.com"));
+    assert!(t.error.unwrap().contains(
+        "Could not connect to archive.ubuntu.com:80 (203.0.113.80), connection timed out"
+    ));
+    assert_eq!(
+        apt_update(&sample("apt-fail-dns.txt")).unwrap().outcome,
+        "resolve"
+    );
+    let ok = apt_update(&sample("apt-ok-hosts.txt")).unwrap();
+    assert!(ok.ok && ok.outcome == "ok" && ok.error.is_none());
+    let refused = "Err:1 http://m/ubuntu focal InRelease\n  Could not connect to m:80 (10.0.0.1). - connect (111: Connection refused)\nReading package lists...\n";
+    assert_eq!(apt_update(refused).unwrap().outcome, "refused");
+    let http = "Err:1 http://m/ubuntu focal InRelease\n  404  Not Found [IP: 10.0.0.1 80]\nReading package lists...\nE: The repository 'http://m/ubuntu focal InRelease' does not have a Release file.\n";
+    assert_eq!(apt_update(http).unwrap().outcome, "http");
+    assert!(apt_update("hello").is_err());
+}
+
+#[test]
+fn ansible_wordings() {
+    for (file, msg) in [
+        (
+            "ansible215-fail.txt",
+            "Failed to update apt cache: unknown reason",
+        ),
+        ("ansible29-fail.txt", "Failed to update apt cache: "),
+        (
+            "ansible219-fail.txt",
+            "Failed to update apt cache after 5 retries: ",
+        ),
+    ] {
+        let r = ansible(&sample(file)).unwrap();
+        assert!(!r.ok && r.apt_cache_failed, "{file}");
+        let t = r.failed_tasks.iter().find(|t| t.host == "node1").unwrap();
+        assert_eq!(
+            t.task, "kubernetes/preinstall : Update package management cache (APT)",
+            "{file}"
+        );
+        assert_eq!(t.msg, msg, "{file}");
+        assert_eq!(
+            r.recap.iter().find(|x| x.host == "node2").unwrap().failed,
+            1,
+            "{file}"
+        );
+    }
+    let ok = ansible(&sample("ansible215-ok.txt")).unwrap();
+    assert!(ok.ok && !ok.apt_cache_failed && ok.failed_tasks.is_empty());
+    assert_eq!(ok.recap.len(), 2);
+    assert_eq!(ok.recap[0].ok, 4);
+}
+
+#[test]
+fn bgp_states_from_bird_and_calicoctl() {
+    let blocked = sample("bird2-bgp-blocked.txt");
+    let b = bgp(&section(&blocked, "node1: birdc show protocols")).unwrap();
+    assert_eq!(b.source, "bird2");
+    assert_eq!(
+        b.peers,
+        vec![BgpPeer {
+            peer: "192.168.222.157".into(),
+            state: "start".into(),
+            info: "Connect".into(),
+            established: false
+        }]
+    );
+    assert!(!b.all_established);
+    let up = bgp(&section(
+        &sample("bird2-bgp-established.txt"),
+        "node2: birdc show protocols",
+    ))
+    .unwrap();
+    assert!(up.all_established && up.peers[0].peer == "192.168.222.222");
+    let c = bgp(&sample("calicoctl-docs-established.txt")).unwrap();
+    assert_eq!(c.source, "calicoctl");
+    assert!(c.all_established && c.peers[0].peer == "172.17.8.102" && c.peers[0].state == "up");
+    let c = bgp(&sample("calicoctl-blocked.txt")).unwrap();
+    assert!(!c.all_established && c.peers[0].info == "Active");
+    let b1 = bgp(&sample("bird1-calico-connect.txt")).unwrap();
+    assert_eq!(b1.source, "bird1");
+    assert_eq!(b1.peers[0].info, "Connect Socket: Connection refused");
+    assert!(bgp("Calico process is not running.\n").is_err());
+}
+
+#[test]
+fn routes_ping_and_links() {
+    let before = routes(&section(
+        &sample("bird2-bgp-blocked.txt"),
+        "node2: ip route",
+    ))
+    .unwrap();
+    assert_eq!(before.default_via.as_deref(), Some("192.168.222.1"));
+    assert!(
+        before.bgp_learned.is_empty(),
+        "a blackhole is not a learned route"
+    );
+    let after = routes(&section(
+        &sample("bird2-bgp-established.txt"),
+        "node2: ip route",
+    ))
+    .unwrap();
+    assert_eq!(after.bgp_learned, vec!["10.233.96.0/24"]);
+    let p = ping(&section(&sample("bird2-bgp-blocked.txt"), "cross node")).unwrap();
+    assert_eq!((p.transmitted, p.received, p.loss_percent), (3, 0, 100));
+    let p = ping("2 packets transmitted, 2 packets received, 0% packet loss\n").unwrap();
+    assert_eq!(p.loss_percent, 0, "busybox wording");
+    assert!(ping("PING 10.0.0.1").is_err());
+    let e = encapsulation(&sample("ip-link-node1.txt")).unwrap();
+    assert_eq!(e.mode, "none");
+    assert_eq!(e.requires, vec!["tcp/179"]);
+}
+
+#[test]
+fn openstack_and_kubernetes() {
+    let rules = sg_rules(&sample("openstack-rule-list-long.json")).unwrap();
+    assert!(rules
+        .iter()
+        .any(|r| r.port_min == Some(6443) && r.remote_group.is_some()));
+    assert!(!rules.iter().any(|r| r.port_min == Some(179)));
+    let groups = sg_list(&sample("openstack-sg-list.json")).unwrap();
+    assert!(groups.iter().any(|g| g.name == "master"));
+    let servers = servers(&sample("openstack-server-show.json")).unwrap();
+    assert_eq!(servers.len(), 2);
+    assert_eq!(servers[0].groups, vec!["master"]);
+    assert_eq!(servers[1].host.as_deref(), Some("server01"));
+    let nodes = kube_nodes(&sample("kubectl-nodes.json")).unwrap();
+    assert!(
+        nodes.iter().all(|n| n.ready) && nodes[0].internal_ip.as_deref() == Some("192.168.222.222")
+    );
+    let pods = kube_pods(&sample("kubectl-pods.json")).unwrap();
+    let shell1 = pods.iter().find(|p| p.name == "shell1").unwrap();
+    assert_eq!(
+        (shell1.node.as_deref(), shell1.ip.as_deref()),
+        (Some("node1"), Some("10.233.96.3"))
+    );
+    let inv = inventory(&sample("kubespray-hosts.yaml")).unwrap();
+    assert_eq!(inv[1].name, "node2");
+    assert_eq!(inv[1].ansible_host.as_deref(), Some("10.20.20.206"));
+}
+
+#[test]
+fn sysctl_runtime_and_persisted() {
+    let s = sysctl(
+        "net.ipv4.ip_forward",
+        "0\n/etc/sysctl.conf:#net.ipv4.ip_forward=1\n",
+    )
+    .unwrap();
+    assert_eq!((s.runtime, s.persisted), (0, None));
+    let s = sysctl("net.ipv4.ip_forward", "1\n/etc/sysctl.d/60-a.conf:net.ipv4.ip_forward = 1\n/etc/sysctl.d/99-b.conf:net/ipv4/ip_forward=0\n").unwrap();
+    assert_eq!(
+        (s.runtime, s.persisted, s.persisted_in.as_deref()),
+        (1, Some(0), Some("/etc/sysctl.d/99-b.conf"))
+    );
+    assert!(sysctl(
+        "net.ipv4.ip_forward",
+        "sysctl: cannot stat /proc/sys/net/ipv4/ip_forward"
+    )
+    .is_err());
+}
+
+fn all_parsers(s: &str) {
+    let _ = sysctl("net.ipv4.ip_forward", s);
+    let _ = apt_update(s);
+    let _ = ansible(s);
+    let _ = bgp(s);
+    let _ = routes(s);
+    let _ = ping(s);
+    let _ = encapsulation(s);
+    let _ = sg_rules(s);
+    let _ = sg_list(s);
+    let _ = servers(s);
+    let _ = kube_nodes(s);
+    let _ = kube_pods(s);
+    let _ = inventory(s);
+}
+
+#[test]
+fn every_truncation_of_every_sample_parses_or_errs() {
+    let dir = format!("{}/tests/samples", env!("CARGO_MANIFEST_DIR"));
+    for e in std::fs::read_dir(dir).unwrap() {
+        let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+        let mut cut = 0;
+        while cut <= text.len() {
+            if text.is_char_boundary(cut) {
+                all_parsers(&text[..cut]);
+            }
+            cut += 7;
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #[test]
+    fn arbitrary_text_never_panics(s in "\\PC*") {
+        all_parsers(&s);
+    }
+
+    #[test]
+    fn table_like_text_never_panics(lines in proptest::collection::vec("[|+ a-zA-Z0-9:._=/-]{0,40}", 0..12)) {
+        all_parsers(&lines.join("\n"));
+    }
+}
