@@ -145,6 +145,39 @@ enum Command {
         #[command(flatten)]
         secrets: SecretArgs,
     },
+    /// Run every probe of a scenario on its hosts over SSH and append the evidence.
+    Collect {
+        #[command(flatten)]
+        journal: JournalArg,
+        /// A built-in scenario id or a scenario file
+        #[arg(long, default_value = "ictsc2021-cloud-native")]
+        scenario: String,
+        /// `lab`: work from the lab's operator host with the lab's ssh_config and known_hosts
+        /// (needs root); without it, the user's own SSH configuration is used
+        #[arg(long)]
+        target: Option<String>,
+        /// The OpenSSH client configuration to read (default: ~/.ssh/config, or the lab's)
+        #[arg(long, value_name = "FILE")]
+        ssh_config: Option<PathBuf>,
+        /// Accept and record the key of a host that known_hosts does not hold yet
+        #[arg(long)]
+        accept_new: bool,
+        #[command(flatten)]
+        secrets: SecretArgs,
+    },
+    /// Diagnose the latest collection in the journal, and append the diagnosis to it.
+    Diagnose {
+        #[command(flatten)]
+        journal: JournalArg,
+        /// Print one JSON object: causes, ruled_out, not_ruled_out, unexplained, missing
+        #[arg(long)]
+        json: bool,
+    },
+    /// Scenarios: what postmortem knows about incidents.
+    Scenario {
+        #[command(subcommand)]
+        command: ScenarioCommand,
+    },
     /// The lab: the incident reproduced for real on this machine (needs root).
     Lab {
         #[command(subcommand)]
@@ -155,6 +188,16 @@ enum Command {
         #[command(subcommand)]
         command: JournalCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum ScenarioCommand {
+    /// The built-in scenarios
+    List,
+    /// Print a scenario (built-in id or file)
+    Show { scenario: String },
+    /// Check a scenario file; errors name file:line:column
+    Check { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -380,6 +423,88 @@ fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Lab { command } => lab_command(command),
+        Command::Scenario { command } => match command {
+            ScenarioCommand::List => {
+                for id in crate::scenario::builtin_ids() {
+                    let (s, _) = crate::scenario::load(id)?;
+                    println!("{id}\t{}", s.title.get("en").cloned().unwrap_or_default());
+                }
+                Ok(0)
+            }
+            ScenarioCommand::Show { scenario } => {
+                let (_, text) = crate::scenario::load(&scenario)?;
+                print!("{text}");
+                Ok(0)
+            }
+            ScenarioCommand::Check { file } => {
+                let (s, _) = crate::scenario::load(&file.display().to_string())?;
+                println!(
+                    "{}: ok ({} probes, {} causes, {} alternatives)",
+                    file.display(),
+                    s.probes.len(),
+                    s.causes.len(),
+                    s.alternatives.len()
+                );
+                Ok(0)
+            }
+        },
+        Command::Collect { journal, scenario, target, ssh_config, accept_new, secrets } => {
+            let (sc, source) = crate::scenario::load(&scenario)?;
+            let lab = match target.as_deref() {
+                None => false,
+                Some("lab") => true,
+                Some(other) => anyhow::bail!("unknown --target {other:?}: the only target is lab (or none, for your own SSH configuration)"),
+            };
+            if lab && std::env::var_os("POSTMORTEM_IN_OPERATOR").is_none() {
+                return reexec_in_operator();
+            }
+            let config = match (&ssh_config, lab) {
+                (Some(f), _) => SshConfig::load(f, false)?,
+                (None, true) => SshConfig::load(&crate::lab::dir().join("ssh_config"), false)
+                    .context("the lab's ssh_config: is the lab up (postmortem lab up)?")?,
+                (None, false) => SshConfig::load_default()?,
+            };
+            let journal = Journal::new(journal.journal);
+            let opts = SshOptions { config, accept_new, ..Default::default() };
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+            let t0 = std::time::Instant::now();
+            let done = rt.block_on(crate::collect::collect(
+                &sc,
+                &source,
+                if lab { "lab" } else { "ssh" },
+                opts,
+                journal.clone(),
+                secrets.redactor()?,
+            ))?;
+            eprintln!(
+                "postmortem: collected {} records for {} (nodes: {}) in {:.1} s into {}",
+                done.records,
+                sc.id,
+                if done.nodes.is_empty() { "none found".to_string() } else { done.nodes.join(", ") },
+                t0.elapsed().as_secs_f64(),
+                journal.path().display()
+            );
+            Ok(0)
+        }
+        Command::Diagnose { journal, json } => {
+            let journal = Journal::new(journal.journal);
+            let entries = journal.read_all()?;
+            let (seq, rec) = crate::diagnose::latest_collection(&entries)
+                .with_context(|| format!("journal {}: no collection in it (run postmortem collect first)", journal.path().display()))?;
+            let (sc, _) = (crate::scenario::parse(&rec.source, &format!("scenario in record #{seq}"))?, ());
+            let d = crate::diagnose::diagnose(&sc, &entries, seq);
+            let value = d.to_json();
+            journal.append(
+                &crate::journal::now(),
+                &Body::Diagnosis(crate::journal::DiagnosisRecord { scenario: sc.id.clone(), collection: seq, result: value.clone() }),
+            )?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                print_diagnosis(&d);
+            }
+            Ok(if d.unexplained.is_empty() { 0 } else { 4 })
+        }
         Command::Journal {
             command: JournalCommand::Verify { path },
         } => {
@@ -408,6 +533,51 @@ fn run(cli: Cli) -> Result<i32> {
             println!("{}", path.display());
             Ok(0)
         }
+    }
+}
+
+/// Run this same command again inside the lab's operator host.
+fn reexec_in_operator() -> Result<i32> {
+    crate::lab::preflight()?;
+    if !crate::lab::namespaces().iter().any(|n| n == "pm-operator") {
+        anyhow::bail!("the lab is not up: run postmortem lab up first");
+    }
+    let exe = std::env::current_exe()?;
+    let status = std::process::Command::new("ip")
+        .args(["netns", "exec", "pm-operator"])
+        .arg(exe)
+        .args(std::env::args_os().skip(1))
+        .env("POSTMORTEM_IN_OPERATOR", "1")
+        .status()
+        .context("cannot run ip netns exec")?;
+    Ok(status.code().unwrap_or(1))
+}
+
+fn print_diagnosis(d: &crate::diagnose::Diagnosis) {
+    if d.causes.is_empty() {
+        println!("no known cause holds in this evidence");
+    }
+    for c in &d.causes {
+        println!("cause {} (phase {}): {}", c.id, c.phase, c.title.get("en").cloned().unwrap_or_default());
+        for l in &c.chain {
+            let recs: Vec<String> = l.records.iter().map(|r| format!("#{r}")).collect();
+            println!("  -> {} [{}]", l.text.get("en").cloned().unwrap_or_default(), recs.join(" "));
+            for o in &l.observed {
+                println!("       {o}");
+            }
+        }
+    }
+    for a in &d.ruled_out {
+        println!("ruled out: {} ({})", a.id, a.observed.join("; "));
+    }
+    for a in &d.not_ruled_out {
+        println!("not ruled out: {}", a.id);
+    }
+    for u in &d.unexplained {
+        println!("UNEXPLAINED: {} on {}: {}", u.probe, u.host, u.summary);
+    }
+    for m in &d.missing {
+        println!("missing evidence: {}{}: {}", m.probe, if m.host.is_empty() { String::new() } else { format!(" on {}", m.host) }, m.message);
     }
 }
 

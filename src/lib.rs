@@ -5,9 +5,12 @@
 //! chained, redacted before writing); the [`report`] reads only the journal.
 
 pub mod capture;
+pub mod collect;
+pub mod diagnose;
 pub mod cli;
 pub mod journal;
 pub mod lab;
 pub mod probe;
 pub mod report;
+pub mod scenario;
 pub mod transport;

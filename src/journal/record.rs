@@ -12,6 +12,26 @@ pub enum Body {
     Run(RunMeta),
     Evidence(Evidence),
     Note(Note),
+    /// The scenario a collection ran with, in full, so a diagnosis can be made from the journal alone.
+    Scenario(ScenarioRecord),
+    /// What `diagnose` concluded from the evidence collected under the last scenario record.
+    Diagnosis(DiagnosisRecord),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ScenarioRecord {
+    pub id: String,
+    pub source: String,
+    /// Where the probes ran: lab, or the operator's own SSH configuration.
+    pub target: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DiagnosisRecord {
+    pub scenario: String,
+    /// The seq of the scenario record whose collection this diagnoses.
+    pub collection: u64,
+    pub result: serde_json::Value,
 }
 
 /// Who made the journal, where and with what. Written once, as the first record.
@@ -87,6 +107,12 @@ pub struct Evidence {
     pub host_key: Option<String>,
     /// The command as run (shell-quoted when it was an argument vector), redacted.
     pub command: String,
+    /// The scenario probe this evidence was collected for, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<String>,
+    /// The step of a probe made of several commands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
     pub started_at: String,
     pub ended_at: String,
     pub duration_ms: u64,

@@ -186,6 +186,18 @@ fn context(entries: &[Entry], journal: &Path, lang: Lang, red: &Redactor) -> Res
                 summary: format!("{} {}", m.tool, m.version),
                 ..base
             },
+            Body::Scenario(sc) => RecordView {
+                kind: "scenario",
+                label: t["scenario"].clone(),
+                summary: format!("{} ({})", sc.id, sc.target),
+                ..base
+            },
+            Body::Diagnosis(d) => RecordView {
+                kind: "diagnosis",
+                label: t["diagnosis"].clone(),
+                summary: d.scenario.clone(),
+                ..base
+            },
             Body::Note(n) => RecordView {
                 kind: "note",
                 label: t["note"].clone(),

@@ -63,6 +63,8 @@ impl LocalRun<'_> {
             address: None,
             host_key: None,
             command: command.clone(),
+            probe: None,
+            step: None,
             started_at: started_at.clone(),
             ended_at: crate::journal::now(),
             duration_ms: t0.elapsed().as_millis() as u64,

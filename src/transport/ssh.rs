@@ -542,6 +542,8 @@ impl SshPool {
             address,
             host_key: host_key.filter(|k| !k.is_empty()),
             command: red.redact(command).0,
+            probe: None,
+            step: None,
             started_at,
             ended_at: crate::journal::now(),
             duration_ms: t0.elapsed().as_millis() as u64,

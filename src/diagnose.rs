@@ -1,0 +1,396 @@
+//! Diagnosis: observations parsed from the journal's evidence, and the scenario's causes claimed
+//! only where every condition holds in them. A pure function of the journal: the same journal
+//! gives the same diagnosis, whenever and wherever it is made.
+
+use crate::journal::{Body, Entry, Evidence, Outcome};
+use crate::probe::parse;
+use crate::scenario::{Condition, Probe, Scenario, Texts};
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// What one probe showed on one host.
+#[derive(Debug, Clone, Serialize)]
+pub struct Observation {
+    pub probe: String,
+    pub host: String,
+    /// The evidence records it was parsed from.
+    pub records: Vec<u64>,
+    /// The parsed value, or why there is none.
+    pub value: Result<Value, String>,
+}
+
+impl Observation {
+    pub fn failing(&self, probe: &Probe) -> bool {
+        match (&self.value, &probe.failing) {
+            (Ok(v), Some(c)) => holds(v, c),
+            _ => false,
+        }
+    }
+}
+
+fn text_of(ev: &Evidence) -> String {
+    if ev.stderr.text.is_empty() {
+        ev.stdout.text.clone()
+    } else {
+        format!("{}\n{}", ev.stdout.text, ev.stderr.text)
+    }
+}
+
+fn exit_code(ev: &Evidence) -> Option<i32> {
+    match ev.outcome {
+        Outcome::Exited { code } => Some(code),
+        _ => None,
+    }
+}
+
+fn to_value<T: Serialize>(r: parse::Parsed<T>) -> Result<Value, String> {
+    r.map(|v| serde_json::to_value(v).expect("observations serialise"))
+}
+
+/// Parse one probe's evidence on one host (all steps for compound probes).
+fn observe(probe: &Probe, evs: &[(u64, &Evidence)]) -> Result<Value, String> {
+    let (_, ev) = evs.first().ok_or("no evidence")?;
+    if probe.parser != "ping_matrix" {
+        match &ev.outcome {
+            Outcome::Failed { message } => return Err(message.clone()),
+            Outcome::TimedOut { after_ms } => return Err(format!("timed out after {} s", after_ms / 1000)),
+            _ => {}
+        }
+    }
+    let text = text_of(ev);
+    match probe.parser.as_str() {
+        "sysctl" => to_value(parse::sysctl(probe.key.as_deref().unwrap_or(""), &ev.stdout.text)),
+        "text" => Ok(json!({ "stdout": ev.stdout.text, "stderr": ev.stderr.text, "exit": exit_code(ev) })),
+        "apt" => to_value(parse::apt_update(&text)),
+        "ansible" => to_value(parse::ansible(&ev.stdout.text)),
+        "routes" => to_value(parse::routes(&ev.stdout.text)),
+        "bgp" => to_value(parse::bgp(&text)),
+        "links" => to_value(parse::encapsulation(&ev.stdout.text)),
+        "security_groups" => to_value(parse::security_groups(&ev.stdout.text)),
+        "kube_nodes" => parse::kube_nodes(&ev.stdout.text).map(|n| json!({ "all_ready": !n.is_empty() && n.iter().all(|n| n.ready), "nodes": n })),
+        "kube_pods" => to_value(parse::kube_pods(&ev.stdout.text)),
+        "ping_matrix" => ping_matrix(evs),
+        other => Err(format!("unknown parser {other}")),
+    }
+}
+
+/// The ping matrix from its steps: `pods` (kubectl get pods -o json) and `ping FROM FROMNODE TO TONODE IP`.
+fn ping_matrix(evs: &[(u64, &Evidence)]) -> Result<Value, String> {
+    let mut pairs = Vec::new();
+    for (_, ev) in evs {
+        let Some(step) = ev.step.as_deref().and_then(|s| s.strip_prefix("ping ")) else { continue };
+        let f: Vec<&str> = step.split_whitespace().collect();
+        if f.len() != 5 {
+            continue;
+        }
+        let loss = match (&ev.outcome, parse::ping(&ev.stdout.text)) {
+            (_, Ok(p)) => p.loss_percent,
+            (Outcome::Exited { .. }, Err(_)) => 100,
+            (_, Err(e)) => return Err(format!("ping {step}: {e}")),
+        };
+        pairs.push(json!({ "from": f[0], "from_node": f[1], "to": f[2], "to_node": f[3], "ip": f[4],
+            "same_node": f[1] == f[3], "loss_percent": loss }));
+    }
+    if pairs.is_empty() {
+        let failed = evs.iter().find_map(|(_, e)| match &e.outcome {
+            Outcome::Failed { message } => Some(message.clone()),
+            _ if !e.outcome.is_success() => Some(format!("{}: {}", e.command, e.stderr.text.trim())),
+            _ => None,
+        });
+        return Err(failed.unwrap_or_else(|| "no pod pairs to ping".into()));
+    }
+    let ok = |same: bool| {
+        let sel: Vec<&Value> = pairs.iter().filter(|p| p["same_node"] == same).collect();
+        (!sel.is_empty()).then(|| sel.iter().all(|p| p["loss_percent"] == 0))
+    };
+    Ok(json!({ "same_node_ok": ok(true), "cross_node_ok": ok(false), "pairs": pairs }))
+}
+
+fn field<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').try_fold(v, |v, k| v.get(k))
+}
+
+/// Does a condition hold on one observed value?
+pub fn holds(v: &Value, c: &Condition) -> bool {
+    let f = field(v, &c.field);
+    let want = c.value.as_ref();
+    match c.op.as_str() {
+        "eq" => f.is_some() && f == want,
+        "ne" => f != want,
+        "in" => f.is_some_and(|f| want.and_then(Value::as_array).is_some_and(|a| a.contains(f))),
+        "not_in" => f.is_some_and(|f| want.and_then(Value::as_array).is_some_and(|a| !a.contains(f))),
+        "exists" => f.is_some_and(|f| !f.is_null()),
+        "nonempty" => f.is_some_and(|f| match f {
+            Value::Array(a) => !a.is_empty(),
+            Value::String(s) => !s.is_empty(),
+            Value::Null => false,
+            _ => true,
+        }),
+        "contains" => match (f, want) {
+            (Some(Value::String(s)), Some(Value::String(w))) => s.to_lowercase().contains(&w.to_lowercase()),
+            (Some(Value::Array(a)), Some(w)) => a.contains(w),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// A condition over all observations of its probe: Some(true/false), or None when there is no
+/// usable observation to judge it by.
+fn judge(obs: &[&Observation], c: &Condition) -> Option<bool> {
+    let values: Vec<&Value> = obs.iter().filter_map(|o| o.value.as_ref().ok()).collect();
+    if values.is_empty() {
+        return None;
+    }
+    let all = c.quantifier.as_deref() == Some("all");
+    if all && values.len() < obs.len() {
+        // A host whose evidence is missing cannot be counted as agreeing.
+        return if values.iter().all(|v| holds(v, c)) { None } else { Some(false) };
+    }
+    Some(if all { values.iter().all(|v| holds(v, c)) } else { values.iter().any(|v| holds(v, c)) })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChainLink {
+    pub text: Texts,
+    pub probe: String,
+    pub records: Vec<u64>,
+    pub observed: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CauseFinding {
+    pub id: String,
+    pub phase: u32,
+    pub title: Texts,
+    pub chain: Vec<ChainLink>,
+    pub records: Vec<u64>,
+    pub why: Texts,
+    #[serde(rename = "where")]
+    pub where_: Texts,
+    pub what: Texts,
+    pub how: Texts,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AlternativeFinding {
+    pub id: String,
+    pub phase: u32,
+    pub title: Texts,
+    pub records: Vec<u64>,
+    pub observed: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Unexplained {
+    pub probe: String,
+    pub host: String,
+    pub summary: String,
+    pub records: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Missing {
+    pub probe: String,
+    pub host: String,
+    pub message: String,
+    pub records: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Diagnosis {
+    pub scenario: String,
+    pub causes: Vec<CauseFinding>,
+    pub ruled_out: Vec<AlternativeFinding>,
+    /// Alternatives the evidence could not rule out.
+    pub not_ruled_out: Vec<AlternativeFinding>,
+    pub unexplained: Vec<Unexplained>,
+    pub missing: Vec<Missing>,
+    /// Every observation, for the report.
+    pub observations: Vec<Observation>,
+}
+
+/// A short, literal account of an observation.
+pub fn summary(o: &Observation) -> String {
+    let v = match &o.value {
+        Ok(v) => v,
+        Err(e) => return format!("{}: {}", o.host, e),
+    };
+    let s = |k: &str| {
+        field(v, k).filter(|x| !x.is_null()).map(|x| match x {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+    };
+    let detail = match o.probe.as_str() {
+        _ if v.get("runtime").is_some() => format!(
+            "runtime {} / persisted {}",
+            s("runtime").unwrap_or_default(),
+            s("persisted_in").map(|f| format!("{} in {f}", s("persisted").unwrap_or_default())).unwrap_or_else(|| "nowhere".into())
+        ),
+        _ if v.get("outcome").is_some() && v.get("mirror").is_some() => {
+            format!("{}{}", s("outcome").unwrap_or_default(), s("error").map(|e| format!(": {e}")).unwrap_or_default())
+        }
+        _ if v.get("recap").is_some() => match v["failed_tasks"].as_array().and_then(|a| a.first()) {
+            Some(t) => format!("failed: [{}] {}: {}", t["host"].as_str().unwrap_or(""), t["task"].as_str().unwrap_or(""), t["msg"].as_str().unwrap_or("")),
+            None => "PLAY RECAP: failed=0".into(),
+        },
+        _ if v.get("all_established").is_some() => v["peers"]
+            .as_array()
+            .map(|a| a.iter().map(|p| format!("{} {} {}", p["peer"].as_str().unwrap_or(""), p["state"].as_str().unwrap_or(""), p["info"].as_str().unwrap_or(""))).collect::<Vec<_>>().join("; "))
+            .unwrap_or_default(),
+        _ if v.get("bgp_allowed_between_nodes").is_some() => {
+            if v["bgp_allowed_between_nodes"] == true {
+                "TCP/179 allowed between the node groups".into()
+            } else {
+                format!("missing: {}", v["missing"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")).unwrap_or_default())
+            }
+        }
+        _ if v.get("pairs").is_some() => {
+            let pairs = v["pairs"].as_array().cloned().unwrap_or_default();
+            let count = |same: bool| {
+                let sel: Vec<&Value> = pairs.iter().filter(|p| p["same_node"] == same).collect();
+                format!("{}/{}", sel.iter().filter(|p| p["loss_percent"] == 0).count(), sel.len())
+            };
+            format!("same-node pings answered {}, cross-node {}", count(true), count(false))
+        }
+        _ if v.get("default_via").is_some() => format!(
+            "default via {}; BGP routes: {}",
+            s("default_via").unwrap_or_else(|| "none".into()),
+            v["bgp_learned"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")).filter(|s| !s.is_empty()).unwrap_or_else(|| "none".into())
+        ),
+        _ if v.get("mode").is_some() => format!("encapsulation {}", s("mode").unwrap_or_default()),
+        _ if v.get("all_ready").is_some() => format!("all nodes Ready: {}", v["all_ready"]),
+        _ if v.get("exit").is_some() => {
+            let out = s("stdout").unwrap_or_default();
+            format!("exit {}: {}", s("exit").unwrap_or_default(), out.lines().next().unwrap_or("").chars().take(100).collect::<String>())
+        }
+        _ => v.to_string().chars().take(120).collect(),
+    };
+    format!("{}: {}", o.host, detail)
+}
+
+/// The evidence of the latest collection in the journal: its scenario record and what follows it.
+pub fn latest_collection(entries: &[Entry]) -> Option<(u64, &crate::journal::ScenarioRecord)> {
+    entries.iter().rev().find_map(|e| match &e.body {
+        Body::Scenario(s) => Some((e.seq, s)),
+        _ => None,
+    })
+}
+
+/// Observations of the collection that starts at record `from` (its scenario record).
+pub fn observations(scenario: &Scenario, entries: &[Entry], from: u64) -> Vec<Observation> {
+    let mut groups: BTreeMap<(String, String), Vec<(u64, &Evidence)>> = BTreeMap::new();
+    let next_collection = entries.iter().find(|e| e.seq > from && matches!(e.body, Body::Scenario(_))).map(|e| e.seq).unwrap_or(u64::MAX);
+    for e in entries.iter().filter(|e| e.seq > from && e.seq < next_collection) {
+        if let Body::Evidence(ev) = &e.body {
+            if let Some(p) = &ev.probe {
+                groups.entry((p.clone(), ev.host.clone())).or_default().push((e.seq, ev));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for probe in &scenario.probes {
+        for ((p, host), evs) in groups.iter().filter(|((p, _), _)| *p == probe.id) {
+            out.push(Observation { probe: p.clone(), host: host.clone(), records: evs.iter().map(|(s, _)| *s).collect(), value: observe(probe, evs) });
+        }
+    }
+    out
+}
+
+/// Diagnose the latest collection in the journal with the scenario recorded there.
+pub fn diagnose(scenario: &Scenario, entries: &[Entry], from: u64) -> Diagnosis {
+    let obs = observations(scenario, entries, from);
+    let of = |probe: &str| -> Vec<&Observation> { obs.iter().filter(|o| o.probe == probe).collect() };
+    let records_of = |probe: &str| -> Vec<u64> { of(probe).iter().flat_map(|o| o.records.clone()).collect() };
+    let probe_def = |id: &str| scenario.probes.iter().find(|p| p.id == id);
+
+    let mut missing: Vec<Missing> = obs
+        .iter()
+        .filter_map(|o| o.value.as_ref().err().map(|e| Missing { probe: o.probe.clone(), host: o.host.clone(), message: e.clone(), records: o.records.clone() }))
+        .collect();
+    for p in &scenario.probes {
+        if of(&p.id).is_empty() {
+            missing.push(Missing { probe: p.id.clone(), host: String::new(), message: "no evidence was collected".into(), records: vec![] });
+        }
+    }
+
+    let cond_holds = |c: &Condition| judge(&of(c.probe.as_deref().unwrap_or("")), c);
+    let mut causes = Vec::new();
+    for c in &scenario.causes {
+        if c.when.iter().all(|w| cond_holds(w) == Some(true)) {
+            let chain = c
+                .chain
+                .iter()
+                .map(|l| ChainLink {
+                    text: [("ja".to_string(), l.ja.clone()), ("en".to_string(), l.en.clone())].into(),
+                    probe: l.probe.clone(),
+                    records: records_of(&l.probe),
+                    observed: of(&l.probe).iter().map(|o| summary(o)).collect(),
+                })
+                .collect();
+            let mut records: Vec<u64> = c.when.iter().flat_map(|w| records_of(w.probe.as_deref().unwrap_or(""))).collect();
+            records.sort_unstable();
+            records.dedup();
+            causes.push(CauseFinding {
+                id: c.id.clone(),
+                phase: c.phase,
+                title: c.title.clone(),
+                chain,
+                records,
+                why: c.why.clone(),
+                where_: c.where_.clone(),
+                what: c.what.clone(),
+                how: c.how.clone(),
+            });
+        }
+    }
+
+    let mut ruled_out = Vec::new();
+    let mut not_ruled_out = Vec::new();
+    for a in &scenario.alternatives {
+        let verdicts: Vec<Option<bool>> = a.rule_out.iter().map(cond_holds).collect();
+        let probes: Vec<&str> = a.rule_out.iter().filter_map(|c| c.probe.as_deref()).collect();
+        let finding = AlternativeFinding {
+            id: a.id.clone(),
+            phase: a.phase,
+            title: a.title.clone(),
+            records: probes.iter().flat_map(|p| records_of(p)).collect(),
+            observed: probes.iter().flat_map(|p| of(p).into_iter().map(summary)).collect(),
+        };
+        if verdicts.iter().all(|v| *v == Some(true)) {
+            ruled_out.push(finding);
+        } else {
+            not_ruled_out.push(finding);
+        }
+    }
+
+    let explained: Vec<&str> = scenario
+        .causes
+        .iter()
+        .filter(|c| causes.iter().any(|f| f.id == c.id))
+        .flat_map(|c| c.explains.iter().map(String::as_str))
+        .collect();
+    let unexplained = obs
+        .iter()
+        .filter(|o| probe_def(&o.probe).is_some_and(|p| o.failing(p)) && !explained.contains(&o.probe.as_str()))
+        .map(|o| Unexplained { probe: o.probe.clone(), host: o.host.clone(), summary: summary(o), records: o.records.clone() })
+        .collect();
+
+    Diagnosis { scenario: scenario.id.clone(), causes, ruled_out, not_ruled_out, unexplained, missing, observations: obs }
+}
+
+impl Diagnosis {
+    /// The JSON `diagnose --json` prints: causes (id, chain, records), ruled_out, unexplained, missing.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "scenario": self.scenario,
+            "causes": self.causes,
+            "ruled_out": self.ruled_out,
+            "not_ruled_out": self.not_ruled_out,
+            "unexplained": self.unexplained,
+            "missing": self.missing,
+        })
+    }
+}

@@ -1,0 +1,231 @@
+//! Scenarios: what the tool knows about an incident, as data (TOML; see scenarios/README.md).
+//! Loading checks every reference (probe ids, parsers, operators) and reports errors as
+//! `file:line:column` with a hint.
+
+use anyhow::{bail, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Text in each language.
+pub type Texts = BTreeMap<String, String>;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub id: String,
+    pub title: Texts,
+    pub hosts: Hosts,
+    #[serde(default)]
+    pub probes: Vec<Probe>,
+    #[serde(default)]
+    pub causes: Vec<Cause>,
+    #[serde(default)]
+    pub alternatives: Vec<Alternative>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hosts {
+    pub hypervisor: String,
+    pub inventory: String,
+    /// `first-node`, or a host name.
+    pub kubectl: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Probe {
+    pub id: String,
+    /// hypervisor, nodes or kubectl
+    pub on: String,
+    pub parser: String,
+    #[serde(default)]
+    pub command: Option<String>,
+    #[serde(default)]
+    pub key: Option<String>,
+    #[serde(default)]
+    pub sudo: bool,
+    /// Seconds.
+    #[serde(default)]
+    pub timeout: Option<u64>,
+    #[serde(default)]
+    pub failing: Option<Condition>,
+    pub text: Texts,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    #[serde(default)]
+    pub probe: Option<String>,
+    /// any (default) or all of the hosts the probe ran on
+    #[serde(default)]
+    pub quantifier: Option<String>,
+    pub field: String,
+    pub op: String,
+    #[serde(default)]
+    pub value: Option<Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Link {
+    pub probe: String,
+    pub ja: String,
+    pub en: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cause {
+    pub id: String,
+    pub phase: u32,
+    pub title: Texts,
+    pub explains: Vec<String>,
+    pub when: Vec<Condition>,
+    pub chain: Vec<Link>,
+    pub why: Texts,
+    #[serde(rename = "where")]
+    pub where_: Texts,
+    pub what: Texts,
+    pub how: Texts,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Alternative {
+    pub id: String,
+    pub phase: u32,
+    pub title: Texts,
+    pub rule_out: Vec<Condition>,
+}
+
+/// Parsers a probe may name, and the compound ones run by code.
+pub const PARSERS: &[&str] = &[
+    "sysctl", "text", "apt", "ansible", "routes", "bgp", "links", "security_groups", "kube_nodes", "kube_pods", "ping_matrix",
+];
+pub const OPS: &[&str] = &["eq", "ne", "in", "not_in", "exists", "contains", "nonempty"];
+pub const ON: &[&str] = &["hypervisor", "nodes", "kubectl"];
+pub const LANGS: &[&str] = &["ja", "en"];
+
+const BUILTIN: &[(&str, &str)] = &[("ictsc2021-cloud-native", include_str!("../scenarios/ictsc2021-cloud-native.toml"))];
+
+/// The built-in scenarios' ids.
+pub fn builtin_ids() -> Vec<&'static str> {
+    BUILTIN.iter().map(|(id, _)| *id).collect()
+}
+
+/// A built-in scenario by id, or a scenario file by path.
+pub fn load(id_or_path: &str) -> Result<(Scenario, String)> {
+    if let Some((id, text)) = BUILTIN.iter().find(|(id, _)| *id == id_or_path) {
+        return Ok((parse(text, &format!("<built-in {id}>"))?, text.to_string()));
+    }
+    let path = Path::new(id_or_path);
+    if !path.exists() {
+        bail!("no scenario {id_or_path:?}: not a built-in one ({}) and not a file", builtin_ids().join(", "));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("scenario {}: cannot read: {e}", path.display()))?;
+    Ok((parse(&text, &path.display().to_string())?, text))
+}
+
+/// Where in `text` a string value (or key) first appears, as line:column.
+fn locate(text: &str, needle: &str) -> (usize, usize) {
+    let quoted = format!("\"{needle}\"");
+    let at = text.find(&quoted).or_else(|| text.find(needle)).unwrap_or(0);
+    let line = text[..at].matches('\n').count() + 1;
+    let col = at - text[..at].rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+    (line, col)
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let line = text[..offset].matches('\n').count() + 1;
+    let col = offset - text[..offset].rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+    (line, col)
+}
+
+/// Parse and check a scenario; `name` is how errors name the file.
+pub fn parse(text: &str, name: &str) -> Result<Scenario> {
+    let s: Scenario = toml::from_str(text).map_err(|e| {
+        let (l, c) = e.span().map(|sp| line_col(text, sp.start)).unwrap_or((1, 1));
+        anyhow::anyhow!("{name}:{l}:{c}: {}\nhint: the format is described in scenarios/README.md", e.message())
+    })?;
+    let mut errors = Vec::new();
+    let mut err = |needle: &str, msg: String, hint: &str| {
+        let (l, c) = locate(text, needle);
+        errors.push(format!("{name}:{l}:{c}: {msg}\nhint: {hint}"));
+    };
+    let ids: Vec<&str> = s.probes.iter().map(|p| p.id.as_str()).collect();
+    for (i, p) in s.probes.iter().enumerate() {
+        if ids[..i].contains(&p.id.as_str()) {
+            err(&p.id, format!("probe {:?} is defined twice", p.id), "give every probe its own id");
+        }
+        if !PARSERS.contains(&p.parser.as_str()) {
+            err(&p.parser, format!("probe {:?}: unknown parser {:?}", p.id, p.parser), &format!("one of: {}", PARSERS.join(", ")));
+        }
+        if !ON.contains(&p.on.as_str()) {
+            err(&p.on, format!("probe {:?}: unknown host set {:?}", p.id, p.on), &format!("one of: {}", ON.join(", ")));
+        }
+        if p.command.is_none() && p.parser != "ping_matrix" {
+            err(&p.id, format!("probe {:?} has no command", p.id), "add command = \"...\"");
+        }
+        if p.parser == "sysctl" && p.key.is_none() {
+            err(&p.id, format!("probe {:?}: a sysctl probe needs key = \"net....\"", p.id), "name the sysctl key");
+        }
+    }
+    let check_cond = |c: &Condition, owner: &str, own_probe: Option<&str>, err: &mut dyn FnMut(&str, String, &str)| {
+        let probe = c.probe.as_deref().or(own_probe);
+        match probe {
+            Some(p) if ids.contains(&p) => {}
+            Some(p) => err(p, format!("{owner}: no probe {p:?}"), &format!("probes: {}", ids.join(", "))),
+            None => err(&c.field, format!("{owner}: a condition without probe"), "add probe = \"...\""),
+        }
+        if !OPS.contains(&c.op.as_str()) {
+            err(&c.op, format!("{owner}: unknown op {:?}", c.op), &format!("one of: {}", OPS.join(", ")));
+        }
+        if let Some(q) = &c.quantifier {
+            if q != "any" && q != "all" {
+                err(q, format!("{owner}: quantifier {q:?}"), "any or all");
+            }
+        }
+        if !matches!(c.op.as_str(), "exists" | "nonempty") && c.value.is_none() {
+            err(&c.field, format!("{owner}: op {:?} needs a value", c.op), "add value = ...");
+        }
+    };
+    for p in &s.probes {
+        if let Some(f) = &p.failing {
+            check_cond(f, &format!("probe {:?} failing", p.id), Some(&p.id), &mut err);
+        }
+    }
+    for c in &s.causes {
+        for w in &c.when {
+            check_cond(w, &format!("cause {:?}", c.id), None, &mut err);
+        }
+        for e in c.explains.iter().chain(c.chain.iter().map(|l| &l.probe)) {
+            if !ids.contains(&e.as_str()) {
+                err(e, format!("cause {:?}: no probe {e:?}", c.id), &format!("probes: {}", ids.join(", ")));
+            }
+        }
+        for (field, t) in [("title", &c.title), ("why", &c.why), ("where", &c.where_), ("what", &c.what), ("how", &c.how)] {
+            for l in LANGS {
+                if !t.contains_key(*l) {
+                    err(&c.id, format!("cause {:?}: {field} has no {l} text", c.id), "every text is given in ja and en");
+                }
+            }
+        }
+        if c.when.is_empty() {
+            err(&c.id, format!("cause {:?} has no conditions", c.id), "a cause is claimed only from evidence: add when = [...]");
+        }
+    }
+    for a in &s.alternatives {
+        for w in &a.rule_out {
+            check_cond(w, &format!("alternative {:?}", a.id), None, &mut err);
+        }
+    }
+    if !errors.is_empty() {
+        bail!("{}", errors.join("\n"));
+    }
+    Ok(s)
+}
