@@ -448,7 +448,14 @@ fn run(cli: Cli) -> Result<i32> {
                 Ok(0)
             }
         },
-        Command::Collect { journal, scenario, target, ssh_config, accept_new, secrets } => {
+        Command::Collect {
+            journal,
+            scenario,
+            target,
+            ssh_config,
+            accept_new,
+            secrets,
+        } => {
             let (sc, source) = crate::scenario::load(&scenario)?;
             let lab = match target.as_deref() {
                 None => false,
@@ -465,8 +472,15 @@ fn run(cli: Cli) -> Result<i32> {
                 (None, false) => SshConfig::load_default()?,
             };
             let journal = Journal::new(journal.journal);
-            let opts = SshOptions { config, accept_new, ..Default::default() };
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+            let opts = SshOptions {
+                config,
+                accept_new,
+                ..Default::default()
+            };
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
             let t0 = std::time::Instant::now();
             let done = rt.block_on(crate::collect::collect(
                 &sc,
@@ -480,7 +494,11 @@ fn run(cli: Cli) -> Result<i32> {
                 "postmortem: collected {} records for {} (nodes: {}) in {:.1} s into {}",
                 done.records,
                 sc.id,
-                if done.nodes.is_empty() { "none found".to_string() } else { done.nodes.join(", ") },
+                if done.nodes.is_empty() {
+                    "none found".to_string()
+                } else {
+                    done.nodes.join(", ")
+                },
                 t0.elapsed().as_secs_f64(),
                 journal.path().display()
             );
@@ -489,14 +507,25 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Diagnose { journal, json } => {
             let journal = Journal::new(journal.journal);
             let entries = journal.read_all()?;
-            let (seq, rec) = crate::diagnose::latest_collection(&entries)
-                .with_context(|| format!("journal {}: no collection in it (run postmortem collect first)", journal.path().display()))?;
-            let (sc, _) = (crate::scenario::parse(&rec.source, &format!("scenario in record #{seq}"))?, ());
+            let (seq, rec) = crate::diagnose::latest_collection(&entries).with_context(|| {
+                format!(
+                    "journal {}: no collection in it (run postmortem collect first)",
+                    journal.path().display()
+                )
+            })?;
+            let (sc, _) = (
+                crate::scenario::parse(&rec.source, &format!("scenario in record #{seq}"))?,
+                (),
+            );
             let d = crate::diagnose::diagnose(&sc, &entries, seq);
-            let value = d.to_json();
+            let value = d.to_json(&sc);
             journal.append(
                 &crate::journal::now(),
-                &Body::Diagnosis(crate::journal::DiagnosisRecord { scenario: sc.id.clone(), collection: seq, result: value.clone() }),
+                &Body::Diagnosis(crate::journal::DiagnosisRecord {
+                    scenario: sc.id.clone(),
+                    collection: seq,
+                    result: value.clone(),
+                }),
             )?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&value)?);
@@ -558,10 +587,19 @@ fn print_diagnosis(d: &crate::diagnose::Diagnosis) {
         println!("no known cause holds in this evidence");
     }
     for c in &d.causes {
-        println!("cause {} (phase {}): {}", c.id, c.phase, c.title.get("en").cloned().unwrap_or_default());
+        println!(
+            "cause {} (phase {}): {}",
+            c.id,
+            c.phase,
+            c.title.get("en").cloned().unwrap_or_default()
+        );
         for l in &c.chain {
             let recs: Vec<String> = l.records.iter().map(|r| format!("#{r}")).collect();
-            println!("  -> {} [{}]", l.text.get("en").cloned().unwrap_or_default(), recs.join(" "));
+            println!(
+                "  -> {} [{}]",
+                l.text.get("en").cloned().unwrap_or_default(),
+                recs.join(" ")
+            );
             for o in &l.observed {
                 println!("       {o}");
             }
@@ -577,7 +615,16 @@ fn print_diagnosis(d: &crate::diagnose::Diagnosis) {
         println!("UNEXPLAINED: {} on {}: {}", u.probe, u.host, u.summary);
     }
     for m in &d.missing {
-        println!("missing evidence: {}{}: {}", m.probe, if m.host.is_empty() { String::new() } else { format!(" on {}", m.host) }, m.message);
+        println!(
+            "missing evidence: {}{}: {}",
+            m.probe,
+            if m.host.is_empty() {
+                String::new()
+            } else {
+                format!(" on {}", m.host)
+            },
+            m.message
+        );
     }
 }
 

@@ -26,15 +26,27 @@ impl Ctx {
     fn append(&self, mut ev: Evidence, probe: &str, step: Option<String>) -> Evidence {
         ev.probe = Some(probe.to_string());
         ev.step = step;
-        if let Err(e) = self.journal.append(&crate::journal::now(), &Body::Evidence(ev.clone())) {
+        if let Err(e) = self
+            .journal
+            .append(&crate::journal::now(), &Body::Evidence(ev.clone()))
+        {
             self.error.lock().unwrap().get_or_insert(format!("{e:#}"));
         }
         ev
     }
 
-    async fn run(&self, host: &str, probe: &Probe, command: &str, step: Option<String>) -> Evidence {
+    async fn run(
+        &self,
+        host: &str,
+        probe: &Probe,
+        command: &str,
+        step: Option<String>,
+    ) -> Evidence {
         let timeout = Duration::from_secs(probe.timeout.unwrap_or(60));
-        let ev = self.pool.run(host, command, CAP, Some(timeout), probe.sudo, &self.red).await;
+        let ev = self
+            .pool
+            .run(host, command, CAP, Some(timeout), probe.sudo, &self.red)
+            .await;
         self.append(ev, &probe.id, step)
     }
 }
@@ -47,12 +59,28 @@ pub struct Collected {
 }
 
 /// Collect every probe of `scenario`. `target` is recorded with the scenario ("lab" or "ssh").
-pub async fn collect(scenario: &Scenario, source: &str, target: &str, opts: SshOptions, journal: Journal, red: Redactor) -> Result<Collected> {
+pub async fn collect(
+    scenario: &Scenario,
+    source: &str,
+    target: &str,
+    opts: SshOptions,
+    journal: Journal,
+    red: Redactor,
+) -> Result<Collected> {
     let entry = journal.append(
         &crate::journal::now(),
-        &Body::Scenario(ScenarioRecord { id: scenario.id.clone(), source: source.to_string(), target: target.to_string() }),
+        &Body::Scenario(ScenarioRecord {
+            id: scenario.id.clone(),
+            source: source.to_string(),
+            target: target.to_string(),
+        }),
     )?;
-    let ctx = Arc::new(Ctx { pool: SshPool::new(opts), journal, red, error: Mutex::new(None) });
+    let ctx = Arc::new(Ctx {
+        pool: SshPool::new(opts),
+        journal,
+        red,
+        error: Mutex::new(None),
+    });
     let hv = scenario.hosts.hypervisor.clone();
 
     // The nodes, from the kubespray inventory on the hypervisor (read only).
@@ -73,7 +101,9 @@ pub async fn collect(scenario: &Scenario, source: &str, target: &str, opts: SshO
         None => format!("cat {}", shell_quote(path)),
     };
     let inv = ctx.run(&hv, &inv_probe, &cat, None).await;
-    let nodes: Vec<String> = parse::inventory(&inv.stdout.text).map(|h| h.into_iter().map(|h| h.name).collect()).unwrap_or_default();
+    let nodes: Vec<String> = parse::inventory(&inv.stdout.text)
+        .map(|h| h.into_iter().map(|h| h.name).collect())
+        .unwrap_or_default();
     let kubectl_host = match scenario.hosts.kubectl.as_str() {
         "first-node" => nodes.first().cloned(),
         h => Some(h.to_string()),
@@ -105,38 +135,79 @@ pub async fn collect(scenario: &Scenario, source: &str, target: &str, opts: SshO
     if let Some(e) = ctx.error.lock().unwrap().take() {
         anyhow::bail!("evidence could not be written to the journal: {e}");
     }
-    let records = ctx.journal.read_all()?.iter().filter(|e| e.seq > entry.seq).count();
-    Ok(Collected { scenario_seq: entry.seq, records, nodes })
+    let records = ctx
+        .journal
+        .read_all()?
+        .iter()
+        .filter(|e| e.seq > entry.seq)
+        .count();
+    Ok(Collected {
+        scenario_seq: entry.seq,
+        records,
+        nodes,
+    })
 }
 
 /// One probe pod pinned to each node (a correct nodeName override), a ping from each to every
 /// pod, same-node and cross-node labelled; the probe pods are removed afterwards whatever happened.
 async fn ping_matrix(ctx: &Ctx, host: &str, probe: &Probe) {
-    let nodes_ev = ctx.run(host, probe, "kubectl get nodes -o json", Some("nodes".into())).await;
-    let Ok(nodes) = parse::kube_nodes(&nodes_ev.stdout.text) else { return };
-    let names: Vec<String> = nodes.iter().map(|n| format!("{PROBE_POD_PREFIX}{}", n.name)).collect();
+    let nodes_ev = ctx
+        .run(
+            host,
+            probe,
+            "kubectl get nodes -o json",
+            Some("nodes".into()),
+        )
+        .await;
+    let Ok(nodes) = parse::kube_nodes(&nodes_ev.stdout.text) else {
+        return;
+    };
+    let names: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("{PROBE_POD_PREFIX}{}", n.name))
+        .collect();
     let delete = format!("kubectl delete pod {} --ignore-not-found", names.join(" "));
     // Leftovers of an interrupted earlier run first.
-    ctx.run(host, probe, &delete, Some("cleanup-before".into())).await;
+    ctx.run(host, probe, &delete, Some("cleanup-before".into()))
+        .await;
     let result = async {
         for n in &nodes {
-            let overrides = format!("{{\"apiVersion\":\"v1\",\"spec\":{{\"nodeName\":\"{}\"}}}}", n.name);
+            let overrides = format!(
+                "{{\"apiVersion\":\"v1\",\"spec\":{{\"nodeName\":\"{}\"}}}}",
+                n.name
+            );
             let cmd = format!(
                 "kubectl run {PROBE_POD_PREFIX}{} --image=busybox --restart=Never --overrides={} -- sleep 3600",
                 n.name,
                 shell_quote(&overrides)
             );
-            let ev = ctx.run(host, probe, &cmd, Some(format!("create {PROBE_POD_PREFIX}{}", n.name))).await;
+            let ev = ctx
+                .run(
+                    host,
+                    probe,
+                    &cmd,
+                    Some(format!("create {PROBE_POD_PREFIX}{}", n.name)),
+                )
+                .await;
             if !ev.outcome.is_success() {
                 return;
             }
         }
-        let pods_ev = ctx.run(host, probe, "kubectl get pods -o json", Some("pods".into())).await;
-        let Ok(pods) = parse::kube_pods(&pods_ev.stdout.text) else { return };
+        let pods_ev = ctx
+            .run(host, probe, "kubectl get pods -o json", Some("pods".into()))
+            .await;
+        let Ok(pods) = parse::kube_pods(&pods_ev.stdout.text) else {
+            return;
+        };
         let mut pings = Vec::new();
         for from in pods.iter().filter(|p| p.name.starts_with(PROBE_POD_PREFIX)) {
-            for to in pods.iter().filter(|p| p.name != from.name && p.ip.is_some()) {
-                let (Some(fnode), Some(tnode), Some(ip)) = (&from.node, &to.node, &to.ip) else { continue };
+            for to in pods
+                .iter()
+                .filter(|p| p.name != from.name && p.ip.is_some())
+            {
+                let (Some(fnode), Some(tnode), Some(ip)) = (&from.node, &to.node, &to.ip) else {
+                    continue;
+                };
                 let cmd = format!("kubectl exec {} -- ping -c 2 -W 1 {ip}", from.name);
                 let step = format!("ping {} {fnode} {} {tnode} {ip}", from.name, to.name);
                 pings.push(async move { ctx.run(host, probe, &cmd, Some(step)).await });

@@ -54,21 +54,30 @@ fn observe(probe: &Probe, evs: &[(u64, &Evidence)]) -> Result<Value, String> {
     if probe.parser != "ping_matrix" {
         match &ev.outcome {
             Outcome::Failed { message } => return Err(message.clone()),
-            Outcome::TimedOut { after_ms } => return Err(format!("timed out after {} s", after_ms / 1000)),
+            Outcome::TimedOut { after_ms } => {
+                return Err(format!("timed out after {} s", after_ms / 1000))
+            }
             _ => {}
         }
     }
     let text = text_of(ev);
     match probe.parser.as_str() {
-        "sysctl" => to_value(parse::sysctl(probe.key.as_deref().unwrap_or(""), &ev.stdout.text)),
-        "text" => Ok(json!({ "stdout": ev.stdout.text, "stderr": ev.stderr.text, "exit": exit_code(ev) })),
+        "sysctl" => to_value(parse::sysctl(
+            probe.key.as_deref().unwrap_or(""),
+            &ev.stdout.text,
+        )),
+        "text" => {
+            Ok(json!({ "stdout": ev.stdout.text, "stderr": ev.stderr.text, "exit": exit_code(ev) }))
+        }
         "apt" => to_value(parse::apt_update(&text)),
         "ansible" => to_value(parse::ansible(&ev.stdout.text)),
         "routes" => to_value(parse::routes(&ev.stdout.text)),
         "bgp" => to_value(parse::bgp(&text)),
         "links" => to_value(parse::encapsulation(&ev.stdout.text)),
         "security_groups" => to_value(parse::security_groups(&ev.stdout.text)),
-        "kube_nodes" => parse::kube_nodes(&ev.stdout.text).map(|n| json!({ "all_ready": !n.is_empty() && n.iter().all(|n| n.ready), "nodes": n })),
+        "kube_nodes" => parse::kube_nodes(&ev.stdout.text).map(
+            |n| json!({ "all_ready": !n.is_empty() && n.iter().all(|n| n.ready), "nodes": n }),
+        ),
         "kube_pods" => to_value(parse::kube_pods(&ev.stdout.text)),
         "ping_matrix" => ping_matrix(evs),
         other => Err(format!("unknown parser {other}")),
@@ -79,7 +88,9 @@ fn observe(probe: &Probe, evs: &[(u64, &Evidence)]) -> Result<Value, String> {
 fn ping_matrix(evs: &[(u64, &Evidence)]) -> Result<Value, String> {
     let mut pairs = Vec::new();
     for (_, ev) in evs {
-        let Some(step) = ev.step.as_deref().and_then(|s| s.strip_prefix("ping ")) else { continue };
+        let Some(step) = ev.step.as_deref().and_then(|s| s.strip_prefix("ping ")) else {
+            continue;
+        };
         let f: Vec<&str> = step.split_whitespace().collect();
         if f.len() != 5 {
             continue;
@@ -89,13 +100,17 @@ fn ping_matrix(evs: &[(u64, &Evidence)]) -> Result<Value, String> {
             (Outcome::Exited { .. }, Err(_)) => 100,
             (_, Err(e)) => return Err(format!("ping {step}: {e}")),
         };
-        pairs.push(json!({ "from": f[0], "from_node": f[1], "to": f[2], "to_node": f[3], "ip": f[4],
-            "same_node": f[1] == f[3], "loss_percent": loss }));
+        pairs.push(
+            json!({ "from": f[0], "from_node": f[1], "to": f[2], "to_node": f[3], "ip": f[4],
+            "same_node": f[1] == f[3], "loss_percent": loss }),
+        );
     }
     if pairs.is_empty() {
         let failed = evs.iter().find_map(|(_, e)| match &e.outcome {
             Outcome::Failed { message } => Some(message.clone()),
-            _ if !e.outcome.is_success() => Some(format!("{}: {}", e.command, e.stderr.text.trim())),
+            _ if !e.outcome.is_success() => {
+                Some(format!("{}: {}", e.command, e.stderr.text.trim()))
+            }
             _ => None,
         });
         return Err(failed.unwrap_or_else(|| "no pod pairs to ping".into()));
@@ -118,8 +133,14 @@ pub fn holds(v: &Value, c: &Condition) -> bool {
     match c.op.as_str() {
         "eq" => f.is_some() && f == want,
         "ne" => f != want,
-        "in" => f.is_some_and(|f| want.and_then(Value::as_array).is_some_and(|a| a.contains(f))),
-        "not_in" => f.is_some_and(|f| want.and_then(Value::as_array).is_some_and(|a| !a.contains(f))),
+        "in" => f.is_some_and(|f| {
+            want.and_then(Value::as_array)
+                .is_some_and(|a| a.contains(f))
+        }),
+        "not_in" => f.is_some_and(|f| {
+            want.and_then(Value::as_array)
+                .is_some_and(|a| !a.contains(f))
+        }),
         "exists" => f.is_some_and(|f| !f.is_null()),
         "nonempty" => f.is_some_and(|f| match f {
             Value::Array(a) => !a.is_empty(),
@@ -128,7 +149,9 @@ pub fn holds(v: &Value, c: &Condition) -> bool {
             _ => true,
         }),
         "contains" => match (f, want) {
-            (Some(Value::String(s)), Some(Value::String(w))) => s.to_lowercase().contains(&w.to_lowercase()),
+            (Some(Value::String(s)), Some(Value::String(w))) => {
+                s.to_lowercase().contains(&w.to_lowercase())
+            }
             (Some(Value::Array(a)), Some(w)) => a.contains(w),
             _ => false,
         },
@@ -146,9 +169,17 @@ fn judge(obs: &[&Observation], c: &Condition) -> Option<bool> {
     let all = c.quantifier.as_deref() == Some("all");
     if all && values.len() < obs.len() {
         // A host whose evidence is missing cannot be counted as agreeing.
-        return if values.iter().all(|v| holds(v, c)) { None } else { Some(false) };
+        return if values.iter().all(|v| holds(v, c)) {
+            None
+        } else {
+            Some(false)
+        };
     }
-    Some(if all { values.iter().all(|v| holds(v, c)) } else { values.iter().any(|v| holds(v, c)) })
+    Some(if all {
+        values.iter().all(|v| holds(v, c))
+    } else {
+        values.iter().any(|v| holds(v, c))
+    })
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -227,44 +258,103 @@ pub fn summary(o: &Observation) -> String {
         _ if v.get("runtime").is_some() => format!(
             "runtime {} / persisted {}",
             s("runtime").unwrap_or_default(),
-            s("persisted_in").map(|f| format!("{} in {f}", s("persisted").unwrap_or_default())).unwrap_or_else(|| "nowhere".into())
+            s("persisted_in")
+                .map(|f| format!("{} in {f}", s("persisted").unwrap_or_default()))
+                .unwrap_or_else(|| "nowhere".into())
         ),
         _ if v.get("outcome").is_some() && v.get("mirror").is_some() => {
-            format!("{}{}", s("outcome").unwrap_or_default(), s("error").map(|e| format!(": {e}")).unwrap_or_default())
+            format!(
+                "{}{}",
+                s("outcome").unwrap_or_default(),
+                s("error").map(|e| format!(": {e}")).unwrap_or_default()
+            )
         }
-        _ if v.get("recap").is_some() => match v["failed_tasks"].as_array().and_then(|a| a.first()) {
-            Some(t) => format!("failed: [{}] {}: {}", t["host"].as_str().unwrap_or(""), t["task"].as_str().unwrap_or(""), t["msg"].as_str().unwrap_or("")),
+        _ if v.get("recap").is_some() => match v["failed_tasks"].as_array().and_then(|a| a.first())
+        {
+            Some(t) => format!(
+                "failed: [{}] {}: {}",
+                t["host"].as_str().unwrap_or(""),
+                t["task"].as_str().unwrap_or(""),
+                t["msg"].as_str().unwrap_or("")
+            ),
             None => "PLAY RECAP: failed=0".into(),
         },
         _ if v.get("all_established").is_some() => v["peers"]
             .as_array()
-            .map(|a| a.iter().map(|p| format!("{} {} {}", p["peer"].as_str().unwrap_or(""), p["state"].as_str().unwrap_or(""), p["info"].as_str().unwrap_or(""))).collect::<Vec<_>>().join("; "))
+            .map(|a| {
+                a.iter()
+                    .map(|p| {
+                        format!(
+                            "{} {} {}",
+                            p["peer"].as_str().unwrap_or(""),
+                            p["state"].as_str().unwrap_or(""),
+                            p["info"].as_str().unwrap_or("")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
             .unwrap_or_default(),
         _ if v.get("bgp_allowed_between_nodes").is_some() => {
             if v["bgp_allowed_between_nodes"] == true {
                 "TCP/179 allowed between the node groups".into()
             } else {
-                format!("missing: {}", v["missing"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")).unwrap_or_default())
+                format!(
+                    "missing: {}",
+                    v["missing"]
+                        .as_array()
+                        .map(|a| a
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join(", "))
+                        .unwrap_or_default()
+                )
             }
         }
         _ if v.get("pairs").is_some() => {
             let pairs = v["pairs"].as_array().cloned().unwrap_or_default();
             let count = |same: bool| {
                 let sel: Vec<&Value> = pairs.iter().filter(|p| p["same_node"] == same).collect();
-                format!("{}/{}", sel.iter().filter(|p| p["loss_percent"] == 0).count(), sel.len())
+                format!(
+                    "{}/{}",
+                    sel.iter().filter(|p| p["loss_percent"] == 0).count(),
+                    sel.len()
+                )
             };
-            format!("same-node pings answered {}, cross-node {}", count(true), count(false))
+            format!(
+                "same-node pings answered {}, cross-node {}",
+                count(true),
+                count(false)
+            )
         }
         _ if v.get("default_via").is_some() => format!(
             "default via {}; BGP routes: {}",
             s("default_via").unwrap_or_else(|| "none".into()),
-            v["bgp_learned"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")).filter(|s| !s.is_empty()).unwrap_or_else(|| "none".into())
+            v["bgp_learned"]
+                .as_array()
+                .map(|a| a
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", "))
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "none".into())
         ),
         _ if v.get("mode").is_some() => format!("encapsulation {}", s("mode").unwrap_or_default()),
         _ if v.get("all_ready").is_some() => format!("all nodes Ready: {}", v["all_ready"]),
         _ if v.get("exit").is_some() => {
             let out = s("stdout").unwrap_or_default();
-            format!("exit {}: {}", s("exit").unwrap_or_default(), out.lines().next().unwrap_or("").chars().take(100).collect::<String>())
+            format!(
+                "exit {}: {}",
+                s("exit").unwrap_or_default(),
+                out.lines()
+                    .next()
+                    .unwrap_or("")
+                    .chars()
+                    .take(100)
+                    .collect::<String>()
+            )
         }
         _ => v.to_string().chars().take(120).collect(),
     };
@@ -282,18 +372,33 @@ pub fn latest_collection(entries: &[Entry]) -> Option<(u64, &crate::journal::Sce
 /// Observations of the collection that starts at record `from` (its scenario record).
 pub fn observations(scenario: &Scenario, entries: &[Entry], from: u64) -> Vec<Observation> {
     let mut groups: BTreeMap<(String, String), Vec<(u64, &Evidence)>> = BTreeMap::new();
-    let next_collection = entries.iter().find(|e| e.seq > from && matches!(e.body, Body::Scenario(_))).map(|e| e.seq).unwrap_or(u64::MAX);
-    for e in entries.iter().filter(|e| e.seq > from && e.seq < next_collection) {
+    let next_collection = entries
+        .iter()
+        .find(|e| e.seq > from && matches!(e.body, Body::Scenario(_)))
+        .map(|e| e.seq)
+        .unwrap_or(u64::MAX);
+    for e in entries
+        .iter()
+        .filter(|e| e.seq > from && e.seq < next_collection)
+    {
         if let Body::Evidence(ev) = &e.body {
             if let Some(p) = &ev.probe {
-                groups.entry((p.clone(), ev.host.clone())).or_default().push((e.seq, ev));
+                groups
+                    .entry((p.clone(), ev.host.clone()))
+                    .or_default()
+                    .push((e.seq, ev));
             }
         }
     }
     let mut out = Vec::new();
     for probe in &scenario.probes {
         for ((p, host), evs) in groups.iter().filter(|((p, _), _)| *p == probe.id) {
-            out.push(Observation { probe: p.clone(), host: host.clone(), records: evs.iter().map(|(s, _)| *s).collect(), value: observe(probe, evs) });
+            out.push(Observation {
+                probe: p.clone(),
+                host: host.clone(),
+                records: evs.iter().map(|(s, _)| *s).collect(),
+                value: observe(probe, evs),
+            });
         }
     }
     out
@@ -302,17 +407,31 @@ pub fn observations(scenario: &Scenario, entries: &[Entry], from: u64) -> Vec<Ob
 /// Diagnose the latest collection in the journal with the scenario recorded there.
 pub fn diagnose(scenario: &Scenario, entries: &[Entry], from: u64) -> Diagnosis {
     let obs = observations(scenario, entries, from);
-    let of = |probe: &str| -> Vec<&Observation> { obs.iter().filter(|o| o.probe == probe).collect() };
-    let records_of = |probe: &str| -> Vec<u64> { of(probe).iter().flat_map(|o| o.records.clone()).collect() };
+    let of =
+        |probe: &str| -> Vec<&Observation> { obs.iter().filter(|o| o.probe == probe).collect() };
+    let records_of =
+        |probe: &str| -> Vec<u64> { of(probe).iter().flat_map(|o| o.records.clone()).collect() };
     let probe_def = |id: &str| scenario.probes.iter().find(|p| p.id == id);
 
     let mut missing: Vec<Missing> = obs
         .iter()
-        .filter_map(|o| o.value.as_ref().err().map(|e| Missing { probe: o.probe.clone(), host: o.host.clone(), message: e.clone(), records: o.records.clone() }))
+        .filter_map(|o| {
+            o.value.as_ref().err().map(|e| Missing {
+                probe: o.probe.clone(),
+                host: o.host.clone(),
+                message: e.clone(),
+                records: o.records.clone(),
+            })
+        })
         .collect();
     for p in &scenario.probes {
         if of(&p.id).is_empty() {
-            missing.push(Missing { probe: p.id.clone(), host: String::new(), message: "no evidence was collected".into(), records: vec![] });
+            missing.push(Missing {
+                probe: p.id.clone(),
+                host: String::new(),
+                message: "no evidence was collected".into(),
+                records: vec![],
+            });
         }
     }
 
@@ -324,13 +443,21 @@ pub fn diagnose(scenario: &Scenario, entries: &[Entry], from: u64) -> Diagnosis 
                 .chain
                 .iter()
                 .map(|l| ChainLink {
-                    text: [("ja".to_string(), l.ja.clone()), ("en".to_string(), l.en.clone())].into(),
+                    text: [
+                        ("ja".to_string(), l.ja.clone()),
+                        ("en".to_string(), l.en.clone()),
+                    ]
+                    .into(),
                     probe: l.probe.clone(),
                     records: records_of(&l.probe),
                     observed: of(&l.probe).iter().map(|o| summary(o)).collect(),
                 })
                 .collect();
-            let mut records: Vec<u64> = c.when.iter().flat_map(|w| records_of(w.probe.as_deref().unwrap_or(""))).collect();
+            let mut records: Vec<u64> = c
+                .when
+                .iter()
+                .flat_map(|w| records_of(w.probe.as_deref().unwrap_or("")))
+                .collect();
             records.sort_unstable();
             records.dedup();
             causes.push(CauseFinding {
@@ -351,13 +478,20 @@ pub fn diagnose(scenario: &Scenario, entries: &[Entry], from: u64) -> Diagnosis 
     let mut not_ruled_out = Vec::new();
     for a in &scenario.alternatives {
         let verdicts: Vec<Option<bool>> = a.rule_out.iter().map(cond_holds).collect();
-        let probes: Vec<&str> = a.rule_out.iter().filter_map(|c| c.probe.as_deref()).collect();
+        let probes: Vec<&str> = a
+            .rule_out
+            .iter()
+            .filter_map(|c| c.probe.as_deref())
+            .collect();
         let finding = AlternativeFinding {
             id: a.id.clone(),
             phase: a.phase,
             title: a.title.clone(),
             records: probes.iter().flat_map(|p| records_of(p)).collect(),
-            observed: probes.iter().flat_map(|p| of(p).into_iter().map(summary)).collect(),
+            observed: probes
+                .iter()
+                .flat_map(|p| of(p).into_iter().map(summary))
+                .collect(),
         };
         if verdicts.iter().all(|v| *v == Some(true)) {
             ruled_out.push(finding);
@@ -374,17 +508,49 @@ pub fn diagnose(scenario: &Scenario, entries: &[Entry], from: u64) -> Diagnosis 
         .collect();
     let unexplained = obs
         .iter()
-        .filter(|o| probe_def(&o.probe).is_some_and(|p| o.failing(p)) && !explained.contains(&o.probe.as_str()))
-        .map(|o| Unexplained { probe: o.probe.clone(), host: o.host.clone(), summary: summary(o), records: o.records.clone() })
+        .filter(|o| {
+            probe_def(&o.probe).is_some_and(|p| o.failing(p))
+                && !explained.contains(&o.probe.as_str())
+        })
+        .map(|o| Unexplained {
+            probe: o.probe.clone(),
+            host: o.host.clone(),
+            summary: summary(o),
+            records: o.records.clone(),
+        })
         .collect();
 
-    Diagnosis { scenario: scenario.id.clone(), causes, ruled_out, not_ruled_out, unexplained, missing, observations: obs }
+    Diagnosis {
+        scenario: scenario.id.clone(),
+        causes,
+        ruled_out,
+        not_ruled_out,
+        unexplained,
+        missing,
+        observations: obs,
+    }
 }
 
 impl Diagnosis {
     /// The JSON `diagnose --json` prints: causes (id, chain, records), ruled_out, unexplained, missing.
-    pub fn to_json(&self) -> Value {
+    pub fn to_json(&self, scenario: &Scenario) -> Value {
+        let examined: Vec<Value> = self
+            .observations
+            .iter()
+            .map(|o| {
+                let p = scenario.probes.iter().find(|p| p.id == o.probe);
+                json!({
+                    "probe": o.probe,
+                    "host": o.host,
+                    "text": p.map(|p| p.text.clone()).unwrap_or_default(),
+                    "summary": summary(o),
+                    "failing": p.is_some_and(|p| o.failing(p)),
+                    "records": o.records,
+                })
+            })
+            .collect();
         json!({
+            "examined": examined,
             "scenario": self.scenario,
             "causes": self.causes,
             "ruled_out": self.ruled_out,

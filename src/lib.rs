@@ -5,9 +5,9 @@
 //! chained, redacted before writing); the [`report`] reads only the journal.
 
 pub mod capture;
+pub mod cli;
 pub mod collect;
 pub mod diagnose;
-pub mod cli;
 pub mod journal;
 pub mod lab;
 pub mod probe;

@@ -104,13 +104,26 @@ pub struct Alternative {
 
 /// Parsers a probe may name, and the compound ones run by code.
 pub const PARSERS: &[&str] = &[
-    "sysctl", "text", "apt", "ansible", "routes", "bgp", "links", "security_groups", "kube_nodes", "kube_pods", "ping_matrix",
+    "sysctl",
+    "text",
+    "apt",
+    "ansible",
+    "routes",
+    "bgp",
+    "links",
+    "security_groups",
+    "kube_nodes",
+    "kube_pods",
+    "ping_matrix",
 ];
 pub const OPS: &[&str] = &["eq", "ne", "in", "not_in", "exists", "contains", "nonempty"];
 pub const ON: &[&str] = &["hypervisor", "nodes", "kubectl"];
 pub const LANGS: &[&str] = &["ja", "en"];
 
-const BUILTIN: &[(&str, &str)] = &[("ictsc2021-cloud-native", include_str!("../scenarios/ictsc2021-cloud-native.toml"))];
+const BUILTIN: &[(&str, &str)] = &[(
+    "ictsc2021-cloud-native",
+    include_str!("../scenarios/ictsc2021-cloud-native.toml"),
+)];
 
 /// The built-in scenarios' ids.
 pub fn builtin_ids() -> Vec<&'static str> {
@@ -124,16 +137,23 @@ pub fn load(id_or_path: &str) -> Result<(Scenario, String)> {
     }
     let path = Path::new(id_or_path);
     if !path.exists() {
-        bail!("no scenario {id_or_path:?}: not a built-in one ({}) and not a file", builtin_ids().join(", "));
+        bail!(
+            "no scenario {id_or_path:?}: not a built-in one ({}) and not a file",
+            builtin_ids().join(", ")
+        );
     }
-    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("scenario {}: cannot read: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("scenario {}: cannot read: {e}", path.display()))?;
     Ok((parse(&text, &path.display().to_string())?, text))
 }
 
 /// Where in `text` a string value (or key) first appears, as line:column.
 fn locate(text: &str, needle: &str) -> (usize, usize) {
     let quoted = format!("\"{needle}\"");
-    let at = text.find(&quoted).or_else(|| text.find(needle)).unwrap_or(0);
+    let at = text
+        .find(&quoted)
+        .or_else(|| text.find(needle))
+        .unwrap_or(0);
     let line = text[..at].matches('\n').count() + 1;
     let col = at - text[..at].rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
     (line, col)
@@ -149,8 +169,14 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 /// Parse and check a scenario; `name` is how errors name the file.
 pub fn parse(text: &str, name: &str) -> Result<Scenario> {
     let s: Scenario = toml::from_str(text).map_err(|e| {
-        let (l, c) = e.span().map(|sp| line_col(text, sp.start)).unwrap_or((1, 1));
-        anyhow::anyhow!("{name}:{l}:{c}: {}\nhint: the format is described in scenarios/README.md", e.message())
+        let (l, c) = e
+            .span()
+            .map(|sp| line_col(text, sp.start))
+            .unwrap_or((1, 1));
+        anyhow::anyhow!(
+            "{name}:{l}:{c}: {}\nhint: the format is described in scenarios/README.md",
+            e.message()
+        )
     })?;
     let mut errors = Vec::new();
     let mut err = |needle: &str, msg: String, hint: &str| {
@@ -160,30 +186,65 @@ pub fn parse(text: &str, name: &str) -> Result<Scenario> {
     let ids: Vec<&str> = s.probes.iter().map(|p| p.id.as_str()).collect();
     for (i, p) in s.probes.iter().enumerate() {
         if ids[..i].contains(&p.id.as_str()) {
-            err(&p.id, format!("probe {:?} is defined twice", p.id), "give every probe its own id");
+            err(
+                &p.id,
+                format!("probe {:?} is defined twice", p.id),
+                "give every probe its own id",
+            );
         }
         if !PARSERS.contains(&p.parser.as_str()) {
-            err(&p.parser, format!("probe {:?}: unknown parser {:?}", p.id, p.parser), &format!("one of: {}", PARSERS.join(", ")));
+            err(
+                &p.parser,
+                format!("probe {:?}: unknown parser {:?}", p.id, p.parser),
+                &format!("one of: {}", PARSERS.join(", ")),
+            );
         }
         if !ON.contains(&p.on.as_str()) {
-            err(&p.on, format!("probe {:?}: unknown host set {:?}", p.id, p.on), &format!("one of: {}", ON.join(", ")));
+            err(
+                &p.on,
+                format!("probe {:?}: unknown host set {:?}", p.id, p.on),
+                &format!("one of: {}", ON.join(", ")),
+            );
         }
         if p.command.is_none() && p.parser != "ping_matrix" {
-            err(&p.id, format!("probe {:?} has no command", p.id), "add command = \"...\"");
+            err(
+                &p.id,
+                format!("probe {:?} has no command", p.id),
+                "add command = \"...\"",
+            );
         }
         if p.parser == "sysctl" && p.key.is_none() {
-            err(&p.id, format!("probe {:?}: a sysctl probe needs key = \"net....\"", p.id), "name the sysctl key");
+            err(
+                &p.id,
+                format!("probe {:?}: a sysctl probe needs key = \"net....\"", p.id),
+                "name the sysctl key",
+            );
         }
     }
-    let check_cond = |c: &Condition, owner: &str, own_probe: Option<&str>, err: &mut dyn FnMut(&str, String, &str)| {
+    let check_cond = |c: &Condition,
+                      owner: &str,
+                      own_probe: Option<&str>,
+                      err: &mut dyn FnMut(&str, String, &str)| {
         let probe = c.probe.as_deref().or(own_probe);
         match probe {
             Some(p) if ids.contains(&p) => {}
-            Some(p) => err(p, format!("{owner}: no probe {p:?}"), &format!("probes: {}", ids.join(", "))),
-            None => err(&c.field, format!("{owner}: a condition without probe"), "add probe = \"...\""),
+            Some(p) => err(
+                p,
+                format!("{owner}: no probe {p:?}"),
+                &format!("probes: {}", ids.join(", ")),
+            ),
+            None => err(
+                &c.field,
+                format!("{owner}: a condition without probe"),
+                "add probe = \"...\"",
+            ),
         }
         if !OPS.contains(&c.op.as_str()) {
-            err(&c.op, format!("{owner}: unknown op {:?}", c.op), &format!("one of: {}", OPS.join(", ")));
+            err(
+                &c.op,
+                format!("{owner}: unknown op {:?}", c.op),
+                &format!("one of: {}", OPS.join(", ")),
+            );
         }
         if let Some(q) = &c.quantifier {
             if q != "any" && q != "all" {
@@ -191,12 +252,21 @@ pub fn parse(text: &str, name: &str) -> Result<Scenario> {
             }
         }
         if !matches!(c.op.as_str(), "exists" | "nonempty") && c.value.is_none() {
-            err(&c.field, format!("{owner}: op {:?} needs a value", c.op), "add value = ...");
+            err(
+                &c.field,
+                format!("{owner}: op {:?} needs a value", c.op),
+                "add value = ...",
+            );
         }
     };
     for p in &s.probes {
         if let Some(f) = &p.failing {
-            check_cond(f, &format!("probe {:?} failing", p.id), Some(&p.id), &mut err);
+            check_cond(
+                f,
+                &format!("probe {:?} failing", p.id),
+                Some(&p.id),
+                &mut err,
+            );
         }
     }
     for c in &s.causes {
@@ -205,18 +275,36 @@ pub fn parse(text: &str, name: &str) -> Result<Scenario> {
         }
         for e in c.explains.iter().chain(c.chain.iter().map(|l| &l.probe)) {
             if !ids.contains(&e.as_str()) {
-                err(e, format!("cause {:?}: no probe {e:?}", c.id), &format!("probes: {}", ids.join(", ")));
+                err(
+                    e,
+                    format!("cause {:?}: no probe {e:?}", c.id),
+                    &format!("probes: {}", ids.join(", ")),
+                );
             }
         }
-        for (field, t) in [("title", &c.title), ("why", &c.why), ("where", &c.where_), ("what", &c.what), ("how", &c.how)] {
+        for (field, t) in [
+            ("title", &c.title),
+            ("why", &c.why),
+            ("where", &c.where_),
+            ("what", &c.what),
+            ("how", &c.how),
+        ] {
             for l in LANGS {
                 if !t.contains_key(*l) {
-                    err(&c.id, format!("cause {:?}: {field} has no {l} text", c.id), "every text is given in ja and en");
+                    err(
+                        &c.id,
+                        format!("cause {:?}: {field} has no {l} text", c.id),
+                        "every text is given in ja and en",
+                    );
                 }
             }
         }
         if c.when.is_empty() {
-            err(&c.id, format!("cause {:?} has no conditions", c.id), "a cause is claimed only from evidence: add when = [...]");
+            err(
+                &c.id,
+                format!("cause {:?} has no conditions", c.id),
+                "a cause is claimed only from evidence: add when = [...]",
+            );
         }
     }
     for a in &s.alternatives {

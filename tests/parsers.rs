@@ -172,24 +172,49 @@ fn security_groups_between_the_nodes() {
     );
     let sg = security_groups(&all).unwrap();
     assert!(!sg.bgp_allowed_between_nodes);
-    assert_eq!(sg.missing, vec!["tcp/179 into worker from master", "tcp/179 into master from worker"]);
+    assert_eq!(
+        sg.missing,
+        vec![
+            "tcp/179 into worker from master",
+            "tcp/179 into master from worker"
+        ]
+    );
     assert!(sg.same_hypervisor && sg.wide_bgp_rules.is_empty());
     // With the two rules the fix adds, nothing is missing.
-    let master = sg.groups.iter().find(|g| g.name == "master").unwrap().id.clone();
-    let worker = sg.groups.iter().find(|g| g.name == "worker").unwrap().id.clone();
-    let mut rules: Vec<serde_json::Value> = serde_json::from_str(&sample("openstack-rule-list-long.json")).unwrap();
+    let master = sg
+        .groups
+        .iter()
+        .find(|g| g.name == "master")
+        .unwrap()
+        .id
+        .clone();
+    let worker = sg
+        .groups
+        .iter()
+        .find(|g| g.name == "worker")
+        .unwrap()
+        .id
+        .clone();
+    let mut rules: Vec<serde_json::Value> =
+        serde_json::from_str(&sample("openstack-rule-list-long.json")).unwrap();
     for (g, r) in [(&master, &worker), (&worker, &master)] {
         rules.push(serde_json::json!({"ID": format!("new-{g}"), "IP Protocol": "tcp", "IP Range": null, "Port Range": "179:179",
             "Direction": "ingress", "Ethertype": "IPv4", "Remote Security Group": r, "Security Group": g}));
     }
-    let fixed = all.replace(&sample("openstack-rule-list-long.json"), &serde_json::to_string(&rules).unwrap());
+    let fixed = all.replace(
+        &sample("openstack-rule-list-long.json"),
+        &serde_json::to_string(&rules).unwrap(),
+    );
     let sg = security_groups(&fixed).unwrap();
     assert!(sg.bgp_allowed_between_nodes, "{:?}", sg.missing);
     // A rule open to the world allows it too, and is reported as wider than needed.
     rules.truncate(rules.len() - 2);
     rules.push(serde_json::json!({"ID": "wide", "IP Protocol": "tcp", "IP Range": "0.0.0.0/0", "Port Range": "179:179",
         "Direction": "ingress", "Ethertype": "IPv4", "Remote Security Group": null, "Security Group": master}));
-    let wide = all.replace(&sample("openstack-rule-list-long.json"), &serde_json::to_string(&rules).unwrap());
+    let wide = all.replace(
+        &sample("openstack-rule-list-long.json"),
+        &serde_json::to_string(&rules).unwrap(),
+    );
     let sg = security_groups(&wide).unwrap();
     assert_eq!(sg.missing, vec!["tcp/179 into worker from master"]);
     assert_eq!(sg.wide_bgp_rules, vec!["wide in master"]);

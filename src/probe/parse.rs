@@ -713,15 +713,28 @@ fn allows(rule: &SgRule, proto: &str, port: u32, from_group: &str) -> bool {
 /// `### servers` (server show -f json of each server).
 pub fn security_groups(out: &str) -> Parsed<SecurityGroups> {
     let part = |name: &str| -> Parsed<&str> {
-        let start = out.find(&format!("### {name}\n")).ok_or(format!("no ### {name} section"))? + name.len() + 5;
-        let end = out[start..].find("\n### ").map(|i| start + i).unwrap_or(out.len());
+        let start = out
+            .find(&format!("### {name}\n"))
+            .ok_or(format!("no ### {name} section"))?
+            + name.len()
+            + 5;
+        let end = out[start..]
+            .find("\n### ")
+            .map(|i| start + i)
+            .unwrap_or(out.len());
         Ok(&out[start..end])
     };
     let rules = sg_rules(part("rules")?)?;
     let groups = sg_list(part("groups")?)?;
     let servers = servers(part("servers")?)?;
     let id_of = |name: &str| groups.iter().find(|g| g.name == name).map(|g| g.id.clone());
-    let name_of = |id: &str| groups.iter().find(|g| g.id == id).map(|g| g.name.clone()).unwrap_or_else(|| id.to_string());
+    let name_of = |id: &str| {
+        groups
+            .iter()
+            .find(|g| g.id == id)
+            .map(|g| g.name.clone())
+            .unwrap_or_else(|| id.to_string())
+    };
     let mut missing = Vec::new();
     for a in &servers {
         for b in &servers {
@@ -730,10 +743,19 @@ pub fn security_groups(out: &str) -> Parsed<SecurityGroups> {
             }
             // b lets 179 in from a when some group of b has a rule naming some group of a.
             let ok = b.groups.iter().filter_map(|g| id_of(g)).any(|bg| {
-                rules.iter().filter(|r| r.group == bg).any(|r| a.groups.iter().filter_map(|g| id_of(g)).any(|ag| allows(r, "tcp", 179, &ag)))
+                rules.iter().filter(|r| r.group == bg).any(|r| {
+                    a.groups
+                        .iter()
+                        .filter_map(|g| id_of(g))
+                        .any(|ag| allows(r, "tcp", 179, &ag))
+                })
             });
             if !ok {
-                let m = format!("tcp/179 into {} from {}", b.groups.join("+"), a.groups.join("+"));
+                let m = format!(
+                    "tcp/179 into {} from {}",
+                    b.groups.join("+"),
+                    a.groups.join("+")
+                );
                 if !missing.contains(&m) {
                     missing.push(m);
                 }
@@ -742,10 +764,23 @@ pub fn security_groups(out: &str) -> Parsed<SecurityGroups> {
     }
     let wide_bgp_rules = rules
         .iter()
-        .filter(|r| r.remote_group.is_none() && r.ip_range.as_deref() == Some("0.0.0.0/0") && allows(r, "tcp", 179, ""))
+        .filter(|r| {
+            r.remote_group.is_none()
+                && r.ip_range.as_deref() == Some("0.0.0.0/0")
+                && allows(r, "tcp", 179, "")
+        })
         .map(|r| format!("{} in {}", r.id, name_of(&r.group)))
         .collect();
     let hosts: Vec<&Option<String>> = servers.iter().map(|s| &s.host).collect();
-    let same_hypervisor = hosts.windows(2).all(|w| w[0] == w[1]) && hosts.first().is_some_and(|h| h.is_some());
-    Ok(SecurityGroups { bgp_allowed_between_nodes: missing.is_empty(), missing, wide_bgp_rules, same_hypervisor, servers, rules, groups })
+    let same_hypervisor =
+        hosts.windows(2).all(|w| w[0] == w[1]) && hosts.first().is_some_and(|h| h.is_some());
+    Ok(SecurityGroups {
+        bgp_allowed_between_nodes: missing.is_empty(),
+        missing,
+        wide_bgp_rules,
+        same_hypervisor,
+        servers,
+        rules,
+        groups,
+    })
 }

@@ -227,6 +227,12 @@ fn context(entries: &[Entry], journal: &Path, lang: Lang, red: &Redactor) -> Res
         records.push(v);
     }
     let mut ctx = tera::Context::new();
+    if let Some((seq, d)) = entries.iter().rev().find_map(|e| match &e.body {
+        Body::Diagnosis(d) => Some((e.seq, d)),
+        _ => None,
+    }) {
+        ctx.insert("findings", &findings(seq, &d.result, lang, red));
+    }
     ctx.insert(
         "integrity",
         &t["integrity_text"]
@@ -239,6 +245,81 @@ fn context(entries: &[Entry], journal: &Path, lang: Lang, red: &Redactor) -> Res
     ctx.insert("meta", &meta);
     ctx.insert("records", &records);
     Ok(ctx)
+}
+
+/// The findings of a diagnosis record, per phase, in one language. Observed text is evidence:
+/// it passes the redactor and is escaped by the template.
+fn findings(seq: u64, d: &serde_json::Value, lang: Lang, red: &Redactor) -> serde_json::Value {
+    use serde_json::{json, Value};
+    let l = lang.code();
+    let list = |k: &str| {
+        d.get(k)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let txt = |v: &Value| v.get(l).and_then(Value::as_str).unwrap_or("").to_string();
+    let refs = |v: &Value| {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_u64)
+                    .map(|r| format!("#{r}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default()
+    };
+    let observed = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(|s| red.redact(s).0)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let alt = |a: &Value| json!({ "title": txt(&a["title"]), "observed": observed(&a["observed"]), "records": refs(&a["records"]) });
+    let mut phases: Vec<u64> = list("causes")
+        .iter()
+        .chain(list("ruled_out").iter())
+        .chain(list("not_ruled_out").iter())
+        .filter_map(|c| c["phase"].as_u64())
+        .collect();
+    phases.sort_unstable();
+    phases.dedup();
+    let phases: Vec<Value> = phases
+        .iter()
+        .map(|&p| {
+            let of = |k: &str| list(k).into_iter().filter(|c| c["phase"].as_u64() == Some(p)).collect::<Vec<_>>();
+            json!({
+                "n": p,
+                "causes": of("causes").iter().map(|c| json!({
+                    "id": c["id"],
+                    "title": txt(&c["title"]),
+                    "why": txt(&c["why"]), "where": txt(&c["where"]), "what": txt(&c["what"]), "how": txt(&c["how"]),
+                    "chain": c["chain"].as_array().cloned().unwrap_or_default().iter().map(|k| json!({
+                        "text": txt(&k["text"]), "records": refs(&k["records"]), "observed": observed(&k["observed"]),
+                    })).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>(),
+                "ruled_out": of("ruled_out").iter().map(alt).collect::<Vec<_>>(),
+                "not_ruled_out": of("not_ruled_out").iter().map(alt).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let item = |u: &Value, k: &str| json!({ "probe": u["probe"], "host": u["host"], "text": red.redact(u[k].as_str().unwrap_or("")).0, "records": refs(&u["records"]) });
+    json!({
+        "seq": seq,
+        "seq_text": seq.to_string(),
+        "phases": phases,
+        "unexplained": list("unexplained").iter().map(|u| item(u, "summary")).collect::<Vec<_>>(),
+        "missing": list("missing").iter().map(|u| item(u, "message")).collect::<Vec<_>>(),
+        "examined": list("examined").iter().map(|e| json!({
+            "probe": txt(&e["text"]), "host": e["host"], "summary": red.redact(e["summary"].as_str().unwrap_or("")).0,
+            "failing": e["failing"], "records": refs(&e["records"]),
+        })).collect::<Vec<_>>(),
+    })
 }
 
 fn string_filter(
