@@ -572,13 +572,18 @@ fn reexec_in_operator() -> Result<i32> {
         anyhow::bail!("the lab is not up: run postmortem lab up first");
     }
     let exe = std::env::current_exe()?;
-    let status = std::process::Command::new("ip")
+    let mut child = std::process::Command::new("ip")
         .args(["netns", "exec", "pm-operator"])
         .arg(exe)
         .args(std::env::args_os().skip(1))
         .env("POSTMORTEM_IN_OPERATOR", "1")
-        .status()
+        .spawn()
         .context("cannot run ip netns exec")?;
+    // Ctrl-C reaches the child too; this process waits for it to clean up and end.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+    }
+    let status = child.wait()?;
     Ok(status.code().unwrap_or(1))
 }
 

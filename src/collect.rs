@@ -128,8 +128,25 @@ pub async fn collect(
             }));
         }
     }
-    for t in tasks {
-        let _ = t.await;
+    // Ctrl-C (or SIGTERM) stops the probes, but the probe pods are removed before leaving.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let aborts: Vec<_> = tasks.iter().map(|t| t.abort_handle()).collect();
+    let interrupted = tokio::select! {
+        _ = futures::future::join_all(tasks) => false,
+        _ = tokio::signal::ctrl_c() => true,
+        _ = term.recv() => true,
+    };
+    if interrupted {
+        for a in aborts {
+            a.abort();
+        }
+        if let (Some(host), Some(probe)) = (&kubectl_host, scenario.probes.iter().find(|p| p.parser == "ping_matrix")) {
+            let names: Vec<String> = nodes.iter().map(|n| format!("{PROBE_POD_PREFIX}{n}")).collect();
+            let delete = format!("kubectl delete pod {} --ignore-not-found", names.join(" "));
+            ctx.run(host, probe, &delete, Some("cleanup-interrupted".into())).await;
+        }
+        ctx.pool.close().await;
+        anyhow::bail!("interrupted: the evidence collected so far is in the journal, and the probe pods were removed");
     }
     ctx.pool.close().await;
     if let Some(e) = ctx.error.lock().unwrap().take() {

@@ -305,3 +305,41 @@ fn unreachable_host_and_sudo_wanting_a_password_are_missing_evidence() {
     assert!(!ipf, "{d:#}");
     pm_ok(&["lab", "down"]);
 }
+
+#[test]
+fn ctrl_c_during_collect_removes_the_probe_pods_and_keeps_the_journal() {
+    let _g = lock();
+    pm_ok(&["lab", "up", "--faults", "ip-forward,sg-bgp"]);
+    let dir = tempdir();
+    let j = dir.path().join("journal.jsonl");
+    use std::os::unix::process::CommandExt;
+    let child = Command::new(bin())
+        .args(["collect", "--target", "lab", "--journal", j.to_str().unwrap()])
+        // Its own process group, which gets the SIGINT as a terminal's Ctrl-C would send it.
+        .process_group(0)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the first probe pod exists, then interrupt.
+    let t0 = std::time::Instant::now();
+    loop {
+        let o = Command::new(bin()).args(["lab", "exec", "node1", "--", "su", "-", "ubuntu", "-c", "kubectl get pods"]).output().unwrap();
+        if stdout(&o).contains("pm-probe-") {
+            break;
+        }
+        assert!(t0.elapsed().as_secs() < 30, "no probe pod appeared");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    unsafe { libc::kill(-(child.id() as i32), libc::SIGINT) };
+    let o = child.wait_with_output().unwrap();
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("interrupted"), "{}", stderr(&o));
+    let o = Command::new(bin()).args(["lab", "exec", "node1", "--", "su", "-", "ubuntu", "-c", "kubectl get pods"]).output().unwrap();
+    assert!(!stdout(&o).contains("pm-probe-"), "probe pods left: {}", stdout(&o));
+    pm_ok(&["journal", "verify", j.to_str().unwrap()]);
+    // And a new collection on the same journal works.
+    let d = diagnosis(dir.path());
+    assert_eq!(cause_ids(&d), vec!["ip-forward-disabled", "sg-bgp-blocked"]);
+    pm_ok(&["lab", "down"]);
+}
