@@ -7,8 +7,16 @@ use std::process::Command;
 use std::time::Instant;
 
 fn pm(args: &[&str]) {
-    let o = Command::new(env!("CARGO_BIN_EXE_postmortem")).args(args).output().unwrap();
-    assert!(o.status.success(), "postmortem {}: {}", args.join(" "), String::from_utf8_lossy(&o.stderr));
+    let o = Command::new(env!("CARGO_BIN_EXE_postmortem"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "postmortem {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 fn main() {
@@ -17,7 +25,13 @@ fn main() {
     for run in 1..=2 {
         let j = dir.path().join(format!("journal{run}.jsonl"));
         let t0 = Instant::now();
-        pm(&["collect", "--target", "lab", "--journal", j.to_str().unwrap()]);
+        pm(&[
+            "collect",
+            "--target",
+            "lab",
+            "--journal",
+            j.to_str().unwrap(),
+        ]);
         let wall = t0.elapsed().as_secs_f64();
         let text = std::fs::read_to_string(&j).unwrap();
         let durations: Vec<f64> = text

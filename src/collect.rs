@@ -140,10 +140,17 @@ pub async fn collect(
         for a in aborts {
             a.abort();
         }
-        if let (Some(host), Some(probe)) = (&kubectl_host, scenario.probes.iter().find(|p| p.parser == "ping_matrix")) {
-            let names: Vec<String> = nodes.iter().map(|n| format!("{PROBE_POD_PREFIX}{n}")).collect();
+        if let (Some(host), Some(probe)) = (
+            &kubectl_host,
+            scenario.probes.iter().find(|p| p.parser == "ping_matrix"),
+        ) {
+            let names: Vec<String> = nodes
+                .iter()
+                .map(|n| format!("{PROBE_POD_PREFIX}{n}"))
+                .collect();
             let delete = format!("kubectl delete pod {} --ignore-not-found", names.join(" "));
-            ctx.run(host, probe, &delete, Some("cleanup-interrupted".into())).await;
+            ctx.run(host, probe, &delete, Some("cleanup-interrupted".into()))
+                .await;
         }
         ctx.pool.close().await;
         anyhow::bail!("interrupted: the evidence collected so far is in the journal, and the probe pods were removed");

@@ -256,15 +256,16 @@ fn unknown_faults_are_unexplained_never_a_wrong_cause() {
 }
 
 #[test]
-fn unreachable_host_and_sudo_wanting_a_password_are_missing_evidence() {
+fn unreachable_host_wrong_key_and_sudo_wanting_a_password_are_missing_evidence() {
     let _g = lock();
-    pm_ok(&["lab", "up", "--faults", "ip-forward,sg-bgp"]);
-    // node2 stops answering SSH; node1's sudo wants a password.
+    pm_ok(&["lab", "up", "--faults", "ip-forward,sg-bgp", "--nodes", "3"]);
+    // node2 stops answering SSH; node1's sudo wants a password; node3 no longer takes the key.
     lab_exec("node2", "pkill -x sshd");
     lab_exec(
         "node1",
         "sed -i 's/NOPASSWD://' /etc/sudoers.d/90-lab-ubuntu",
     );
+    lab_exec("node3", ": > /home/ubuntu/.ssh/authorized_keys");
     let dir = tempdir();
     let d = diagnosis(dir.path());
     let missing: Vec<(String, String, String)> = d["missing"]
@@ -291,6 +292,12 @@ fn unreachable_host_and_sudo_wanting_a_password_are_missing_evidence() {
             .any(|(p, h, m)| p == "apt_update" && h == "node1" && m.contains("wants a password")),
         "{d:#}"
     );
+    assert!(
+        missing
+            .iter()
+            .any(|(p, h, m)| p == "bgp" && h == "node3" && m.contains("Permission denied")),
+        "{d:#}"
+    );
     // What needs every node's evidence is not claimed from half of it.
     assert!(
         !cause_ids(&d).contains(&"ip-forward-disabled".to_string()),
@@ -314,7 +321,13 @@ fn ctrl_c_during_collect_removes_the_probe_pods_and_keeps_the_journal() {
     let j = dir.path().join("journal.jsonl");
     use std::os::unix::process::CommandExt;
     let child = Command::new(bin())
-        .args(["collect", "--target", "lab", "--journal", j.to_str().unwrap()])
+        .args([
+            "collect",
+            "--target",
+            "lab",
+            "--journal",
+            j.to_str().unwrap(),
+        ])
         // Its own process group, which gets the SIGINT as a terminal's Ctrl-C would send it.
         .process_group(0)
         .stdout(std::process::Stdio::null())
@@ -324,7 +337,20 @@ fn ctrl_c_during_collect_removes_the_probe_pods_and_keeps_the_journal() {
     // Wait until the first probe pod exists, then interrupt.
     let t0 = std::time::Instant::now();
     loop {
-        let o = Command::new(bin()).args(["lab", "exec", "node1", "--", "su", "-", "ubuntu", "-c", "kubectl get pods"]).output().unwrap();
+        let o = Command::new(bin())
+            .args([
+                "lab",
+                "exec",
+                "node1",
+                "--",
+                "su",
+                "-",
+                "ubuntu",
+                "-c",
+                "kubectl get pods",
+            ])
+            .output()
+            .unwrap();
         if stdout(&o).contains("pm-probe-") {
             break;
         }
@@ -335,8 +361,25 @@ fn ctrl_c_during_collect_removes_the_probe_pods_and_keeps_the_journal() {
     let o = child.wait_with_output().unwrap();
     assert!(!o.status.success());
     assert!(stderr(&o).contains("interrupted"), "{}", stderr(&o));
-    let o = Command::new(bin()).args(["lab", "exec", "node1", "--", "su", "-", "ubuntu", "-c", "kubectl get pods"]).output().unwrap();
-    assert!(!stdout(&o).contains("pm-probe-"), "probe pods left: {}", stdout(&o));
+    let o = Command::new(bin())
+        .args([
+            "lab",
+            "exec",
+            "node1",
+            "--",
+            "su",
+            "-",
+            "ubuntu",
+            "-c",
+            "kubectl get pods",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        !stdout(&o).contains("pm-probe-"),
+        "probe pods left: {}",
+        stdout(&o)
+    );
     pm_ok(&["journal", "verify", j.to_str().unwrap()]);
     // And a new collection on the same journal works.
     let d = diagnosis(dir.path());
