@@ -175,8 +175,12 @@ SSHD
       printf 'Acquire::http::Timeout "5";\nAcquire::Retries "0";\n' > /etc/apt/apt.conf.d/99lab
       echo '203.0.113.80 archive.ubuntu.com' >> /etc/hosts
       rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
-      mkdir -p /var/lib/apt/lists/partial
-      touch -d '2 days ago' /var/lib/apt/lists /var/lib/apt/lists/partial
+      # An Ubuntu image's apt state: lists two days old, and update-notifier's success stamp,
+      # which only a successful update renews and which kubespray's cache_valid_time reads first.
+      mkdir -p /var/lib/apt/lists/partial /var/lib/apt/periodic
+      echo 'APT::Update::Post-Invoke-Success {"touch /var/lib/apt/periodic/update-success-stamp 2>/dev/null || true";};' \
+        > /etc/apt/apt.conf.d/15update-stamp
+      touch -d '2 days ago' /var/lib/apt/lists /var/lib/apt/lists/partial /var/lib/apt/periodic/update-success-stamp
       mkdir -p /etc/bird /usr/local/lib/lab
       cp "$LAB/bird/$name.conf" /etc/bird/bird.conf
       cp "$LAB/calicoctl.py" /usr/local/lib/lab/calicoctl.py
