@@ -173,6 +173,34 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Plan the fixes of the causes the latest diagnosis found; with --apply, apply them, verify
+    /// them with the same probes, and roll back what did not cure its symptoms.
+    Fix {
+        #[command(flatten)]
+        journal: JournalArg,
+        #[command(flatten)]
+        act: ActArgs,
+    },
+    /// The whole job: collect → diagnose → fix (with --apply) → verify → report.
+    Run {
+        #[command(flatten)]
+        journal: JournalArg,
+        /// A built-in scenario id or a scenario file
+        #[arg(long, default_value = "ictsc2021-cloud-native")]
+        scenario: String,
+        #[command(flatten)]
+        act: ActArgs,
+        /// Where the report goes (default: the journal's directory)
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Build the lab with the contest's faults, run --apply from its operator host, write the
+    /// report under reports/demo/, and take the lab down (needs root).
+    Demo {
+        /// Where the journal and the report go
+        #[arg(long, default_value = "reports/demo")]
+        out: PathBuf,
+    },
     /// Scenarios: what postmortem knows about incidents.
     Scenario {
         #[command(subcommand)]
@@ -188,6 +216,150 @@ enum Command {
         #[command(subcommand)]
         command: JournalCommand,
     },
+}
+
+#[derive(Args, Clone)]
+struct ActArgs {
+    /// Change the hosts (without it, nothing is changed: the plan is only shown and recorded)
+    #[arg(long)]
+    apply: bool,
+    /// Do not ask for confirmation
+    #[arg(long)]
+    yes: bool,
+    /// `lab`: work from the lab's operator host with the lab's ssh_config (needs root)
+    #[arg(long)]
+    target: Option<String>,
+    /// The OpenSSH client configuration to read
+    #[arg(long, value_name = "FILE")]
+    ssh_config: Option<PathBuf>,
+    /// Accept and record the key of a host that known_hosts does not hold yet
+    #[arg(long)]
+    accept_new: bool,
+    #[command(flatten)]
+    secrets: SecretArgs,
+}
+
+impl ActArgs {
+    /// None: this process must first move into the lab's operator host.
+    fn settings(&self) -> Result<Option<crate::run::Settings>> {
+        let lab = match self.target.as_deref() {
+            None => false,
+            Some("lab") => true,
+            Some(other) => anyhow::bail!("unknown --target {other:?}: the only target is lab (or none, for your own SSH configuration)"),
+        };
+        if lab && std::env::var_os("POSTMORTEM_IN_OPERATOR").is_none() {
+            return Ok(None);
+        }
+        let config = match (&self.ssh_config, lab) {
+            (Some(f), _) => SshConfig::load(f, false)?,
+            (None, true) => SshConfig::load(&crate::lab::dir().join("ssh_config"), false)
+                .context("the lab's ssh_config: is the lab up (postmortem lab up)?")?,
+            (None, false) => SshConfig::load_default()?,
+        };
+        Ok(Some(crate::run::Settings {
+            opts: SshOptions {
+                config,
+                accept_new: self.accept_new,
+                ..Default::default()
+            },
+            target: if lab { "lab".into() } else { "ssh".into() },
+            red: self.secrets.redactor()?,
+            verify_attempts: 4,
+            verify_pause: std::time::Duration::from_secs(5),
+        }))
+    }
+}
+
+fn print_plan(planned: &[crate::fix::Planned]) {
+    if planned.is_empty() {
+        println!("nothing to fix: no known cause holds");
+        return;
+    }
+    println!("plan: {} change(s)", planned.len());
+    for p in planned {
+        println!("  [{}] {}", p.cause, p.target);
+        for c in &p.commands {
+            println!("      $ {c}");
+        }
+        println!(
+            "      security: {}",
+            p.delta.get("en").cloned().unwrap_or_default()
+        );
+    }
+}
+
+fn confirm(planned: &[crate::fix::Planned], yes: bool) -> Result<bool> {
+    use std::io::{IsTerminal, Write};
+    if yes || planned.is_empty() {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!("not on a terminal, so nobody can confirm: pass --yes to apply the plan");
+    }
+    print!("apply these {} change(s)? [y/N] ", planned.len());
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
+/// Record the plan, and with --apply apply, verify, roll back; then the task's rules after.
+async fn fix_stage(
+    sc: &crate::scenario::Scenario,
+    source: &str,
+    journal: &Journal,
+    d: &crate::diagnose::Diagnosis,
+    act: &ActArgs,
+    s: &crate::run::Settings,
+) -> Result<i32> {
+    let planned = crate::run::plan(sc, d);
+    let runner_pool = crate::transport::ssh::SshPool::new(s.opts.clone());
+    let runner = crate::fix::Runner {
+        pool: &runner_pool,
+        journal,
+        red: &s.red,
+    };
+    for p in &planned {
+        runner.record(p, "planned", "", p.commands.clone(), vec![])?;
+    }
+    print_plan(&planned);
+    if !act.apply {
+        println!("nothing was changed (run again with --apply to apply the plan)");
+        return Ok(0);
+    }
+    if !confirm(&planned, act.yes)? {
+        println!("nothing was changed");
+        return Ok(1);
+    }
+    if planned.is_empty() {
+        return Ok(0);
+    }
+    let out = crate::run::apply_and_verify(sc, source, journal, &planned, s).await?;
+    let mut code = 0;
+    for (p, applied, verdict) in &out.applied {
+        println!("  [{}] {}: {applied}, {verdict}", p.cause, p.target);
+        if verdict != "verified" {
+            code = 1;
+        }
+    }
+    let entries = journal.read_all()?;
+    let (after_seq, _) = crate::diagnose::latest_collection(&entries).context("no collection")?;
+    for k in crate::run::constraints(sc, journal, after_seq, "after", s).await? {
+        println!(
+            "  rule {} after: {}",
+            k.id,
+            if k.ok { "ok" } else { "VIOLATED" }
+        );
+        if !k.ok {
+            code = 1;
+        }
+    }
+    if let Some(after) = &out.after {
+        for u in &after.unexplained {
+            println!("  still failing: {} on {}: {}", u.probe, u.host, u.summary);
+        }
+    }
+    Ok(code)
 }
 
 #[derive(Subcommand)]
@@ -503,6 +675,112 @@ fn run(cli: Cli) -> Result<i32> {
                 journal.path().display()
             );
             Ok(0)
+        }
+        Command::Fix { journal, act } => {
+            let Some(settings) = act.settings()? else {
+                return reexec_in_operator();
+            };
+            let journal = Journal::new(journal.journal);
+            let entries = journal.read_all()?;
+            let (seq, rec) = crate::diagnose::latest_collection(&entries).with_context(|| {
+                format!(
+                    "journal {}: no collection in it (run postmortem collect first)",
+                    journal.path().display()
+                )
+            })?;
+            let sc = crate::scenario::parse(&rec.source, &format!("scenario in record #{seq}"))?;
+            let source = rec.source.clone();
+            let d = crate::diagnose::diagnose(&sc, &entries, seq);
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            rt.block_on(fix_stage(&sc, &source, &journal, &d, &act, &settings))
+        }
+        Command::Run {
+            journal,
+            scenario,
+            act,
+            out,
+        } => {
+            let Some(settings) = act.settings()? else {
+                return reexec_in_operator();
+            };
+            let (sc, source) = crate::scenario::load(&scenario)?;
+            let out = out.unwrap_or_else(|| {
+                journal
+                    .journal
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| ".".into())
+            });
+            let journal = Journal::new(journal.journal);
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            let code = rt.block_on(async {
+                let (seq, d) =
+                    crate::run::collect_and_diagnose(&sc, &source, &journal, &settings).await?;
+                print_diagnosis(&d);
+                for k in crate::run::constraints(&sc, &journal, seq, "before", &settings).await? {
+                    println!(
+                        "rule {} before: {}",
+                        k.id,
+                        if k.ok { "ok" } else { "VIOLATED" }
+                    );
+                }
+                fix_stage(&sc, &source, &journal, &d, &act, &settings).await
+            })?;
+            let written = report::write(
+                &journal,
+                &report::Options {
+                    langs: vec![Lang::Ja, Lang::En],
+                    formats: vec![Format::Md, Format::Html, Format::Pdf],
+                    out,
+                },
+                &settings.red,
+            )?;
+            for f in &written.files {
+                println!("{}", f.display());
+            }
+            if written.pdf_skipped {
+                eprintln!(
+                    "postmortem: typst was not found, so no PDF was written; {}",
+                    report::typst::INSTALL_HINT
+                );
+            }
+            Ok(code)
+        }
+        Command::Demo { out } => {
+            crate::lab::preflight()?;
+            let t0 = std::time::Instant::now();
+            eprintln!("postmortem demo: building the lab with the contest's faults");
+            crate::lab::up(&["ip-forward".to_string(), "sg-bgp".to_string()], 2)?;
+            std::fs::create_dir_all(&out)?;
+            let out = std::fs::canonicalize(&out)?;
+            let journal = out.join("journal.jsonl");
+            let _ = std::fs::remove_file(&journal);
+            eprintln!("postmortem demo: run --apply from the operator host");
+            let status = std::process::Command::new("ip")
+                .args(["netns", "exec", "pm-operator"])
+                .arg(std::env::current_exe()?)
+                .args(["run", "--apply", "--yes", "--target", "lab", "--journal"])
+                .arg(&journal)
+                .arg("--out")
+                .arg(&out)
+                .env("POSTMORTEM_IN_OPERATOR", "1")
+                .status();
+            let down = crate::lab::down();
+            let status = status.context("cannot run ip netns exec")?;
+            down?;
+            eprintln!(
+                "postmortem demo: done in {:.0} s; the lab is down. The report: {}/report.ja.md (and .html, .pdf; report.en.*)",
+                t0.elapsed().as_secs_f64(),
+                out.display()
+            );
+            Ok(status.code().unwrap_or(1))
         }
         Command::Diagnose { journal, json } => {
             let journal = Journal::new(journal.journal);

@@ -161,6 +161,10 @@ pub fn holds(v: &Value, c: &Condition) -> bool {
 
 /// A condition over all observations of its probe: Some(true/false), or None when there is no
 /// usable observation to judge it by.
+pub fn condition(obs: &[&Observation], c: &Condition) -> Option<bool> {
+    judge(obs, c)
+}
+
 fn judge(obs: &[&Observation], c: &Condition) -> Option<bool> {
     let values: Vec<&Value> = obs.iter().filter_map(|o| o.value.as_ref().ok()).collect();
     if values.is_empty() {

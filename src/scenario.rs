@@ -23,6 +23,48 @@ pub struct Scenario {
     pub causes: Vec<Cause>,
     #[serde(default)]
     pub alternatives: Vec<Alternative>,
+    #[serde(default)]
+    pub constraints: Vec<Constraint>,
+}
+
+/// A typed fix of a cause: what is changed, where, and why it is no wider than needed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum FixSpec {
+    /// A sysctl set at runtime and persisted in a file of its own under /etc/sysctl.d.
+    Sysctl {
+        on: String,
+        key: String,
+        value: String,
+        file: String,
+        reason: Texts,
+    },
+    /// An ingress security-group rule through the openstack CLI, from a remote group.
+    SgRule {
+        on: String,
+        group: String,
+        remote_group: String,
+        protocol: String,
+        port: u16,
+        reason: Texts,
+    },
+}
+
+/// A rule of the task, proven with evidence before and after the fix.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Constraint {
+    pub id: String,
+    pub text: Texts,
+    /// `unchanged`: the command's output must be the same before and after. `holds`: the
+    /// condition must hold on the probe's observation before and after.
+    pub kind: String,
+    #[serde(default)]
+    pub on: Option<String>,
+    #[serde(default)]
+    pub command: Option<String>,
+    #[serde(default)]
+    pub condition: Option<Condition>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -91,6 +133,8 @@ pub struct Cause {
     pub where_: Texts,
     pub what: Texts,
     pub how: Texts,
+    #[serde(default)]
+    pub fixes: Vec<FixSpec>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -310,6 +354,13 @@ pub fn parse(text: &str, name: &str) -> Result<Scenario> {
     for a in &s.alternatives {
         for w in &a.rule_out {
             check_cond(w, &format!("alternative {:?}", a.id), None, &mut err);
+        }
+    }
+    for k in &s.constraints {
+        match (k.kind.as_str(), &k.command, &k.condition) {
+            ("unchanged", Some(_), _) if k.on.as_deref().is_some_and(|o| ON.contains(&o)) => {}
+            ("holds", _, Some(c)) => check_cond(c, &format!("constraint {:?}", k.id), None, &mut err),
+            _ => err(&k.id, format!("constraint {:?}: needs kind = \"unchanged\" with on and command, or kind = \"holds\" with condition", k.id), "see scenarios/README.md"),
         }
     }
     if !errors.is_empty() {

@@ -16,6 +16,43 @@ pub enum Body {
     Scenario(ScenarioRecord),
     /// What `diagnose` concluded from the evidence collected under the last scenario record.
     Diagnosis(DiagnosisRecord),
+    /// A fix: planned, applied (or found already in place), verified, failed or rolled back.
+    Fix(FixRecord),
+    /// A rule of the task, checked before or after the fix.
+    Constraint(ConstraintRecord),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FixRecord {
+    pub cause: String,
+    /// sysctl or sg_rule
+    pub fix_kind: String,
+    /// What is changed, where: "server01 net.ipv4.ip_forward", "security group master".
+    pub target: String,
+    /// planned, applied, already, failed, verified, rolled_back
+    pub stage: String,
+    pub summary: String,
+    /// The commands that make the change (planned) or undo it (applied).
+    #[serde(default)]
+    pub commands: Vec<String>,
+    /// How security changes, and why no more than needed, per language.
+    #[serde(default)]
+    pub delta: std::collections::BTreeMap<String, String>,
+    /// The evidence records of this step.
+    #[serde(default)]
+    pub records: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ConstraintRecord {
+    pub id: String,
+    /// before or after
+    pub when: String,
+    pub ok: bool,
+    /// What was seen: a digest, an observation.
+    pub value: String,
+    #[serde(default)]
+    pub records: Vec<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

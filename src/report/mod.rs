@@ -198,6 +198,32 @@ fn context(entries: &[Entry], journal: &Path, lang: Lang, red: &Redactor) -> Res
                 summary: d.scenario.clone(),
                 ..base
             },
+            Body::Fix(f) => RecordView {
+                kind: "fix",
+                label: t["fix"].clone(),
+                host: None,
+                summary: format!("{} {}: {}", f.stage, f.target, f.summary),
+                text: format!("{} {}: {}", f.stage, f.target, f.summary),
+                ..base
+            },
+            Body::Constraint(c) => RecordView {
+                kind: "constraint",
+                label: t["constraint"].clone(),
+                summary: format!(
+                    "{} ({}): {}",
+                    c.id,
+                    c.when,
+                    if c.ok { "ok" } else { "VIOLATED" }
+                ),
+                text: format!(
+                    "{} ({}): {} {}",
+                    c.id,
+                    c.when,
+                    if c.ok { "ok" } else { "VIOLATED" },
+                    c.value
+                ),
+                ..base
+            },
             Body::Note(n) => RecordView {
                 kind: "note",
                 label: t["note"].clone(),
