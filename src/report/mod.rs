@@ -253,11 +253,41 @@ fn context(entries: &[Entry], journal: &Path, lang: Lang, red: &Redactor) -> Res
         records.push(v);
     }
     let mut ctx = tera::Context::new();
-    if let Some((seq, d)) = entries.iter().rev().find_map(|e| match &e.body {
-        Body::Diagnosis(d) => Some((e.seq, d)),
-        _ => None,
-    }) {
-        ctx.insert("findings", &findings(seq, &d.result, lang, red));
+    // The incident as found: the last diagnosis before the first fix was applied (or the last one).
+    let first_fix = entries
+        .iter()
+        .find(|e| matches!(&e.body, Body::Fix(f) if f.stage != "planned"))
+        .map(|e| e.seq);
+    let diagnoses: Vec<(u64, &crate::journal::DiagnosisRecord)> = entries
+        .iter()
+        .filter_map(|e| match &e.body {
+            Body::Diagnosis(d) => Some((e.seq, d)),
+            _ => None,
+        })
+        .collect();
+    let before = diagnoses
+        .iter()
+        .rev()
+        .find(|(s, _)| first_fix.is_none_or(|f| *s < f))
+        .or(diagnoses.last());
+    if let Some((seq, d)) = before {
+        ctx.insert("findings", &findings(*seq, &d.result, lang, red));
+    }
+    if let (Some(f), Some((bseq, b)), Some((aseq, a))) = (first_fix, before, diagnoses.last()) {
+        if *aseq > f {
+            ctx.insert(
+                "after",
+                &before_after(*bseq, &b.result, *aseq, &a.result, lang, red),
+            );
+        }
+    }
+    let fixes = fixes_view(entries, lang);
+    if !fixes.is_empty() {
+        ctx.insert("fixes", &fixes);
+    }
+    let rules = rules_view(entries, lang);
+    if !rules.is_empty() {
+        ctx.insert("rules", &rules);
     }
     ctx.insert(
         "integrity",
@@ -271,6 +301,134 @@ fn context(entries: &[Entry], journal: &Path, lang: Lang, red: &Redactor) -> Res
     ctx.insert("meta", &meta);
     ctx.insert("records", &records);
     Ok(ctx)
+}
+
+/// Each probe on each host, as the diagnosis before the fix and the one after it saw it.
+fn before_after(
+    bseq: u64,
+    b: &serde_json::Value,
+    aseq: u64,
+    a: &serde_json::Value,
+    lang: Lang,
+    red: &Redactor,
+) -> serde_json::Value {
+    use serde_json::{json, Value};
+    let l = lang.code();
+    let rows = |d: &Value| d["examined"].as_array().cloned().unwrap_or_default();
+    let after = rows(a);
+    let out: Vec<Value> = rows(b)
+        .iter()
+        .map(|e| {
+            let twin = after.iter().find(|x| x["probe"] == e["probe"] && x["host"] == e["host"]);
+            let strip = |s: &str| {
+                let host = format!("{}: ", e["host"].as_str().unwrap_or(""));
+                red.redact(s.strip_prefix(&host).unwrap_or(s)).0
+            };
+            json!({
+                "probe": e["text"][l],
+                "host": e["host"],
+                "before": strip(e["summary"].as_str().unwrap_or("")),
+                "before_failing": e["failing"],
+                "after": twin.map(|t| strip(t["summary"].as_str().unwrap_or(""))).unwrap_or_default(),
+                "after_failing": twin.map(|t| t["failing"].clone()).unwrap_or(Value::Null),
+            })
+        })
+        .collect();
+    let causes = |d: &Value| d["causes"].as_array().map(|a| a.len()).unwrap_or(0);
+    let unexplained = |d: &Value| d["unexplained"].as_array().map(|a| a.len()).unwrap_or(0);
+    json!({ "before_seq": bseq, "after_seq": aseq, "rows": out,
+        "causes_after": causes(a), "unexplained_after": unexplained(a), "causes_before": causes(b) })
+}
+
+/// The fixes, one row per change: what was planned, what happened, its security delta.
+fn fixes_view(entries: &[Entry], lang: Lang) -> Vec<serde_json::Value> {
+    use serde_json::json;
+    let mut rows: Vec<serde_json::Value> = Vec::new();
+    for e in entries {
+        let Body::Fix(f) = &e.body else { continue };
+        let row = match rows
+            .iter_mut()
+            .find(|r| r["cause"] == f.cause.as_str() && r["target"] == f.target.as_str())
+        {
+            Some(r) => r,
+            None => {
+                rows.push(json!({ "cause": f.cause, "target": f.target, "commands": f.commands, "delta": f.delta.get(lang.code()),
+                    "stage": "planned", "summary": "", "records": Vec::<String>::new() }));
+                rows.last_mut().unwrap()
+            }
+        };
+        if f.stage != "planned" {
+            row["stage"] = json!(f.stage);
+            if matches!(f.stage.as_str(), "applied" | "already" | "failed") {
+                row["summary"] = json!(f.summary);
+            }
+        }
+        let mut recs: Vec<String> = row["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect();
+        recs.push(format!("#{}", e.seq));
+        recs.extend(f.records.iter().map(|r| format!("#{r}")));
+        row["records"] = json!(recs);
+    }
+    for r in &mut rows {
+        let recs: Vec<String> = r["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect();
+        r["records"] = json!(recs.join(", "));
+    }
+    rows
+}
+
+/// The task's rules: each one before and after.
+fn rules_view(entries: &[Entry], lang: Lang) -> Vec<serde_json::Value> {
+    use serde_json::json;
+    let scenario = entries.iter().find_map(|e| match &e.body {
+        Body::Scenario(s) => crate::scenario::parse(&s.source, "scenario").ok(),
+        _ => None,
+    });
+    let mut rows: Vec<serde_json::Value> = Vec::new();
+    for e in entries {
+        let Body::Constraint(c) = &e.body else {
+            continue;
+        };
+        let text = scenario
+            .as_ref()
+            .and_then(|s| s.constraints.iter().find(|k| k.id == c.id))
+            .and_then(|k| k.text.get(lang.code()).cloned())
+            .unwrap_or_else(|| c.id.clone());
+        let row = match rows.iter_mut().find(|r| r["id"] == c.id.as_str()) {
+            Some(r) => r,
+            None => {
+                rows.push(json!({ "id": c.id, "text": text }));
+                rows.last_mut().unwrap()
+            }
+        };
+        row[c.when.as_str()] = json!(format!(
+            "{} ({}): {}",
+            if c.ok { "ok" } else { "NG" },
+            format!("#{}", e.seq),
+            c.value
+        ));
+    }
+    if rows
+        .iter()
+        .any(|r| r.get("before").is_some() && r.get("after").is_some())
+    {
+        for r in &mut rows {
+            let same = r["before"]
+                .as_str()
+                .map(|b| b.split_once(": ").map(|x| x.1))
+                == r["after"].as_str().map(|a| a.split_once(": ").map(|x| x.1));
+            r["same"] = json!(same);
+        }
+    }
+    rows
 }
 
 /// The findings of a diagnosis record, per phase, in one language. Observed text is evidence:
