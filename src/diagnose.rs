@@ -300,20 +300,35 @@ pub fn summary(o: &Observation) -> String {
             })
             .unwrap_or_default(),
         _ if v.get("bgp_allowed_between_nodes").is_some() => {
-            if v["bgp_allowed_between_nodes"] == true {
-                "TCP/179 allowed between the node groups".into()
-            } else {
-                format!(
-                    "missing: {}",
-                    v["missing"]
-                        .as_array()
-                        .map(|a| a
-                            .iter()
+            let list = |k: &str| {
+                v[k].as_array()
+                    .map(|a| {
+                        a.iter()
                             .filter_map(Value::as_str)
                             .collect::<Vec<_>>()
-                            .join(", "))
-                        .unwrap_or_default()
-                )
+                            .join(", ")
+                    })
+                    .unwrap_or_default()
+            };
+            let servers = v["servers"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|s| {
+                            format!(
+                                "{} on {}",
+                                s["name"].as_str().unwrap_or(""),
+                                s["host"].as_str().unwrap_or("?")
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default();
+            if v["bgp_allowed_between_nodes"] == true {
+                format!("TCP/179 allowed between the node groups; {servers}")
+            } else {
+                format!("missing: {}; {servers}", list("missing"))
             }
         }
         _ if v.get("pairs").is_some() => {
