@@ -568,7 +568,29 @@ impl Diagnosis {
                 })
             })
             .collect();
+        let pairs = self
+            .observations
+            .iter()
+            .find(|o| o.probe == "ping_matrix")
+            .and_then(|o| o.value.as_ref().ok())
+            .and_then(|v| v.get("pairs").cloned())
+            .unwrap_or(Value::Array(vec![]));
+        let mut hosts: Vec<&str> = Vec::new();
+        for o in &self.observations {
+            if !hosts.contains(&o.host.as_str()) {
+                hosts.push(&o.host);
+            }
+        }
+        let marks: Vec<&str> = scenario
+            .causes
+            .iter()
+            .filter(|c| self.causes.iter().any(|f| f.id == c.id))
+            .filter_map(|c| c.marks.as_deref())
+            .collect();
         json!({
+            "hosts": hosts,
+            "ping_pairs": pairs,
+            "marks": marks,
             "examined": examined,
             "scenario": self.scenario,
             "causes": self.causes,

@@ -135,6 +135,10 @@ pub struct Cause {
     pub how: Texts,
     #[serde(default)]
     pub fixes: Vec<FixSpec>,
+    /// Which link of the topology picture this cause breaks: `uplink` (the hypervisor's way out)
+    /// or `mesh` (between the nodes).
+    #[serde(default)]
+    pub marks: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,6 +1,7 @@
 //! The report: built from the journal alone, rendered to Markdown (tera templates), then from
 //! that Markdown to HTML (pulldown-cmark) and PDF (Typst).
 
+pub mod figures;
 pub mod html;
 pub mod text;
 pub mod typst;
@@ -253,33 +254,13 @@ fn context(entries: &[Entry], journal: &Path, lang: Lang, red: &Redactor) -> Res
         records.push(v);
     }
     let mut ctx = tera::Context::new();
-    // The incident as found: the last diagnosis before the first fix was applied (or the last one).
-    let first_fix = entries
-        .iter()
-        .find(|e| matches!(&e.body, Body::Fix(f) if f.stage != "planned"))
-        .map(|e| e.seq);
-    let diagnoses: Vec<(u64, &crate::journal::DiagnosisRecord)> = entries
-        .iter()
-        .filter_map(|e| match &e.body {
-            Body::Diagnosis(d) => Some((e.seq, d)),
-            _ => None,
-        })
-        .collect();
-    let before = diagnoses
-        .iter()
-        .rev()
-        .find(|(s, _)| first_fix.is_none_or(|f| *s < f))
-        .or(diagnoses.last());
+    let (before, after) = before_and_after(entries);
     if let Some((seq, d)) = before {
-        ctx.insert("findings", &findings(*seq, &d.result, lang, red));
+        ctx.insert("findings", &findings(seq, d, lang, red));
+        ctx.insert("figures", &figure_names(before, after));
     }
-    if let (Some(f), Some((bseq, b)), Some((aseq, a))) = (first_fix, before, diagnoses.last()) {
-        if *aseq > f {
-            ctx.insert(
-                "after",
-                &before_after(*bseq, &b.result, *aseq, &a.result, lang, red),
-            );
-        }
+    if let (Some((bseq, b)), Some((aseq, a))) = (before, after) {
+        ctx.insert("after", &before_after(bseq, b, aseq, a, lang, red));
     }
     let fixes = fixes_view(entries, lang);
     if !fixes.is_empty() {
@@ -301,6 +282,68 @@ fn context(entries: &[Entry], journal: &Path, lang: Lang, red: &Redactor) -> Res
     ctx.insert("meta", &meta);
     ctx.insert("records", &records);
     Ok(ctx)
+}
+
+type Diag<'a> = Option<(u64, &'a serde_json::Value)>;
+
+/// The incident as found (the last diagnosis before the first fix was applied, or the last one),
+/// and the diagnosis after the fix (the last one, when a fix was applied before it).
+fn before_and_after(entries: &[Entry]) -> (Diag<'_>, Diag<'_>) {
+    let first_fix = entries
+        .iter()
+        .find(|e| matches!(&e.body, Body::Fix(f) if f.stage != "planned"))
+        .map(|e| e.seq);
+    let diagnoses: Vec<(u64, &serde_json::Value)> = entries
+        .iter()
+        .filter_map(|e| match &e.body {
+            Body::Diagnosis(d) => Some((e.seq, &d.result)),
+            _ => None,
+        })
+        .collect();
+    let before = diagnoses
+        .iter()
+        .rev()
+        .find(|(s, _)| first_fix.is_none_or(|f| *s < f))
+        .or(diagnoses.last())
+        .copied();
+    let after = match (first_fix, diagnoses.last()) {
+        (Some(f), Some(&(a, d))) if a > f => Some((a, d)),
+        _ => None,
+    };
+    (before, after)
+}
+
+const TOPOLOGY: &str = "report.topology.svg";
+const PINGS_BEFORE: &str = "report.pings-before.svg";
+const PINGS_AFTER: &str = "report.pings-after.svg";
+
+fn figure_names(before: Diag<'_>, after: Diag<'_>) -> serde_json::Value {
+    let has_pings = |d: Diag<'_>| {
+        d.is_some_and(|(_, d)| d["ping_pairs"].as_array().is_some_and(|a| !a.is_empty()))
+    };
+    serde_json::json!({
+        "topology": TOPOLOGY,
+        "pings_before": has_pings(before).then_some(PINGS_BEFORE),
+        "pings_after": has_pings(after).then_some(PINGS_AFTER),
+    })
+}
+
+/// The pictures of a journal: (file name, SVG).
+fn figures_of(entries: &[Entry]) -> Vec<(String, String)> {
+    let (before, after) = before_and_after(entries);
+    let mut out = Vec::new();
+    if let Some((_, d)) = before {
+        out.push((TOPOLOGY.to_string(), figures::topology(d)));
+        if let Some(p) = figures::pings(d, "ping: before") {
+            out.push((PINGS_BEFORE.to_string(), p));
+        }
+    }
+    if let Some((_, d)) = after {
+        if let Some(p) = figures::pings(d, "ping: after") {
+            out.push((PINGS_AFTER.to_string(), p));
+        }
+    }
+    out
 }
 
 /// Each probe on each host, as the diagnosis before the fix and the one after it saw it.
@@ -616,6 +659,12 @@ pub fn write(journal: &Journal, opts: &Options, red: &Redactor) -> Result<Writte
         .map(|t| t.timestamp())
         .unwrap_or(0);
     let mut written = Written::default();
+    let figures = figures_of(&entries);
+    for (name, svg) in &figures {
+        let p = opts.out.join(name);
+        write_atomic(&p, svg.as_bytes())?;
+        written.files.push(p);
+    }
     for &lang in &opts.langs {
         let md = markdown(&entries, journal.path(), lang, red)?;
         let base = opts.out.join(format!("report.{}", lang.code()));
@@ -627,13 +676,16 @@ pub fn write(journal: &Journal, opts: &Options, red: &Redactor) -> Result<Writte
         let title = title(&entries, lang, red);
         if opts.formats.contains(&Format::Html) {
             let p = base.with_extension(format!("{}.html", lang.code()));
-            write_atomic(&p, html::render(&md, &title, lang.code()).as_bytes())?;
+            write_atomic(
+                &p,
+                html::render(&md, &title, lang.code(), &figures).as_bytes(),
+            )?;
             written.files.push(p);
         }
         if opts.formats.contains(&Format::Pdf) && !written.pdf_skipped {
             let p = base.with_extension(format!("{}.pdf", lang.code()));
-            let src = typst::document(&md, lang.code(), &title);
-            match typst::compile(&src, &p, timestamp) {
+            let src = typst::document(&md, lang.code(), &title, &figures);
+            match typst::compile(&src, &p, timestamp, &figures) {
                 Ok(()) => written.files.push(p),
                 Err(typst::PdfError::NoTypst) => written.pdf_skipped = true,
                 Err(typst::PdfError::Other(e)) => {

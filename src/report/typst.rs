@@ -60,6 +60,7 @@ struct Writer {
     cell: Option<String>,
     in_table_head: bool,
     header_cells: usize,
+    in_image: bool,
 }
 
 impl Writer {
@@ -94,6 +95,11 @@ impl Writer {
 
 /// Convert the report's Markdown to a Typst document (body only; see `document`).
 pub fn markup(markdown: &str) -> String {
+    markup_with(markdown, &[])
+}
+
+/// Markup where images the report made itself (`images`, by file name) become `#image(..)`.
+pub fn markup_with(markdown: &str, images: &[(String, String)]) -> String {
     let mut w = Writer {
         out: String::with_capacity(markdown.len() * 2),
         pending_soft_break: false,
@@ -103,6 +109,7 @@ pub fn markup(markdown: &str) -> String {
         cell: None,
         in_table_head: false,
         header_cells: 0,
+        in_image: false,
     };
     for ev in Parser::new_ext(markdown, gfm_options()) {
         if let Some(code) = w.code.as_mut() {
@@ -199,6 +206,17 @@ pub fn markup(markdown: &str) -> String {
             Event::Start(Tag::Strong) => w.raw("#strong["),
             Event::Start(Tag::Strikethrough) => w.raw("#strike["),
             Event::End(TagEnd::Emphasis | TagEnd::Strong | TagEnd::Strikethrough) => w.raw("];"),
+            Event::Start(Tag::Image { dest_url, .. }) => {
+                if images.iter().any(|(n, _)| *n == *dest_url) {
+                    w.raw(&format!(
+                        "#image({}, width: 100%);",
+                        string_literal(&dest_url)
+                    ));
+                }
+                w.in_image = true;
+            }
+            Event::End(TagEnd::Image) => w.in_image = false,
+            Event::Text(_) if w.in_image => {}
             Event::Start(Tag::Link { dest_url, .. }) => {
                 w.raw(&format!("#link({})[", string_literal(&dest_url)));
             }
@@ -220,14 +238,14 @@ pub fn markup(markdown: &str) -> String {
 }
 
 /// A whole Typst document: page and font set-up, then the body.
-pub fn document(markdown: &str, lang: &str, title: &str) -> String {
+pub fn document(markdown: &str, lang: &str, title: &str, images: &[(String, String)]) -> String {
     format!(
         "#set document(title: {title})\n\
          #set page(paper: \"a4\", margin: 18mm, numbering: \"1 / 1\")\n\
          #set text(font: \"{FONT}\", size: 9.5pt, lang: \"{lang}\")\n\
          #show raw: set text(font: \"{MONO_FONT}\", size: 8pt)\n\
          #show heading: set block(above: 1.2em, below: 0.6em)\n\n{}",
-        markup(markdown),
+        markup_with(markdown, images),
         title = string_literal(title)
     )
 }
@@ -277,13 +295,21 @@ fn check_fonts(typst: &Path) -> Result<()> {
 
 /// Compile a Typst document to `pdf`. `timestamp` (seconds since the epoch) becomes the PDF's
 /// creation date, so the same journal gives the same PDF.
-pub fn compile(source: &str, pdf: &Path, timestamp: i64) -> std::result::Result<(), PdfError> {
+pub fn compile(
+    source: &str,
+    pdf: &Path,
+    timestamp: i64,
+    files: &[(String, String)],
+) -> std::result::Result<(), PdfError> {
     let typst = find_typst().ok_or(PdfError::NoTypst)?;
     let run = || -> Result<()> {
         check_fonts(&typst)?;
         let dir = tempdir()?;
         let input = dir.join("report.typ");
         std::fs::write(&input, source)?;
+        for (name, content) in files {
+            std::fs::write(dir.join(name), content)?;
+        }
         let out = Command::new(&typst)
             .arg("compile")
             .arg("--root")
