@@ -194,6 +194,16 @@ fn the_contest_fixed_proven_and_reported() {
     ] {
         assert!(ja.contains(t), "{t:?} not in the report");
     }
+    // The pictures: the failing links marked, the ping matrix before and after; inlined in HTML.
+    let topo = std::fs::read_to_string(dir.path().join("report.topology.svg")).unwrap();
+    assert!(topo.contains("not forwarded") && topo.contains("BGP (TCP/179)") && topo.contains("class=\"fail\""));
+    let before = std::fs::read_to_string(dir.path().join("report.pings-before.svg")).unwrap();
+    let after = std::fs::read_to_string(dir.path().join("report.pings-after.svg")).unwrap();
+    assert!(before.contains("class=\"lost\"") && !after.contains("class=\"lost\""));
+    assert!(ja.contains("](report.topology.svg)") && ja.contains("](report.pings-after.svg)"));
+    let html = std::fs::read_to_string(dir.path().join("report.ja.html")).unwrap();
+    assert_eq!(html.matches("src=\"data:image/svg+xml;base64,").count(), 3);
+    assert!(!html.contains("src=\"report."), "the HTML refers to a file");
     let pdf = pdftotext(&dir.path().join("report.en.pdf"));
     assert!(
         pdf.contains("Before and after") && pdf.contains("cross-node 5/5"),
