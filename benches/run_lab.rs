@@ -7,8 +7,16 @@ use std::process::Command;
 use std::time::Instant;
 
 fn pm(args: &[&str]) {
-    let o = Command::new(env!("CARGO_BIN_EXE_postmortem")).args(args).output().unwrap();
-    assert!(o.status.success(), "postmortem {}: {}", args.join(" "), String::from_utf8_lossy(&o.stderr));
+    let o = Command::new(env!("CARGO_BIN_EXE_postmortem"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "postmortem {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 fn main() {
@@ -17,9 +25,21 @@ fn main() {
         let dir = tempfile::tempdir().unwrap();
         let j = dir.path().join("journal.jsonl");
         let t0 = Instant::now();
-        pm(&["run", "--apply", "--yes", "--target", "lab", "--journal", j.to_str().unwrap()]);
+        pm(&[
+            "run",
+            "--apply",
+            "--yes",
+            "--target",
+            "lab",
+            "--journal",
+            j.to_str().unwrap(),
+        ]);
         let wall = t0.elapsed().as_secs_f64();
-        let recs: Vec<Value> = std::fs::read_to_string(&j).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let recs: Vec<Value> = std::fs::read_to_string(&j)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         let mut floor = 0.0;
         let mut longest: f64 = 0.0;
         let mut collections = 0;

@@ -142,6 +142,9 @@ enum Command {
         /// The output directory (default: the journal's directory)
         #[arg(long)]
         out: Option<PathBuf>,
+        /// answer: the contest answer, per phase; postmortem: a team post-mortem (Google SRE template)
+        #[arg(long, value_enum, default_value = "answer")]
+        style: report::Style,
         #[command(flatten)]
         secrets: SecretArgs,
     },
@@ -193,6 +196,9 @@ enum Command {
         /// Where the report goes (default: the journal's directory)
         #[arg(long)]
         out: Option<PathBuf>,
+        /// answer: the contest answer, per phase; postmortem: a team post-mortem (Google SRE template)
+        #[arg(long, value_enum, default_value = "answer")]
+        style: report::Style,
     },
     /// Build the lab with the contest's faults, run --apply from its operator host, write the
     /// report under reports/demo/, and take the lab down (needs root).
@@ -561,6 +567,7 @@ fn run(cli: Cli) -> Result<i32> {
             lang,
             format,
             out,
+            style,
             secrets,
         } => {
             let redactor = secrets.redactor()?;
@@ -579,6 +586,7 @@ fn run(cli: Cli) -> Result<i32> {
                     langs: lang,
                     formats: format,
                     out,
+                    style,
                 },
                 &redactor,
             )?;
@@ -702,6 +710,7 @@ fn run(cli: Cli) -> Result<i32> {
             scenario,
             act,
             out,
+            style,
         } => {
             let Some(settings) = act.settings()? else {
                 return reexec_in_operator();
@@ -739,6 +748,7 @@ fn run(cli: Cli) -> Result<i32> {
                     langs: vec![Lang::Ja, Lang::En],
                     formats: vec![Format::Md, Format::Html, Format::Pdf],
                     out,
+                    style,
                 },
                 &settings.red,
             )?;

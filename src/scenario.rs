@@ -25,6 +25,9 @@ pub struct Scenario {
     pub alternatives: Vec<Alternative>,
     #[serde(default)]
     pub constraints: Vec<Constraint>,
+    /// Lessons learned, for the post-mortem style.
+    #[serde(default)]
+    pub lessons: Option<Texts>,
 }
 
 /// A typed fix of a cause: what is changed, where, and why it is no wider than needed.
@@ -139,6 +142,9 @@ pub struct Cause {
     /// or `mesh` (between the nodes).
     #[serde(default)]
     pub marks: Option<String>,
+    /// An action item that keeps the cause from coming back, for the post-mortem style.
+    #[serde(default)]
+    pub action: Option<Texts>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -196,7 +196,11 @@ fn the_contest_fixed_proven_and_reported() {
     }
     // The pictures: the failing links marked, the ping matrix before and after; inlined in HTML.
     let topo = std::fs::read_to_string(dir.path().join("report.topology.svg")).unwrap();
-    assert!(topo.contains("not forwarded") && topo.contains("BGP (TCP/179)") && topo.contains("class=\"fail\""));
+    assert!(
+        topo.contains("not forwarded")
+            && topo.contains("BGP (TCP/179)")
+            && topo.contains("class=\"fail\"")
+    );
     let before = std::fs::read_to_string(dir.path().join("report.pings-before.svg")).unwrap();
     let after = std::fs::read_to_string(dir.path().join("report.pings-after.svg")).unwrap();
     assert!(before.contains("class=\"lost\"") && !after.contains("class=\"lost\""));
@@ -204,6 +208,42 @@ fn the_contest_fixed_proven_and_reported() {
     let html = std::fs::read_to_string(dir.path().join("report.ja.html")).unwrap();
     assert_eq!(html.matches("src=\"data:image/svg+xml;base64,").count(), 3);
     assert!(!html.contains("src=\"report."), "the HTML refers to a file");
+    // The same journal as a team post-mortem.
+    let pm_dir = dir.path().join("pm");
+    pm_ok(&[
+        "report",
+        "--journal",
+        dir.path().join("journal.jsonl").to_str().unwrap(),
+        "--style",
+        "postmortem",
+        "--format",
+        "md",
+        "--out",
+        pm_dir.to_str().unwrap(),
+    ]);
+    let pm = std::fs::read_to_string(pm_dir.join("report.en.md")).unwrap();
+    for t in [
+        "## Summary",
+        "## Impact",
+        "## Root causes",
+        "## Trigger",
+        "## Resolution",
+        "## Detection",
+        "## Action items",
+        "## Lessons learned",
+        "## Timeline",
+    ] {
+        assert!(pm.contains(t), "{t:?} not in the post-mortem");
+    }
+    assert!(
+        pm.contains("part of building a microstack host")
+            && pm.contains("security\\-group templates"),
+        "action items: {pm}"
+    );
+    assert!(
+        pm.contains("0 known causes and 0 unexplained failures"),
+        "{pm}"
+    );
     let pdf = pdftotext(&dir.path().join("report.en.pdf"));
     assert!(
         pdf.contains("Before and after") && pdf.contains("cross-node 5/5"),

@@ -28,6 +28,15 @@ impl Lang {
     }
 }
 
+/// The report's shape: the contest answer (per phase, concise), or a team post-mortem after
+/// the Google SRE template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Style {
+    #[default]
+    Answer,
+    Postmortem,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     Md,
@@ -36,6 +45,8 @@ pub enum Format {
 }
 
 const TEMPLATE: &str = include_str!("../../templates/report.md.tera");
+const POSTMORTEM: &str = include_str!("../../templates/postmortem.md.tera");
+const APPENDIX: &str = include_str!("../../templates/appendix.md.tera");
 const TEXTS: &str = include_str!("../../templates/texts.toml");
 
 type Texts = HashMap<String, String>;
@@ -261,6 +272,37 @@ fn context(entries: &[Entry], journal: &Path, lang: Lang, red: &Redactor) -> Res
     }
     if let (Some((bseq, b)), Some((aseq, a))) = (before, after) {
         ctx.insert("after", &before_after(bseq, b, aseq, a, lang, red));
+    }
+    let scenario = entries.iter().find_map(|e| match &e.body {
+        Body::Scenario(s) => crate::scenario::parse(&s.source, "scenario").ok(),
+        _ => None,
+    });
+    if let Some(sc) = &scenario {
+        let claimed: Vec<String> = before
+            .and_then(|(_, d)| {
+                d["causes"].as_array().map(|a| {
+                    a.iter()
+                        .filter_map(|c| c["id"].as_str().map(String::from))
+                        .collect()
+                })
+            })
+            .unwrap_or_default();
+        let actions: Vec<serde_json::Value> = sc
+            .causes
+            .iter()
+            .filter(|c| claimed.contains(&c.id))
+            .filter_map(|c| {
+                c.action
+                    .as_ref()
+                    .map(|a| serde_json::json!({ "cause": c.id, "text": a.get(lang.code()) }))
+            })
+            .collect();
+        ctx.insert("actions", &actions);
+        if let Some(l) = sc.lessons.as_ref().and_then(|l| l.get(lang.code())) {
+            ctx.insert("lessons", l);
+        }
+    } else {
+        ctx.insert("actions", &Vec::<serde_json::Value>::new());
     }
     let fixes = fixes_view(entries, lang);
     if !fixes.is_empty() {
@@ -567,16 +609,35 @@ fn engine() -> tera::Tera {
     tera.register_filter("md_line", string_filter(text::md_line));
     tera.register_filter("md_cell", string_filter(text::md_cell));
     tera.register_filter("md_fence", string_filter(text::md_fence));
-    tera.add_raw_template("report.md", TEMPLATE)
-        .expect("templates/report.md.tera is valid");
+    tera.add_raw_templates(vec![
+        ("appendix.md", APPENDIX),
+        ("report.md", TEMPLATE),
+        ("postmortem.md", POSTMORTEM),
+    ])
+    .expect("the templates are valid");
     tera
 }
 
 /// Render the Markdown report of a verified journal.
 pub fn markdown(entries: &[Entry], journal: &Path, lang: Lang, red: &Redactor) -> Result<String> {
+    markdown_styled(entries, journal, lang, Style::Answer, red)
+}
+
+/// Render the Markdown report in the given style.
+pub fn markdown_styled(
+    entries: &[Entry],
+    journal: &Path,
+    lang: Lang,
+    style: Style,
+    red: &Redactor,
+) -> Result<String> {
     let ctx = context(entries, journal, lang, red)?;
+    let template = match style {
+        Style::Answer => "report.md",
+        Style::Postmortem => "postmortem.md",
+    };
     let md = engine()
-        .render("report.md", &ctx)
+        .render(template, &ctx)
         .context("rendering the Markdown template")?;
     // Templates leave runs of blank lines where optional parts were skipped; one is enough.
     let mut out = String::with_capacity(md.len());
@@ -605,6 +666,9 @@ pub fn markdown(entries: &[Entry], journal: &Path, lang: Lang, red: &Redactor) -
         out.push_str(line);
         out.push('\n');
     }
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
     Ok(out)
 }
 
@@ -612,6 +676,7 @@ pub struct Options {
     pub langs: Vec<Lang>,
     pub formats: Vec<Format>,
     pub out: PathBuf,
+    pub style: Style,
 }
 
 /// What `write` produced.
@@ -666,7 +731,7 @@ pub fn write(journal: &Journal, opts: &Options, red: &Redactor) -> Result<Writte
         written.files.push(p);
     }
     for &lang in &opts.langs {
-        let md = markdown(&entries, journal.path(), lang, red)?;
+        let md = markdown_styled(&entries, journal.path(), lang, opts.style, red)?;
         let base = opts.out.join(format!("report.{}", lang.code()));
         if opts.formats.contains(&Format::Md) {
             let p = base.with_extension(format!("{}.md", lang.code()));
