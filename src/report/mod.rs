@@ -134,6 +134,14 @@ fn first_line(s: &str, max: usize) -> String {
     out
 }
 
+/// The scenario of the journal's first collection, if it has one.
+fn scenario_of(entries: &[Entry]) -> Option<crate::scenario::Scenario> {
+    entries.iter().find_map(|e| match &e.body {
+        Body::Scenario(s) => crate::scenario::parse(&s.source, "scenario").ok(),
+        _ => None,
+    })
+}
+
 /// The report's title: the journal's own, or the language's default.
 fn title(entries: &[Entry], lang: Lang, red: &Redactor) -> String {
     entries
@@ -143,7 +151,14 @@ fn title(entries: &[Entry], lang: Lang, red: &Redactor) -> String {
             _ => None,
         })
         .map(|s| red.redact(&s).0)
-        .unwrap_or_else(|| texts(lang)["title"].clone())
+        .unwrap_or_else(|| {
+            // Without a title of its own, the incident's: the scenario's title.
+            let scenario = scenario_of(entries);
+            match scenario.and_then(|s| s.title.get(lang.code()).cloned()) {
+                Some(t) => format!("{}: {t}", texts(lang)["title"]),
+                None => texts(lang)["title"].clone(),
+            }
+        })
 }
 
 /// Build the template's context for one language. Texts pass through the redactor once more,
@@ -273,10 +288,7 @@ fn context(entries: &[Entry], journal: &Path, lang: Lang, red: &Redactor) -> Res
     if let (Some((bseq, b)), Some((aseq, a))) = (before, after) {
         ctx.insert("after", &before_after(bseq, b, aseq, a, lang, red));
     }
-    let scenario = entries.iter().find_map(|e| match &e.body {
-        Body::Scenario(s) => crate::scenario::parse(&s.source, "scenario").ok(),
-        _ => None,
-    });
+    let scenario = scenario_of(entries);
     if let Some(sc) = &scenario {
         let claimed: Vec<String> = before
             .and_then(|(_, d)| {
@@ -473,10 +485,7 @@ fn fixes_view(entries: &[Entry], lang: Lang) -> Vec<serde_json::Value> {
 /// The task's rules: each one before and after.
 fn rules_view(entries: &[Entry], lang: Lang) -> Vec<serde_json::Value> {
     use serde_json::json;
-    let scenario = entries.iter().find_map(|e| match &e.body {
-        Body::Scenario(s) => crate::scenario::parse(&s.source, "scenario").ok(),
-        _ => None,
-    });
+    let scenario = scenario_of(entries);
     let mut rows: Vec<serde_json::Value> = Vec::new();
     for e in entries {
         let Body::Constraint(c) = &e.body else {
