@@ -155,18 +155,8 @@ enum Command {
         /// A built-in scenario id or a scenario file
         #[arg(long, default_value = "ictsc2021-cloud-native")]
         scenario: String,
-        /// `lab`: work from the lab's operator host with the lab's ssh_config and known_hosts
-        /// (needs root); without it, the user's own SSH configuration is used
-        #[arg(long)]
-        target: Option<String>,
-        /// The OpenSSH client configuration to read (default: ~/.ssh/config, or the lab's)
-        #[arg(long, value_name = "FILE")]
-        ssh_config: Option<PathBuf>,
-        /// Accept and record the key of a host that known_hosts does not hold yet
-        #[arg(long)]
-        accept_new: bool,
         #[command(flatten)]
-        secrets: SecretArgs,
+        target: TargetArgs,
     },
     /// Diagnose the latest collection in the journal, and append the diagnosis to it.
     Diagnose {
@@ -224,18 +214,14 @@ enum Command {
     },
 }
 
+/// Where the hosts are and how to reach them.
 #[derive(Args, Clone)]
-struct ActArgs {
-    /// Change the hosts (without it, nothing is changed: the plan is only shown and recorded)
-    #[arg(long)]
-    apply: bool,
-    /// Do not ask for confirmation
-    #[arg(long)]
-    yes: bool,
-    /// `lab`: work from the lab's operator host with the lab's ssh_config (needs root)
+struct TargetArgs {
+    /// `lab`: work from the lab's operator host with the lab's ssh_config and known_hosts
+    /// (needs root); without it, the user's own SSH configuration is used
     #[arg(long)]
     target: Option<String>,
-    /// The OpenSSH client configuration to read
+    /// The OpenSSH client configuration to read (default: ~/.ssh/config, or the lab's)
     #[arg(long, value_name = "FILE")]
     ssh_config: Option<PathBuf>,
     /// Accept and record the key of a host that known_hosts does not hold yet
@@ -245,7 +231,19 @@ struct ActArgs {
     secrets: SecretArgs,
 }
 
-impl ActArgs {
+#[derive(Args, Clone)]
+struct ActArgs {
+    /// Change the hosts (without it, nothing is changed: the plan is only shown and recorded)
+    #[arg(long)]
+    apply: bool,
+    /// Do not ask for confirmation
+    #[arg(long)]
+    yes: bool,
+    #[command(flatten)]
+    target: TargetArgs,
+}
+
+impl TargetArgs {
     /// None: this process must first move into the lab's operator host.
     fn settings(&self) -> Result<Option<crate::run::Settings>> {
         let lab = match self.target.as_deref() {
@@ -632,31 +630,12 @@ fn run(cli: Cli) -> Result<i32> {
             journal,
             scenario,
             target,
-            ssh_config,
-            accept_new,
-            secrets,
         } => {
             let (sc, source) = crate::scenario::load(&scenario)?;
-            let lab = match target.as_deref() {
-                None => false,
-                Some("lab") => true,
-                Some(other) => anyhow::bail!("unknown --target {other:?}: the only target is lab (or none, for your own SSH configuration)"),
-            };
-            if lab && std::env::var_os("POSTMORTEM_IN_OPERATOR").is_none() {
+            let Some(settings) = target.settings()? else {
                 return reexec_in_operator();
-            }
-            let config = match (&ssh_config, lab) {
-                (Some(f), _) => SshConfig::load(f, false)?,
-                (None, true) => SshConfig::load(&crate::lab::dir().join("ssh_config"), false)
-                    .context("the lab's ssh_config: is the lab up (postmortem lab up)?")?,
-                (None, false) => SshConfig::load_default()?,
             };
             let journal = Journal::new(journal.journal);
-            let opts = SshOptions {
-                config,
-                accept_new,
-                ..Default::default()
-            };
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
@@ -665,10 +644,10 @@ fn run(cli: Cli) -> Result<i32> {
             let done = rt.block_on(crate::collect::collect(
                 &sc,
                 &source,
-                if lab { "lab" } else { "ssh" },
-                opts,
+                &settings.target,
+                settings.opts,
                 journal.clone(),
-                secrets.redactor()?,
+                settings.red,
             ))?;
             eprintln!(
                 "postmortem: collected {} records for {} (nodes: {}) in {:.1} s into {}",
@@ -685,7 +664,7 @@ fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Fix { journal, act } => {
-            let Some(settings) = act.settings()? else {
+            let Some(settings) = act.target.settings()? else {
                 return reexec_in_operator();
             };
             let journal = Journal::new(journal.journal);
@@ -712,7 +691,7 @@ fn run(cli: Cli) -> Result<i32> {
             out,
             style,
         } => {
-            let Some(settings) = act.settings()? else {
+            let Some(settings) = act.target.settings()? else {
                 return reexec_in_operator();
             };
             let (sc, source) = crate::scenario::load(&scenario)?;

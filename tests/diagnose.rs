@@ -8,25 +8,6 @@ mod common;
 use common::*;
 use serde_json::Value;
 use std::process::Command;
-use std::sync::Mutex;
-
-static LAB: Mutex<()> = Mutex::new(());
-
-fn lock() -> std::sync::MutexGuard<'static, ()> {
-    LAB.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn pm_ok(args: &[&str]) -> String {
-    let o = Command::new(bin()).args(args).output().unwrap();
-    assert!(
-        o.status.success(),
-        "postmortem {}: {}{}",
-        args.join(" "),
-        stdout(&o),
-        stderr(&o)
-    );
-    stdout(&o)
-}
 
 fn lab_exec(host: &str, script: &str) {
     let o = Command::new(bin())
@@ -90,7 +71,7 @@ fn ruled_out(d: &Value) -> Vec<String> {
 
 #[test]
 fn the_contest_gives_exactly_its_two_causes_with_chains_and_evidence() {
-    let _g = lock();
+    let _g = lab_lock();
     pm_ok(&["lab", "up", "--faults", "ip-forward,sg-bgp"]);
     let dir = tempdir();
     let d = diagnosis(dir.path());
@@ -188,7 +169,7 @@ fn the_contest_gives_exactly_its_two_causes_with_chains_and_evidence() {
 
 #[test]
 fn each_fault_alone_and_a_healthy_lab() {
-    let _g = lock();
+    let _g = lab_lock();
     for (faults, want) in [
         ("ip-forward", vec!["ip-forward-disabled"]),
         ("sg-bgp", vec!["sg-bgp-blocked"]),
@@ -213,7 +194,7 @@ fn each_fault_alone_and_a_healthy_lab() {
 
 #[test]
 fn unknown_faults_are_unexplained_never_a_wrong_cause() {
-    let _g = lock();
+    let _g = lab_lock();
     // node1 loses its default route (keeping the way back to server01, so SSH still works):
     // apt fails there, but forwarding on server01 is fine.
     pm_ok(&["lab", "up", "--faults", "none"]);
@@ -257,7 +238,7 @@ fn unknown_faults_are_unexplained_never_a_wrong_cause() {
 
 #[test]
 fn unreachable_host_wrong_key_and_sudo_wanting_a_password_are_missing_evidence() {
-    let _g = lock();
+    let _g = lab_lock();
     pm_ok(&["lab", "up", "--faults", "ip-forward,sg-bgp", "--nodes", "3"]);
     // node2 stops answering SSH; node1's sudo wants a password; node3 no longer takes the key.
     lab_exec("node2", "pkill -x sshd");
@@ -315,7 +296,7 @@ fn unreachable_host_wrong_key_and_sudo_wanting_a_password_are_missing_evidence()
 
 #[test]
 fn ctrl_c_during_collect_removes_the_probe_pods_and_keeps_the_journal() {
-    let _g = lock();
+    let _g = lab_lock();
     pm_ok(&["lab", "up", "--faults", "ip-forward,sg-bgp"]);
     let dir = tempdir();
     let j = dir.path().join("journal.jsonl");

@@ -4,26 +4,7 @@
 mod common;
 use common::*;
 use std::process::Command;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
-
-static LAB: Mutex<()> = Mutex::new(());
-
-fn lock() -> std::sync::MutexGuard<'static, ()> {
-    LAB.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn pm_ok(args: &[&str]) -> String {
-    let o = Command::new(bin()).args(args).output().unwrap();
-    assert!(
-        o.status.success(),
-        "postmortem {}: {}{}",
-        args.join(" "),
-        stdout(&o),
-        stderr(&o)
-    );
-    stdout(&o)
-}
 
 /// `lab exec HOST -- sh -c SCRIPT`: (exit code, stdout + stderr)
 fn exec(host: &str, script: &str) -> (i32, String) {
@@ -88,7 +69,7 @@ fn openstack(cmd: &str) -> (i32, String) {
 
 #[test]
 fn contest_faults_their_symptoms_and_their_cures() {
-    let _g = lock();
+    let _g = lab_lock();
     up("ip-forward,sg-bgp");
     // Phase 1: the nodes cannot reach the mirror; server01 does not forward.
     assert_eq!(
@@ -192,7 +173,7 @@ fn contest_faults_their_symptoms_and_their_cures() {
 
 #[test]
 fn healthy_lab_and_each_fault_alone() {
-    let _g = lock();
+    let _g = lab_lock();
     up("none");
     assert!(apt_update_ok("node1"));
     assert!(within(15, || bgp_established("node1")), "healthy BGP");
@@ -230,7 +211,7 @@ fn host_state() -> String {
 
 #[test]
 fn down_leaves_nothing_and_the_host_untouched() {
-    let _g = lock();
+    let _g = lab_lock();
     let _ = Command::new(bin()).args(["lab", "down"]).output();
     let before = host_state();
     up("ip-forward,sg-bgp");
@@ -275,7 +256,7 @@ fn down_leaves_nothing_and_the_host_untouched() {
 
 #[test]
 fn leftovers_of_a_killed_lab_are_cleaned_by_up() {
-    let _g = lock();
+    let _g = lab_lock();
     up("none");
     // A lab whose tool was killed: its namespaces and processes are still there.
     let o = Command::new(bin())
@@ -304,7 +285,7 @@ fn bad_lab_input_is_refused_clearly() {
         "{}",
         stderr(&o)
     );
-    let _g = lock();
+    let _g = lab_lock();
     up("none");
     let o = Command::new(bin())
         .args(["lab", "exec", "node9", "--", "true"])
@@ -328,7 +309,7 @@ fn kubectl(cmd: &str) -> (i32, String) {
 
 #[test]
 fn kubectl_and_calicoctl_speak_their_formats_over_the_real_state() {
-    let _g = lock();
+    let _g = lab_lock();
     up("ip-forward,sg-bgp");
     let (code, nodes) = kubectl("get nodes");
     assert_eq!(code, 0, "{nodes}");
@@ -414,7 +395,7 @@ fn kubectl_and_calicoctl_speak_their_formats_over_the_real_state() {
 
 #[test]
 fn thirty_two_nodes_in_a_full_mesh() {
-    let _g = lock();
+    let _g = lab_lock();
     pm_ok(&["lab", "up", "--faults", "none", "--nodes", "32"]);
     assert!(
         within(30, || bgp_established("node32") && bgp_established("node1")),
@@ -473,7 +454,7 @@ fn record_from_operator(
 
 #[test]
 fn ssh_from_the_operator_host_through_the_bastion_with_sudo() {
-    let _g = lock();
+    let _g = lab_lock();
     up("ip-forward,sg-bgp");
     let d = tempdir();
     let j = d.path().join("journal.jsonl");

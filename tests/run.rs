@@ -7,25 +7,6 @@ use common::*;
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
-use std::sync::Mutex;
-
-static LAB: Mutex<()> = Mutex::new(());
-
-fn lock() -> std::sync::MutexGuard<'static, ()> {
-    LAB.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn pm_ok(args: &[&str]) -> String {
-    let o = Command::new(bin()).args(args).output().unwrap();
-    assert!(
-        o.status.success(),
-        "postmortem {}: {}{}",
-        args.join(" "),
-        stdout(&o),
-        stderr(&o)
-    );
-    stdout(&o)
-}
 
 fn lab_sh(host: &str, script: &str) -> String {
     let o = Command::new(bin())
@@ -100,7 +81,7 @@ fn ping_ok(from: &str, ip: &str) -> bool {
 
 #[test]
 fn the_contest_fixed_proven_and_reported() {
-    let _g = lock();
+    let _g = lab_lock();
     pm_ok(&["lab", "up", "--faults", "ip-forward,sg-bgp"]);
     let (_, _, rules_before) = state();
     let dir = tempdir();
@@ -254,7 +235,7 @@ fn the_contest_fixed_proven_and_reported() {
 
 #[test]
 fn without_apply_nothing_changes_and_twice_adds_nothing() {
-    let _g = lock();
+    let _g = lab_lock();
     pm_ok(&["lab", "up", "--faults", "ip-forward,sg-bgp"]);
     let before = state();
     let dir = tempdir();
@@ -286,7 +267,7 @@ fn without_apply_nothing_changes_and_twice_adds_nothing() {
 
 #[test]
 fn a_fix_that_does_not_cure_is_rolled_back_and_reported() {
-    let _g = lock();
+    let _g = lab_lock();
     pm_ok(&["lab", "up", "--faults", "ip-forward,sg-bgp"]);
     let (_, _, rules_before) = state();
     // BIRD on node2 refuses its peer: TCP/179 alone cannot bring BGP up.
@@ -328,7 +309,7 @@ fn a_fix_that_does_not_cure_is_rolled_back_and_reported() {
 
 #[test]
 fn a_run_killed_while_applying_ends_the_same_when_run_again() {
-    let _g = lock();
+    let _g = lab_lock();
     pm_ok(&["lab", "up", "--faults", "ip-forward,sg-bgp"]);
     let (_, _, rules_before) = state();
     let dir = tempdir();

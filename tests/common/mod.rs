@@ -87,3 +87,22 @@ pub fn remark(md: &Path) -> String {
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")
 }
+
+/// Run postmortem and insist that it succeeds; its stdout.
+pub fn pm_ok(args: &[&str]) -> String {
+    let o = Command::new(bin()).args(args).output().unwrap();
+    assert!(
+        o.status.success(),
+        "postmortem {}: {}{}",
+        args.join(" "),
+        stdout(&o),
+        stderr(&o)
+    );
+    stdout(&o)
+}
+
+/// One lab at a time within a test binary (cargo runs the binaries one after another).
+pub fn lab_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LAB: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LAB.lock().unwrap_or_else(|e| e.into_inner())
+}
