@@ -18,6 +18,8 @@ struct Ctx {
     pool: SshPool,
     journal: Journal,
     red: Redactor,
+    /// The seq of this collection's scenario record.
+    collection: u64,
     /// Journal appends, in completion order; the first error stops nothing but is reported.
     error: Mutex<Option<String>>,
 }
@@ -79,6 +81,7 @@ pub async fn collect(
         pool: SshPool::new(opts),
         journal,
         red,
+        collection: entry.seq,
         error: Mutex::new(None),
     });
     let hv = scenario.hosts.hypervisor.clone();
@@ -144,11 +147,13 @@ pub async fn collect(
             &kubectl_host,
             scenario.probes.iter().find(|p| p.parser == "ping_matrix"),
         ) {
-            let names: Vec<String> = nodes
-                .iter()
-                .map(|n| format!("{PROBE_POD_PREFIX}{n}"))
-                .collect();
+            let tag = probe_tag(ctx.collection);
+            let names: Vec<String> = nodes.iter().map(|n| format!("{tag}{n}")).collect();
             let delete = format!("kubectl delete pod {} --ignore-not-found", names.join(" "));
+            ctx.run(host, probe, &delete, Some("cleanup-interrupted".into()))
+                .await;
+            // A create already under way on the remote side may still finish: once more.
+            tokio::time::sleep(Duration::from_secs(2)).await;
             ctx.run(host, probe, &delete, Some("cleanup-interrupted".into()))
                 .await;
         }
@@ -172,9 +177,16 @@ pub async fn collect(
     })
 }
 
+/// The names of this collection's probe pods start with this; any other pod with the common
+/// prefix is a leftover of an interrupted collection.
+fn probe_tag(collection: u64) -> String {
+    format!("{PROBE_POD_PREFIX}c{collection}-")
+}
+
 /// One probe pod pinned to each node (a correct nodeName override), a ping from each to every
 /// pod, same-node and cross-node labelled; the probe pods are removed afterwards whatever happened.
 async fn ping_matrix(ctx: &Ctx, host: &str, probe: &Probe) {
+    let tag = probe_tag(ctx.collection);
     let nodes_ev = ctx
         .run(
             host,
@@ -186,49 +198,70 @@ async fn ping_matrix(ctx: &Ctx, host: &str, probe: &Probe) {
     let Ok(nodes) = parse::kube_nodes(&nodes_ev.stdout.text) else {
         return;
     };
-    let names: Vec<String> = nodes
-        .iter()
-        .map(|n| format!("{PROBE_POD_PREFIX}{}", n.name))
-        .collect();
-    let delete = format!("kubectl delete pod {} --ignore-not-found", names.join(" "));
-    // Leftovers of an interrupted earlier run first.
-    ctx.run(host, probe, &delete, Some("cleanup-before".into()))
+    // Leftovers of an interrupted earlier collection go first.
+    let before = ctx
+        .run(
+            host,
+            probe,
+            "kubectl get pods -o json",
+            Some("pods-before".into()),
+        )
         .await;
+    let leftovers: Vec<String> = parse::kube_pods(&before.stdout.text)
+        .map(|p| {
+            p.into_iter()
+                .map(|p| p.name)
+                .filter(|n| n.starts_with(PROBE_POD_PREFIX))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !leftovers.is_empty() {
+        let cmd = format!(
+            "kubectl delete pod {} --ignore-not-found",
+            leftovers.join(" ")
+        );
+        ctx.run(host, probe, &cmd, Some("cleanup-before".into()))
+            .await;
+    }
+    let mut ours: Vec<String> = nodes.iter().map(|n| format!("{tag}{}", n.name)).collect();
     let result = async {
-        for n in &nodes {
+        for (n, name) in nodes.iter().zip(&ours) {
             let overrides = format!(
                 "{{\"apiVersion\":\"v1\",\"spec\":{{\"nodeName\":\"{}\"}}}}",
                 n.name
             );
             let cmd = format!(
-                "kubectl run {PROBE_POD_PREFIX}{} --image=busybox --restart=Never --overrides={} -- sleep 3600",
-                n.name,
+                "kubectl run {name} --image=busybox --restart=Never --overrides={} -- sleep 3600",
                 shell_quote(&overrides)
             );
             let ev = ctx
-                .run(
-                    host,
-                    probe,
-                    &cmd,
-                    Some(format!("create {PROBE_POD_PREFIX}{}", n.name)),
-                )
+                .run(host, probe, &cmd, Some(format!("create {name}")))
                 .await;
             if !ev.outcome.is_success() {
-                return;
+                return vec![];
             }
         }
         let pods_ev = ctx
             .run(host, probe, "kubectl get pods -o json", Some("pods".into()))
             .await;
         let Ok(pods) = parse::kube_pods(&pods_ev.stdout.text) else {
-            return;
+            return vec![];
         };
+        let late: Vec<String> = pods
+            .iter()
+            .map(|p| p.name.clone())
+            .filter(|n| n.starts_with(PROBE_POD_PREFIX) && !n.starts_with(&tag))
+            .collect();
+        let targets: Vec<&parse::KubePod> = pods
+            .iter()
+            .filter(|p| {
+                p.ip.is_some()
+                    && (p.name.starts_with(&tag) || !p.name.starts_with(PROBE_POD_PREFIX))
+            })
+            .collect();
         let mut pings = Vec::new();
-        for from in pods.iter().filter(|p| p.name.starts_with(PROBE_POD_PREFIX)) {
-            for to in pods
-                .iter()
-                .filter(|p| p.name != from.name && p.ip.is_some())
-            {
+        for from in pods.iter().filter(|p| p.name.starts_with(&tag)) {
+            for to in targets.iter().filter(|p| p.name != from.name) {
                 let (Some(fnode), Some(tnode), Some(ip)) = (&from.node, &to.node, &to.ip) else {
                     continue;
                 };
@@ -238,7 +271,9 @@ async fn ping_matrix(ctx: &Ctx, host: &str, probe: &Probe) {
             }
         }
         futures::future::join_all(pings).await;
+        late
     };
-    result.await;
+    ours.extend(result.await);
+    let delete = format!("kubectl delete pod {} --ignore-not-found", ours.join(" "));
     ctx.run(host, probe, &delete, Some("cleanup".into())).await;
 }

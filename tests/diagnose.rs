@@ -364,6 +364,10 @@ fn ctrl_c_during_collect_removes_the_probe_pods_and_keeps_the_journal() {
     pm_ok(&["journal", "verify", j.to_str().unwrap()]);
     // And a new collection on the same journal works.
     let d = diagnosis(dir.path());
-    assert_eq!(cause_ids(&d), vec!["ip-forward-disabled", "sg-bgp-blocked"]);
+    assert_eq!(
+        cause_ids(&d),
+        vec!["ip-forward-disabled", "sg-bgp-blocked"],
+        "{d:#}"
+    );
     pm_ok(&["lab", "down"]);
 }
