@@ -186,6 +186,7 @@ fn agent_authentication() {
         .output()
         .unwrap();
     let _ = agent.kill();
+    let _ = agent.wait();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     // Without the agent the same host has no usable key.
     let (o, recs) = lab.record(&["a-agent"], &[], &["true"]);

@@ -56,10 +56,13 @@ fn sha256_hex(data: &[u8]) -> String {
 }
 
 /// The hash a record must carry: SHA-256 over its canonical form without `hash`.
-fn record_hash(obj: &serde_json::Map<String, Value>) -> String {
-    let mut without = obj.clone();
-    without.remove("hash");
-    sha256_hex(Value::Object(without).to_string().as_bytes())
+/// The map must not hold `hash` (the writer adds it after, the reader takes it out first).
+fn record_hash(without_hash: &serde_json::Map<String, Value>) -> String {
+    sha256_hex(
+        serde_json::to_string(without_hash)
+            .expect("a JSON map serialises")
+            .as_bytes(),
+    )
 }
 
 /// Why a journal failed verification: the first bad line and what is wrong with it.
@@ -80,14 +83,17 @@ fn check_line(line: &[u8], lineno: u64, prev: &str) -> std::result::Result<Entry
     let text = std::str::from_utf8(line).map_err(|_| "not valid UTF-8".to_string())?;
     let value: Value =
         serde_json::from_str(text).map_err(|e| format!("not a JSON record ({e})"))?;
-    let Value::Object(obj) = value else {
+    let Value::Object(mut obj) = value else {
         return Err("not a JSON object".into());
     };
-    if Value::Object(obj.clone()).to_string() != text {
+    if serde_json::to_string(&obj).map_err(|e| e.to_string())? != text {
         return Err("not in canonical form (the line was edited)".into());
     }
+    let hash = match obj.remove("hash") {
+        Some(Value::String(h)) => h,
+        _ => return Err("no \"hash\" field".into()),
+    };
     let get = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_owned);
-    let hash = get("hash").ok_or("no \"hash\" field")?;
     let want = record_hash(&obj);
     if hash != want {
         return Err(format!("content does not match its hash (the record was edited): has {hash}, content gives {want}"));
@@ -288,9 +294,20 @@ fn write_record(file: &mut File, seq: u64, prev: &str, at: &str, body: &Body) ->
     let Value::Object(mut obj) = serde_json::to_value(body)? else {
         bail!("a record must serialise to a JSON object");
     };
+    for k in ["seq", "prev", "at", "hash"] {
+        if obj.contains_key(k) {
+            bail!("a record has a field named {k}, which the journal reserves");
+        }
+    }
     obj.insert("seq".into(), Value::from(seq));
     obj.insert("prev".into(), Value::from(prev));
     obj.insert("at".into(), Value::from(at));
+    // Never write a line that could not be read back as the same record.
+    let back: Body = serde_json::from_value(Value::Object(obj.clone()))
+        .context("a record that would not read back")?;
+    if back != *body {
+        bail!("a record that would not read back as written");
+    }
     let hash = record_hash(&obj);
     obj.insert("hash".into(), Value::from(hash.clone()));
     let mut line = Value::Object(obj).to_string();

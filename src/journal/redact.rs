@@ -54,9 +54,7 @@ fn builtins() -> &'static Builtins {
             ))
             .unwrap(),
             // --password VALUE, --os-password=VALUE, -token VALUE
-            option_arg: Regex::new(&format!(
-                r#"(?i)((?:^|\s)--?(?:[A-Za-z0-9-]*)(?:password|passwd|passphrase|secret|token)(?:[A-Za-z0-9-]*))(=|\s+)("[^"]*"|'[^']*'|\S+)"#
-            ))
+            option_arg: Regex::new(&r#"(?i)((?:^|\s)--?(?:[A-Za-z0-9-]*)(?:password|passwd|passphrase|secret|token)(?:[A-Za-z0-9-]*))(=|\s+)("[^"]*"|'[^']*'|\S+)"#.to_string())
             .unwrap(),
             // password: value (YAML), password = value (INI), PASSWORD=value (env)
             key_value: Regex::new(&format!(

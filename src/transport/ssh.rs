@@ -511,7 +511,7 @@ impl SshPool {
                 let r = conn.exec(command, cap, timeout).await;
                 let refused = sudo
                     && matches!(r.outcome, Outcome::Exited { code: 1 })
-                    && sudo_wants_password(&String::from_utf8_lossy(&r.stderr.head()));
+                    && sudo_wants_password(&String::from_utf8_lossy(r.stderr.head()));
                 (
                     if refused {
                         Outcome::Failed {
