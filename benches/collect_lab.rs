@@ -3,21 +3,10 @@
 //! the longest one (the floor for any parallel collection). Run as root:
 //! `cargo bench --bench collect_lab`.
 
-use std::process::Command;
-use std::time::Instant;
+mod common;
+use common::pm;
 
-fn pm(args: &[&str]) {
-    let o = Command::new(env!("CARGO_BIN_EXE_postmortem"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "postmortem {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
+use std::time::Instant;
 
 fn main() {
     pm(&["lab", "up", "--faults", "ip-forward,sg-bgp"]);

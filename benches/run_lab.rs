@@ -2,22 +2,11 @@
 //! its longest command (the apt timeout, the kubespray run: work no parallelism removes), plus
 //! the fix commands one after another. Run as root: `cargo bench --bench run_lab`.
 
-use serde_json::Value;
-use std::process::Command;
-use std::time::Instant;
+mod common;
+use common::pm;
 
-fn pm(args: &[&str]) {
-    let o = Command::new(env!("CARGO_BIN_EXE_postmortem"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "postmortem {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
+use serde_json::Value;
+use std::time::Instant;
 
 fn main() {
     for run in 1..=2 {

@@ -32,6 +32,38 @@ struct JournalArg {
     journal: PathBuf,
 }
 
+impl JournalArg {
+    /// The journal's directory: where the report goes unless told otherwise.
+    fn dir(&self) -> PathBuf {
+        self.journal
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| ".".into())
+    }
+}
+
+/// List the files a report wrote; false (and how to install typst) when the PDF could not be made.
+fn print_written(written: &report::Written) -> bool {
+    for f in &written.files {
+        println!("{}", f.display());
+    }
+    if written.pdf_skipped {
+        eprintln!(
+            "postmortem: typst was not found, so no PDF was written (Markdown and HTML were); {}",
+            report::typst::INSTALL_HINT
+        );
+    }
+    !written.pdf_skipped
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
 #[derive(Args, Clone, Default)]
 struct SecretArgs {
     /// A secret value to redact (repeatable). Prefer --secrets-file: arguments are visible in ps
@@ -460,10 +492,7 @@ fn run(cli: Cli) -> Result<i32> {
             let redactor = secrets.redactor()?;
             let journal = Journal::new(journal.journal);
             let opts = ssh.options()?;
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()?;
+            let rt = runtime()?;
             let evidence = rt.block_on(crate::transport::ssh::run_on_hosts(
                 opts,
                 &ssh.on,
@@ -518,10 +547,7 @@ fn run(cli: Cli) -> Result<i32> {
                 argv
             };
             let journal = Journal::new(journal.journal);
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()?;
+            let rt = runtime()?;
             let evidence = rt.block_on(
                 LocalRun {
                     host: host.unwrap_or_else(hostname),
@@ -569,14 +595,7 @@ fn run(cli: Cli) -> Result<i32> {
             secrets,
         } => {
             let redactor = secrets.redactor()?;
-            let out = out.unwrap_or_else(|| {
-                journal
-                    .journal
-                    .parent()
-                    .filter(|p| !p.as_os_str().is_empty())
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| ".".into())
-            });
+            let out = out.unwrap_or_else(|| journal.dir());
             let journal = Journal::new(journal.journal);
             let written = report::write(
                 &journal,
@@ -588,17 +607,7 @@ fn run(cli: Cli) -> Result<i32> {
                 },
                 &redactor,
             )?;
-            for f in &written.files {
-                println!("{}", f.display());
-            }
-            if written.pdf_skipped {
-                eprintln!(
-                    "postmortem: typst was not found, so no PDF was written (Markdown and HTML were); {}",
-                    report::typst::INSTALL_HINT
-                );
-                return Ok(3);
-            }
-            Ok(0)
+            Ok(if print_written(&written) { 0 } else { 3 })
         }
         Command::Lab { command } => lab_command(command),
         Command::Scenario { command } => match command {
@@ -636,10 +645,7 @@ fn run(cli: Cli) -> Result<i32> {
                 return reexec_in_operator();
             };
             let journal = Journal::new(journal.journal);
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()?;
+            let rt = runtime()?;
             let t0 = std::time::Instant::now();
             let done = rt.block_on(crate::collect::collect(
                 &sc,
@@ -678,10 +684,7 @@ fn run(cli: Cli) -> Result<i32> {
             let sc = crate::scenario::parse(&rec.source, &format!("scenario in record #{seq}"))?;
             let source = rec.source.clone();
             let d = crate::diagnose::diagnose(&sc, &entries, seq);
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()?;
+            let rt = runtime()?;
             rt.block_on(fix_stage(&sc, &source, &journal, &d, &act, &settings))
         }
         Command::Run {
@@ -695,19 +698,9 @@ fn run(cli: Cli) -> Result<i32> {
                 return reexec_in_operator();
             };
             let (sc, source) = crate::scenario::load(&scenario)?;
-            let out = out.unwrap_or_else(|| {
-                journal
-                    .journal
-                    .parent()
-                    .filter(|p| !p.as_os_str().is_empty())
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| ".".into())
-            });
+            let out = out.unwrap_or_else(|| journal.dir());
             let journal = Journal::new(journal.journal);
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()?;
+            let rt = runtime()?;
             let code = rt.block_on(async {
                 let (seq, d) =
                     crate::run::collect_and_diagnose(&sc, &source, &journal, &settings).await?;
@@ -731,16 +724,11 @@ fn run(cli: Cli) -> Result<i32> {
                 },
                 &settings.red,
             )?;
-            for f in &written.files {
-                println!("{}", f.display());
-            }
-            if written.pdf_skipped {
-                eprintln!(
-                    "postmortem: typst was not found, so no PDF was written; {}",
-                    report::typst::INSTALL_HINT
-                );
-            }
-            Ok(code)
+            Ok(if print_written(&written) {
+                code
+            } else {
+                code.max(3)
+            })
         }
         Command::Demo { out } => {
             crate::lab::preflight()?;

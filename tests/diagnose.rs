@@ -37,6 +37,23 @@ fn diagnosis(dir: &std::path::Path) -> Value {
     d
 }
 
+fn kubectl_get_pods() -> std::process::Output {
+    Command::new(bin())
+        .args([
+            "lab",
+            "exec",
+            "node1",
+            "--",
+            "su",
+            "-",
+            "ubuntu",
+            "-c",
+            "kubectl get pods",
+        ])
+        .output()
+        .unwrap()
+}
+
 fn cause_ids(d: &Value) -> Vec<String> {
     d["causes"]
         .as_array()
@@ -150,20 +167,7 @@ fn the_contest_gives_exactly_its_two_causes_with_chains_and_evidence() {
     let j = dir.path().join("journal.jsonl");
     let text = std::fs::read_to_string(&j).unwrap();
     assert!(text.contains("\"step\":\"cleanup\""));
-    let o = Command::new(bin())
-        .args([
-            "lab",
-            "exec",
-            "node1",
-            "--",
-            "su",
-            "-",
-            "ubuntu",
-            "-c",
-            "kubectl get pods",
-        ])
-        .output()
-        .unwrap();
+    let o = kubectl_get_pods();
     assert!(!stdout(&o).contains("pm-probe-"), "{}", stdout(&o));
 }
 
@@ -318,20 +322,7 @@ fn ctrl_c_during_collect_removes_the_probe_pods_and_keeps_the_journal() {
     // Wait until the first probe pod exists, then interrupt.
     let t0 = std::time::Instant::now();
     loop {
-        let o = Command::new(bin())
-            .args([
-                "lab",
-                "exec",
-                "node1",
-                "--",
-                "su",
-                "-",
-                "ubuntu",
-                "-c",
-                "kubectl get pods",
-            ])
-            .output()
-            .unwrap();
+        let o = kubectl_get_pods();
         if stdout(&o).contains("pm-probe-") {
             break;
         }
@@ -342,20 +333,7 @@ fn ctrl_c_during_collect_removes_the_probe_pods_and_keeps_the_journal() {
     let o = child.wait_with_output().unwrap();
     assert!(!o.status.success());
     assert!(stderr(&o).contains("interrupted"), "{}", stderr(&o));
-    let o = Command::new(bin())
-        .args([
-            "lab",
-            "exec",
-            "node1",
-            "--",
-            "su",
-            "-",
-            "ubuntu",
-            "-c",
-            "kubectl get pods",
-        ])
-        .output()
-        .unwrap();
+    let o = kubectl_get_pods();
     assert!(
         !stdout(&o).contains("pm-probe-"),
         "probe pods left: {}",
