@@ -20,12 +20,16 @@ struct Ctx {
     red: Redactor,
     /// The seq of this collection's scenario record.
     collection: u64,
+    /// A spinner on a terminal (hidden otherwise): commands done, the last one.
+    progress: indicatif::ProgressBar,
     /// Journal appends, in completion order; the first error stops nothing but is reported.
     error: Mutex<Option<String>>,
 }
 
 impl Ctx {
     fn append(&self, mut ev: Evidence, probe: &str, step: Option<String>) -> Evidence {
+        self.progress.inc(1);
+        self.progress.set_message(format!("{probe} on {}", ev.host));
         ev.probe = Some(probe.to_string());
         ev.step = step;
         if let Err(e) = self
@@ -51,6 +55,19 @@ impl Ctx {
             .await;
         self.append(ev, &probe.id, step)
     }
+}
+
+fn spinner(id: &str) -> indicatif::ProgressBar {
+    let pb = indicatif::ProgressBar::new_spinner();
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} collect {prefix}: {pos} commands, {elapsed}; last: {msg}",
+        )
+        .expect("a valid template"),
+    );
+    pb.set_prefix(id.to_string());
+    pb.enable_steady_tick(Duration::from_millis(120));
+    pb
 }
 
 /// What a collection did, for the user.
@@ -82,6 +99,7 @@ pub async fn collect(
         journal,
         red,
         collection: entry.seq,
+        progress: spinner(&scenario.id),
         error: Mutex::new(None),
     });
     let hv = scenario.hosts.hypervisor.clone();
@@ -161,6 +179,7 @@ pub async fn collect(
         anyhow::bail!("interrupted: the evidence collected so far is in the journal, and the probe pods were removed");
     }
     ctx.pool.close().await;
+    ctx.progress.finish_and_clear();
     if let Some(e) = ctx.error.lock().unwrap().take() {
         anyhow::bail!("evidence could not be written to the journal: {e}");
     }
