@@ -503,3 +503,35 @@ fn the_lab_refuses_without_root() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("the lab needs root"), "{}", stderr(&o));
 }
+
+#[test]
+fn openstack_server_stop_and_start_act_on_the_vm() {
+    let _g = lab_lock();
+    up("none");
+    let (code, list) = openstack("server list -f json");
+    assert_eq!(code, 0, "{list}");
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(list[0]["Name"], "ictsc-master");
+    assert_eq!(list[0]["Networks"], "test=192.168.222.222, 10.20.20.235");
+    let (_, show) = openstack("server show ictsc-worker -f json");
+    let show: serde_json::Value = serde_json::from_str(&show).unwrap();
+    assert_eq!(show["OS-EXT-SRV-ATTR:host"], "server01");
+    assert_eq!(show["security_groups"][0]["name"], "worker");
+    assert_eq!(openstack("server stop ictsc-worker").0, 0);
+    assert_ne!(
+        exec("server01", "ping -c1 -W1 10.20.20.206").0,
+        0,
+        "a stopped VM still answers"
+    );
+    let (_, st) = openstack("server show ictsc-worker -f value -c status");
+    assert_eq!(st.trim(), "SHUTOFF");
+    let (code, err) = openstack("server stop ictsc-worker");
+    assert_ne!(code, 0);
+    assert!(err.contains("while it is in vm_state stopped"), "{err}");
+    assert_eq!(openstack("server start ictsc-worker").0, 0);
+    assert!(
+        within(5, || exec("server01", "ping -c1 -W1 10.20.20.206").0 == 0),
+        "a started VM answers again"
+    );
+    pm_ok(&["lab", "down"]);
+}

@@ -90,7 +90,7 @@ def lab_init(lab, nodes, faults):
         fx = fixed.get(i, "192.168.222.%d" % (10 + i))
         servers.append({"id": sid("server/%d" % i), "name": name, "node": "node%d" % i, "status": "ACTIVE",
                         "fixed": fx, "floating": fip, "group": "master" if i == 1 else "worker",
-                        "port": "tap-node%d" % i, "mark": i})
+                        "port": "tap-node%d" % i, "mark": i, "gateway": "192.168.222.1"})
     state = {"groups": list(groups.values()), "servers": servers}
     os.makedirs(os.path.join(lab, "openstack"), exist_ok=True)
     global STATE
@@ -295,6 +295,12 @@ def main(argv):
             if s["status"] == want:
                 fail("Cannot '%s' instance %s while it is in vm_state %s (HTTP 409)" % (w[1], s["id"], "active" if want == "ACTIVE" else "stopped"))
             s["status"] = want
+            # A stopped VM drops off its network: its port goes down (its processes stay, like a
+            # paused guest); starting it brings the port back.
+            ns = "pm-" + s["node"]
+            subprocess.run(["ip", "-n", ns, "link", "set", "ens3", "up" if want == "ACTIVE" else "down"], check=False)
+            if want == "ACTIVE":  # the guest's network comes up again as it boots: its default route too
+                subprocess.run(["ip", "-n", ns, "route", "replace", "default", "via", s.get("gateway", "192.168.222.1")], check=False)
         save(state)
         return 0
     if w[:3] == ["security", "group", "list"]:
