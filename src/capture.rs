@@ -49,10 +49,6 @@ impl Capture {
         &self.head
     }
 
-    pub fn total(&self) -> u64 {
-        self.total
-    }
-
     /// Turn what was kept into a journal stream: decoded (invalid UTF-8 counted and shown as
     /// U+FFFD), redacted (head and tail each on their own), with a marker where bytes were left out.
     pub fn into_stream(self, redactor: &Redactor) -> Stream {

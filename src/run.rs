@@ -142,7 +142,6 @@ pub async fn constraints(
 pub struct Outcome {
     pub applied: Vec<(Planned, String, String)>,
     pub after: Option<Diagnosis>,
-    pub constraints_ok: bool,
 }
 
 /// Apply the planned fixes, verify them with the scenario's own probes, roll back the fixes of
@@ -225,7 +224,6 @@ pub async fn apply_and_verify(
     Ok(Outcome {
         applied: out,
         after,
-        constraints_ok: true,
     })
 }
 

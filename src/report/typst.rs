@@ -59,7 +59,6 @@ struct Writer {
     table_cells: Vec<String>,
     cell: Option<String>,
     in_table_head: bool,
-    header_cells: usize,
     in_image: bool,
 }
 
@@ -108,7 +107,6 @@ pub fn markup_with(markdown: &str, images: &[(String, String)]) -> String {
         table_cells: Vec::new(),
         cell: None,
         in_table_head: false,
-        header_cells: 0,
         in_image: false,
     };
     for ev in Parser::new_ext(markdown, gfm_options()) {
@@ -164,7 +162,6 @@ pub fn markup_with(markdown: &str, images: &[(String, String)]) -> String {
             Event::End(TagEnd::Item) => w.out.push('\n'),
             Event::Start(Tag::Table(aligns)) => {
                 w.table_cells.clear();
-                w.header_cells = aligns.len();
                 let cols: Vec<&str> = aligns
                     .iter()
                     .map(|a| match a {
