@@ -17,8 +17,11 @@ use std::path::PathBuf;
     about = "Collect evidence while you fix infrastructure, and turn it into a report you can prove",
     long_about = "Collect evidence while you fix infrastructure, and turn it into a report you can prove.\n\n\
 Every command you record and every note you write goes into an append-only, hash-chained journal \
-(secrets redacted before writing). `report` renders the journal as Markdown (GitHub-flavoured), \
-HTML and PDF, in Japanese and English."
+(secrets redacted before writing). `collect` runs a scenario's probes over SSH, `diagnose` finds \
+the causes the evidence supports (and says what it ruled out and what it cannot explain), `fix` \
+and `run` apply least-privilege fixes only with --apply and verify them with the same probes. \
+`report` renders the journal as Markdown (GitHub-flavoured), HTML and PDF, in Japanese and \
+English. `lab` builds the built-in incident for real on this machine; `demo` runs it end to end."
 )]
 pub struct Cli {
     #[command(subcommand)]
