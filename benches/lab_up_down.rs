@@ -2,23 +2,9 @@
 //! times and the 32-node run's ratio to the 2-node baseline measured in the same run.
 //! Run as root: `cargo bench --bench lab_up_down`.
 
+mod common;
+use common::pm;
 use std::process::Command;
-use std::time::{Duration, Instant};
-
-fn pm(args: &[&str]) -> Duration {
-    let t0 = Instant::now();
-    let o = Command::new(env!("CARGO_BIN_EXE_postmortem"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "postmortem {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    t0.elapsed()
-}
 
 fn cycle(nodes: usize) -> (f64, f64) {
     let mut best = (f64::MAX, f64::MAX);

@@ -60,6 +60,28 @@ fn print_written(written: &report::Written) -> bool {
     !written.pdf_skipped
 }
 
+/// The journal's records, and its latest collection: the seq of its scenario record, the
+/// scenario as recorded there, and that scenario's source text.
+fn latest_collection(
+    journal: &Journal,
+) -> Result<(
+    Vec<crate::journal::Entry>,
+    u64,
+    crate::scenario::Scenario,
+    String,
+)> {
+    let entries = journal.read_all()?;
+    let (seq, rec) = crate::diagnose::latest_collection(&entries).with_context(|| {
+        format!(
+            "journal {}: no collection in it (run postmortem collect first)",
+            journal.path().display()
+        )
+    })?;
+    let source = rec.source.clone();
+    let sc = crate::scenario::parse(&source, &format!("scenario in record #{seq}"))?;
+    Ok((entries, seq, sc, source))
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -677,15 +699,7 @@ fn run(cli: Cli) -> Result<i32> {
                 return reexec_in_operator();
             };
             let journal = Journal::new(journal.journal);
-            let entries = journal.read_all()?;
-            let (seq, rec) = crate::diagnose::latest_collection(&entries).with_context(|| {
-                format!(
-                    "journal {}: no collection in it (run postmortem collect first)",
-                    journal.path().display()
-                )
-            })?;
-            let sc = crate::scenario::parse(&rec.source, &format!("scenario in record #{seq}"))?;
-            let source = rec.source.clone();
+            let (entries, seq, sc, source) = latest_collection(&journal)?;
             let d = crate::diagnose::diagnose(&sc, &entries, seq);
             let rt = runtime()?;
             rt.block_on(fix_stage(&sc, &source, &journal, &d, &act, &settings))
@@ -764,17 +778,7 @@ fn run(cli: Cli) -> Result<i32> {
         }
         Command::Diagnose { journal, json } => {
             let journal = Journal::new(journal.journal);
-            let entries = journal.read_all()?;
-            let (seq, rec) = crate::diagnose::latest_collection(&entries).with_context(|| {
-                format!(
-                    "journal {}: no collection in it (run postmortem collect first)",
-                    journal.path().display()
-                )
-            })?;
-            let (sc, _) = (
-                crate::scenario::parse(&rec.source, &format!("scenario in record #{seq}"))?,
-                (),
-            );
+            let (entries, seq, sc, _) = latest_collection(&journal)?;
             let d = crate::diagnose::diagnose(&sc, &entries, seq);
             let value = d.to_json(&sc);
             journal.append(

@@ -2,9 +2,11 @@
 #![allow(dead_code)]
 
 use std::process::Command;
+use std::time::{Duration, Instant};
 
-/// Run postmortem; a failure ends the benchmark with its stderr.
-pub fn pm(args: &[&str]) {
+/// Run postmortem; a failure ends the benchmark with its stderr. How long it took.
+pub fn pm(args: &[&str]) -> Duration {
+    let t0 = Instant::now();
     let o = Command::new(env!("CARGO_BIN_EXE_postmortem"))
         .args(args)
         .output()
@@ -15,4 +17,5 @@ pub fn pm(args: &[&str]) {
         args.join(" "),
         String::from_utf8_lossy(&o.stderr)
     );
+    t0.elapsed()
 }
