@@ -435,8 +435,13 @@ enum ScenarioCommand {
 
 #[derive(Subcommand)]
 enum LabCommand {
-    /// Build the lab (removing leftovers of an earlier one first)
+    /// Build the lab (removing leftovers of an earlier one first). As the task begins: the node
+    /// VMs SHUTOFF, no Kubernetes until kubespray has run; returns once the lab is steady
     Up {
+        /// The state in which phase 2 was found: VMs running, kubespray run to its end, kubectl
+        /// set up for ubuntu on node1 (the faults still apply: --deployed --faults sg-bgp)
+        #[arg(long)]
+        deployed: bool,
         /// Faults to build in: ip-forward, sg-bgp (comma list), or none for a healthy lab
         #[arg(long, default_value = "ip-forward,sg-bgp")]
         faults: String,
@@ -751,7 +756,7 @@ fn run(cli: Cli) -> Result<i32> {
             crate::lab::preflight()?;
             let t0 = std::time::Instant::now();
             eprintln!("postmortem demo: building the lab with the contest's faults");
-            crate::lab::up(&["ip-forward".to_string(), "sg-bgp".to_string()], 2)?;
+            crate::lab::up(&["ip-forward".to_string(), "sg-bgp".to_string()], 2, false)?;
             std::fs::create_dir_all(&out)?;
             let out = std::fs::canonicalize(&out)?;
             let journal = out.join("journal.jsonl");
@@ -898,10 +903,14 @@ fn print_diagnosis(d: &crate::diagnose::Diagnosis) {
 fn lab_command(command: LabCommand) -> Result<i32> {
     use crate::lab;
     match command {
-        LabCommand::Up { faults, nodes } => {
+        LabCommand::Up {
+            faults,
+            nodes,
+            deployed,
+        } => {
             let faults = lab::parse_faults(&faults)?;
             let t0 = std::time::Instant::now();
-            if lab::up(&faults, nodes)? {
+            if lab::up(&faults, nodes, deployed)? {
                 eprintln!("postmortem: removed the leftovers of an earlier lab first");
             }
             eprintln!(

@@ -16,7 +16,12 @@ import os
 import subprocess
 import sys
 
-LAB = os.environ.get("LAB", "/run/postmortem-lab")
+def lab_dir():
+    with open("/etc/lab/env") as f:
+        return dict(l.strip().split("=", 1) for l in f if "=" in l)["LAB"]
+
+
+LAB = os.environ.get("LAB") or lab_dir()
 STATE = os.path.join(LAB, "k8s", "state.json")
 VERSION = "v1.20.7"
 
@@ -68,11 +73,19 @@ def node_obj(n):
         "spec": {"podCIDR": n["block"] + ".0/24", "podCIDRs": [n["block"] + ".0/24"]},
         "status": {
             "addresses": [{"address": n["ip"], "type": "InternalIP"}, {"address": n["name"], "type": "Hostname"}],
-            "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status"}],
+            "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status"}
+                           if ready(n) else
+                           {"type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown", "message": "Kubelet stopped posting node status."}],
             "nodeInfo": {"kubeletVersion": VERSION, "osImage": "Ubuntu 20.04.6 LTS", "kernelVersion": os.uname().release,
                          "containerRuntimeVersion": "containerd://1.4.4", "operatingSystem": "linux", "architecture": "amd64"},
         },
     }
+
+
+def ready(n):
+    """A node is Ready while its VM runs and its network plugin (Calico's CNI config) is in place."""
+    vm = os.path.join(LAB, "vms", n["name"])
+    return os.path.exists(os.path.join(vm, "up")) and os.path.exists(os.path.join(vm, "upper/etc/cni/net.d/10-calico.conflist"))
 
 
 def pod_obj(p, state):
@@ -104,7 +117,7 @@ def get(args, state):
             print(as_list([node_obj(n) for n in state["nodes"]]))
             return 0
         headers = ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
-        rows = [[n["name"], "Ready", "control-plane,master" if n["master"] else "<none>", age(n["created"]), VERSION] for n in state["nodes"]]
+        rows = [[n["name"], "Ready" if ready(n) else "NotReady", "control-plane,master" if n["master"] else "<none>", age(n["created"]), VERSION] for n in state["nodes"]]
         if out == "wide":
             headers += ["INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME"]
             rows = [r + [n["ip"], "<none>", "Ubuntu 20.04.6 LTS", os.uname().release, "containerd://1.4.4"] for r, n in zip(rows, state["nodes"])]
@@ -169,10 +182,20 @@ def exec_in(pod, cmd, interactive):
 
 
 def main(argv):
+    if os.geteuid() != 0:  # the API acts on the lab's namespaces: ask for root, keep the caller's KUBECONFIG
+        os.execvp("sudo", ["sudo", "-n", "--preserve-env=KUBECONFIG", sys.executable, os.path.abspath(__file__)] + argv)
     user = os.environ.get("SUDO_USER") or "root"
-    configs = [os.environ.get("KUBECONFIG") or "", os.path.expanduser("~%s/.kube/config" % user)]
-    if not os.path.exists(STATE) or not any(c and os.path.exists(c) for c in configs):
+    config = os.environ.get("KUBECONFIG") or os.path.expanduser("~%s/.kube/config" % user)
+    if not os.path.exists(config):
         print("The connection to the server localhost:8080 was refused - did you specify the right host or port?", file=sys.stderr)
+        return 1
+    uid = int(os.environ.get("SUDO_UID") or 0)
+    st = os.stat(config)
+    if uid != 0 and st.st_uid != uid and not st.st_mode & 0o004:
+        print("error: error loading config file \"%s\": open %s: permission denied" % (config, config), file=sys.stderr)
+        return 1
+    if not os.path.exists(STATE):
+        print("The connection to the server 127.0.0.1:6443 was refused - did you specify the right host or port?", file=sys.stderr)
         return 1
     lock = open(STATE + ".lock", "w")
     fcntl.flock(lock, fcntl.LOCK_EX)

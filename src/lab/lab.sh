@@ -1,9 +1,11 @@
 #!/bin/bash
 # The lab's builder: namespaces, "VMs", network, services. Called by `postmortem lab`, which
-# checks root and packages first and sets: LAB (state dir), FAULTS (comma list), NODES (count).
+# checks root and packages first and sets: LAB (state dir), FAULTS (comma list), NODES (count),
+# DEPLOYED (1: the state in which phase 2 was found; otherwise the state in which the task begins:
+# the node VMs SHUTOFF, no Kubernetes until the lab's kubespray has run to its end).
 # Every lab namespace is named pm-*; nothing is created in the machine's own network namespace.
 set -euo pipefail
-: "${LAB:?}" "${NODES:=2}" "${FAULTS=ip-forward,sg-bgp}"
+: "${LAB:?}" "${NODES:=2}" "${FAULTS=ip-forward,sg-bgp}" "${DEPLOYED:=0}"
 SELF="$LAB/lab.sh"
 ANSIBLE_VENV="${ANSIBLE_VENV:-/opt/postmortem-lab/ansible}"
 has_fault() { [[ ",$FAULTS," == *",$1,"* ]]; }
@@ -31,10 +33,11 @@ veth() { # veth NS_A IF_A NS_B IF_B: created directly inside its namespaces
 }
 
 # --- VMs: a network namespace plus pid, mount and uts namespaces, with an overlay root ------
-vm_start() { # vm_start NAME ROLE
+vm_start() { # vm_start NAME ROLE: power on (boot); the VM's disk is its upper layer, kept
   local name=$1 role=$2 d="$LAB/vms/$1"
   mkdir -p "$d"
   echo "$role" > "$d/role"
+  rm -f "$d/up"
   # Mounts propagate into the VM (slave), never out of it.
   ip netns exec "pm-$name" setsid unshare --pid --fork --kill-child --mount-proc --mount --uts \
     --propagation slave /bin/bash "$SELF" vm-init "$name" "$role" \
@@ -50,7 +53,7 @@ vm_pid() { # the host PID of a VM's PID 1
 
 vm_wait() { # until the VM says it is up
   local i
-  for i in $(seq 1 300); do
+  for i in $(seq 1 600); do
     [ -e "$LAB/vms/$1/up" ] && return 0
     sleep 0.05
   done
@@ -59,15 +62,16 @@ vm_wait() { # until the VM says it is up
   return 1
 }
 
-vm_stop() {
+vm_stop() { # power off: every process of the VM ends, its NIC goes down (a guest that is off)
   local u; u=$(cat "$LAB/vms/$1/unshare.pid" 2>/dev/null) || return 0
-  rm -f "$LAB/vms/$1/up"
+  rm -f "$LAB/vms/$1/up" "$LAB/vms/$1/unshare.pid"
   kill -KILL "$u" 2>/dev/null || true
   local i
   for i in $(seq 1 100); do
     { [ -d "/proc/$u" ] && ! grep -q '^State:.*Z' "/proc/$u/status" 2>/dev/null; } || break
     sleep 0.02
   done
+  [ -e "/run/netns/pm-$1" ] && ip -n "pm-$1" link set ens3 down 2>/dev/null || true
 }
 
 # Runs as PID 1 inside the VM.
@@ -98,10 +102,14 @@ vm_init() {
   # A boot starts from the kernel's defaults; only what /etc/sysctl.d says is applied again.
   echo 0 > /proc/sys/net/ipv4/ip_forward
   sysctl --system >/dev/null 2>&1 || true
-  /usr/sbin/sshd -f /etc/ssh/sshd_config
-  if [ "$role" = node ]; then
-    bird -c /etc/bird/bird.conf -s /run/bird/bird.ctl
+  if [ "$role" = node ]; then # the guest's network (netplan): its NIC and its default route
+    ip link set ens3 up
+    ip route replace default via 192.168.222.1 dev ens3
   fi
+  /usr/sbin/sshd -f /etc/ssh/sshd_config
+  # What the deployment installed starts again at boot (kubelet restarting calico-node).
+  local s
+  for s in /etc/lab/boot.d/*; do [ -x "$s" ] && "$s" >>/var/log/lab-boot.log 2>&1; done
   touch "$d/up"
   trap 'exit 0' TERM
   while :; do sleep 3600 & wait $! || true; done
@@ -134,6 +142,10 @@ UBUNTU_CODENAME=focal
 OS
   rm -f /etc/sysctl.conf /etc/sysctl.d/*.conf
   rm -f /etc/ssh/ssh_host_* /etc/ssh/sshd_config.d/*.conf
+  rm -rf /etc/lab /etc/kubernetes /etc/cni /etc/calico /etc/containerd /root/.kube
+  # Where the lab's control planes keep their state (the cloud's metadata, in effect).
+  mkdir -p /etc/lab/boot.d
+  echo "LAB=$LAB" > /etc/lab/env
   cp "$LAB/hostkeys/$name/"ssh_host_* /etc/ssh/
   cat > /etc/ssh/sshd_config <<'SSHD'
 Port 22
@@ -167,13 +179,13 @@ SSHD
       chmod 755 /usr/local/bin/openstack
       ;;
     node)
+      # An Ubuntu 20.04 cloud image: no Kubernetes, no Calico; what kubespray installs comes
+      # from the mirror when kubespray runs.
       add_user ubuntu
-      # A Kubernetes node routes for its pods (kubespray persists this).
-      echo 'net.ipv4.ip_forward = 1' > /etc/sysctl.d/99-kubernetes-cri.conf
-      rm -f /etc/apt/sources.list.d/*
+      rm -f /etc/apt/sources.list.d/* /usr/local/bin/kubectl /usr/local/bin/calicoctl
       echo 'deb [trusted=yes] http://archive.ubuntu.com/ubuntu focal main' > /etc/apt/sources.list
       printf 'Acquire::http::Timeout "5";\nAcquire::Retries "0";\n' > /etc/apt/apt.conf.d/99lab
-      echo '203.0.113.80 archive.ubuntu.com' >> /etc/hosts
+      echo '203.0.113.80 archive.ubuntu.com storage.googleapis.com github.com quay.io' >> /etc/hosts
       rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
       # An Ubuntu image's apt state: lists two days old, and update-notifier's success stamp,
       # which only a successful update renews and which kubespray's cache_valid_time reads first.
@@ -181,40 +193,45 @@ SSHD
       echo 'APT::Update::Post-Invoke-Success {"touch /var/lib/apt/periodic/update-success-stamp 2>/dev/null || true";};' \
         > /etc/apt/apt.conf.d/15update-stamp
       touch -d '2 days ago' /var/lib/apt/lists /var/lib/apt/lists/partial /var/lib/apt/periodic/update-success-stamp
-      mkdir -p /etc/bird /usr/local/lib/lab
-      cp "$LAB/bird/$name.conf" /etc/bird/bird.conf
-      cp "$LAB/calicoctl.py" /usr/local/lib/lab/calicoctl.py
-      printf '#!/bin/sh\nexec /usr/bin/python3 /usr/local/lib/lab/calicoctl.py "$@"\n' > /usr/local/bin/calicoctl
-      chmod 755 /usr/local/bin/calicoctl
-      if [ "$name" = node1 ]; then
-        cp "$LAB/kubectl.py" /usr/local/lib/lab/kubectl.py
-        printf '#!/bin/sh\nexec sudo -n LAB=%s /usr/bin/python3 /usr/local/lib/lab/kubectl.py "$@"\n' "$LAB" > /usr/local/bin/kubectl
-        chmod 755 /usr/local/bin/kubectl
-        mkdir -p /etc/kubernetes
-        kubeconfig > /etc/kubernetes/admin.conf
-        chmod 600 /etc/kubernetes/admin.conf
-        # As the contest's operator did after the deployment: a copy for ubuntu.
-        install -d -o ubuntu -g ubuntu /home/ubuntu/.kube
-        install -m 600 -o ubuntu -g ubuntu /etc/kubernetes/admin.conf /home/ubuntu/.kube/config
-      fi
       ;;
   esac
 }
 
-kubespray_tree() { # a small kubespray: its inventory layout and the APT task, verbatim
+# --- the lab's kubespray: kubespray 2.16's cluster.yml for the part it models ---------------
+# Its plays, roles and task names in kubespray's order; the APT task verbatim. What it installs
+# comes from the mirror (packages by apt, the binaries by get_url), so nothing after the APT task
+# can happen while the nodes cannot reach the mirror. The binaries are the lab's stand-ins.
+kubespray_tree() {
   local k=$1 i
-  mkdir -p "$k/inventory/mycluster" "$k/roles/kubernetes/preinstall/tasks"
+  mkdir -p "$k/inventory/mycluster/group_vars" "$k/roles"
   cat > "$k/ansible.cfg" <<'CFG'
+[ssh_connection]
+pipelining=True
 [defaults]
 roles_path = roles
 host_key_checking = True
 retry_files_enabled = False
 interpreter_python = auto_silent
+forks = 50
 CFG
   cat > "$k/cluster.yml" <<'PLAY'
 ---
-- hosts: k8s_cluster
-  gather_facts: true
+- hosts: k8s_cluster:etcd
+  strategy: linear
+  any_errors_fatal: false
+  gather_facts: false
+  roles:
+    - { role: bootstrap-os, tags: bootstrap-os }
+
+- hosts: k8s_cluster:etcd
+  gather_facts: false
+  tasks:
+    - name: Gather minimal facts
+      setup:
+        gather_subset: '!all'
+
+- hosts: k8s_cluster:etcd
+  gather_facts: false
   any_errors_fatal: false
   module_defaults:
     apt:
@@ -223,9 +240,43 @@ CFG
       update_cache_retries: 1
   roles:
     - { role: kubernetes/preinstall, tags: preinstall }
+    - { role: container-engine, tags: container-engine }
+    - { role: download, tags: download }
+
+- hosts: kube_control_plane
+  gather_facts: false
+  roles:
+    - { role: kubernetes/control-plane, tags: master }
+    - { role: kubernetes/client, tags: client }
+
+- hosts: k8s_cluster
+  gather_facts: false
+  roles:
+    - { role: kubernetes/kubeadm, tags: kubeadm }
+    - { role: network_plugin/calico, tags: network }
 PLAY
-  cat > "$k/roles/kubernetes/preinstall/tasks/main.yml" <<'TASKS'
+  task_file() { mkdir -p "$k/roles/$1/tasks"; cat > "$k/roles/$1/tasks/main.yml"; }
+  task_file bootstrap-os <<'T'
 ---
+- name: Fetch /etc/os-release
+  raw: cat /etc/os-release
+  register: os_release
+  changed_when: false
+T
+  task_file kubernetes/preinstall <<'T'
+---
+- name: Create kubernetes directories
+  file:
+    path: "{{ item }}"
+    state: directory
+    owner: root
+    mode: 0755
+  with_items:
+    - /etc/kubernetes
+    - /etc/kubernetes/ssl
+    - /etc/kubernetes/manifests
+    - /usr/local/bin/kubernetes-scripts
+
 - name: Update package management cache (APT)
   apt:
     update_cache: yes
@@ -236,10 +287,130 @@ PLAY
 
 - name: Install packages requirements
   package:
-    name: lab-hello
+    name: [conntrack, socat, ipset]
     state: present
   when: ansible_os_family == "Debian"
-TASKS
+
+- name: Enable ip forwarding
+  lineinfile:
+    path: /etc/sysctl.d/99-sysctl.conf
+    line: net.ipv4.ip_forward=1
+    create: yes
+    mode: 0644
+  register: ip_forward_file
+
+- name: Enable ip forwarding (apply)
+  command: sysctl -p /etc/sysctl.d/99-sysctl.conf
+  when: ip_forward_file.changed
+T
+  task_file container-engine <<'T'
+---
+- name: containerd | Install containerd
+  apt:
+    name: containerd
+    state: present
+
+- name: containerd | Create containerd configuration directory
+  file:
+    path: /etc/containerd
+    state: directory
+    mode: 0755
+
+- name: containerd | Write containerd configuration
+  copy:
+    content: |
+      version = 2
+      [plugins."io.containerd.grpc.v1.cri".containerd]
+        snapshotter = "overlayfs"
+    dest: /etc/containerd/config.toml
+    mode: 0644
+T
+  mkdir -p "$k/roles/download/defaults"
+  cat > "$k/roles/download/defaults/main.yml" <<'T'
+---
+kube_version: v1.20.7
+calico_version: v3.17.4
+# The lab's mirror answers for these hosts over plain HTTP.
+downloads:
+  - { name: kubeadm, url: "http://storage.googleapis.com/kubernetes-release/release/{{ kube_version }}/bin/linux/amd64/kubeadm" }
+  - { name: kubectl, url: "http://storage.googleapis.com/kubernetes-release/release/{{ kube_version }}/bin/linux/amd64/kubectl" }
+  - { name: calicoctl, url: "http://github.com/projectcalico/calicoctl/releases/download/{{ calico_version }}/calicoctl-linux-amd64" }
+  - { name: calico-node, url: "http://quay.io/calico/node/{{ calico_version }}/calico-node" }
+T
+  task_file download <<'T'
+---
+- name: download | Create dest directory on node
+  file:
+    path: /tmp/releases
+    state: directory
+    mode: 0755
+
+- name: download_file | Download item
+  get_url:
+    url: "{{ item.url }}"
+    dest: "/tmp/releases/{{ item.name }}"
+    mode: 0755
+    timeout: 10
+  with_items: "{{ downloads }}"
+
+- name: download | Install binaries
+  copy:
+    src: "/tmp/releases/{{ item.name }}"
+    dest: "/usr/local/bin/{{ item.name }}"
+    remote_src: yes
+    mode: 0755
+  with_items: "{{ downloads }}"
+T
+  task_file kubernetes/control-plane <<'T'
+---
+- name: kubeadm | Initialize first master
+  command: /usr/local/bin/kubeadm init
+  args:
+    creates: /etc/kubernetes/admin.conf
+T
+  task_file kubernetes/client <<'T'
+---
+- name: Create kube config dir for current/ansible become user
+  file:
+    path: /root/.kube
+    mode: 0700
+    state: directory
+
+- name: Copy admin kubeconfig to current/ansible become user home
+  copy:
+    src: /etc/kubernetes/admin.conf
+    dest: /root/.kube/config
+    remote_src: yes
+    mode: 0600
+T
+  task_file kubernetes/kubeadm <<'T'
+---
+- name: Join to cluster
+  command: /usr/local/bin/kubeadm join
+  args:
+    creates: /etc/kubernetes/kubelet.conf
+T
+  task_file network_plugin/calico <<'T'
+---
+- name: Calico | Create calico manifests directories
+  file:
+    path: /etc/cni/net.d
+    state: directory
+    mode: 0755
+
+- name: Calico | Write Calico cni config
+  copy:
+    content: |
+      {"name": "k8s-pod-network", "cniVersion": "0.3.1",
+       "plugins": [{"type": "calico", "ipam": {"type": "calico-ipam"}, "mtu": 1480}, {"type": "portmap", "snat": true, "capabilities": {"portMappings": true}}]}
+    dest: /etc/cni/net.d/10-calico.conflist
+    mode: 0644
+
+- name: Calico | Start calico-node
+  command: /usr/local/bin/calico-node start
+  register: calico_node_start
+  changed_when: "'started' in calico_node_start.stdout"
+T
   {
     echo "all:"
     echo "  hosts:"
@@ -266,53 +437,8 @@ TASKS
     echo "    calico_rr:"
     echo "      hosts: {}"
   } > "$k/inventory/mycluster/hosts.yaml"
-}
-
-kubeconfig() { # a kubeconfig of kubespray's shape; its key is made up, and secret-looking on purpose
-  local key; key=$(head -c 48 /dev/urandom | base64 -w0)
-  cat <<KUBE
-apiVersion: v1
-clusters:
-- cluster:
-    certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==
-    server: https://127.0.0.1:6443
-  name: cluster.local
-contexts:
-- context:
-    cluster: cluster.local
-    user: kubernetes-admin
-  name: kubernetes-admin@cluster.local
-current-context: kubernetes-admin@cluster.local
-kind: Config
-preferences: {}
-users:
-- name: kubernetes-admin
-  user:
-    client-certificate-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==
-    client-key-data: $key
-KUBE
-}
-
-k8s_state() { # the cluster as the kubectl stand-in sees it: nodes, and the pods lab up wired
-  mkdir -p "$LAB/k8s"
-  local t; t=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-  {
-    echo '{"nodes": ['
-    local i sep=""
-    for i in $(seq 1 "$NODES"); do
-      printf '%s{"name": "node%d", "ip": "%s", "block": "%s", "master": %s, "created": "%s"}\n' \
-        "$sep" "$i" "$(node_fixed "$i")" "$(node_block "$i")" "$([ "$i" = 1 ] && echo true || echo false)" "$t"
-      sep=","
-    done
-    echo '], "pods": ['
-    sep=""
-    while read -r pod node ip; do
-      printf '%s{"name": "%s", "node": "node%s", "ip": "%s", "image": "busybox", "args": ["sleep", "infinity"], "created": "%s"}\n' \
-        "$sep" "$pod" "$node" "$ip" "$t"
-      sep=","
-    done < "$LAB/pods"
-    echo ']}'
-  } > "$LAB/k8s/state.json"
+  printf -- '---\ncalico_ipip_mode: Always\ncalico_vxlan_mode: Never\ncalico_network_backend: bird\n' \
+    > "$k/inventory/mycluster/group_vars/k8s_cluster.yml"
 }
 
 # --- the network ---------------------------------------------------------------------------
@@ -380,7 +506,7 @@ NFT
     veth "node$i" ens3 server01 "tap-node$i"
     ip -n pm-server01 link set "tap-node$i" master br-int
     ip -n "pm-node$i" addr add "$fixed/24" dev ens3
-    ip -n "pm-node$i" route add default via 192.168.222.1
+    ip -n "pm-node$i" link set ens3 down # the VM is off: its guest brings it up when it boots
     ip -n pm-qrouter addr add "$float/32" dev qg0
     nsx qrouter nft add rule ip neutron-qrouter prerouting ip daddr "$float" dnat to "$fixed"
     nsx qrouter nft add rule ip neutron-qrouter postrouting ip saddr "$fixed" oifname qg0 snat to "$float"
@@ -389,70 +515,38 @@ NFT
   for i in $(seq 1 "$NODES"); do sysctls "node$i" 1; done
 }
 
-pods_up() { # pods wired the Calico way: /32 on eth0, default via 169.254.1.1, proxy ARP on cali*
-  local i
-  for i in $(seq 1 "$NODES"); do
-    local block; block=$(node_block "$i")
-    if [ "$i" = 1 ]; then pod_add shell1 1 "$block.3"; pod_add shell2 1 "$block.4";
-    elif [ "$i" = 2 ]; then pod_add shell3 2 "$block.2";
-    else pod_add "shell$((i + 1))" "$i" "$block.2"; fi
+mirror_up() { # a real HTTP mirror in the internet namespace: apt packages, and the binaries
+  local m="$LAB/mirror" pkg
+  mkdir -p "$m/ubuntu/pool/main" "$m/ubuntu/dists/focal/main/binary-amd64"
+  for pkg in conntrack:1:1.4.5-2 socat:1.7.3.3-2 ipset:7.5-1~exp1 containerd:1.4.4-0ubuntu1~20.04.2; do
+    local name=${pkg%%:*} version=${pkg#*:}
+    mkdir -p "$m/build/$name/DEBIAN"
+    printf 'Package: %s\nVersion: %s\nArchitecture: all\nMaintainer: lab <lab@example.invalid>\nDescription: %s (a package of the lab mirror)\n' \
+      "$name" "$version" "$name" > "$m/build/$name/DEBIAN/control"
+    dpkg-deb --build "$m/build/$name" "$m/ubuntu/pool/main/${name}_all.deb" >/dev/null
   done
-}
-
-pod_add() { # pod_add NAME NODE IP
-  local pod=$1 node=$2 ip=$3 cali
-  cali="cali$(echo -n "$pod" | sha1sum | cut -c1-11)"
-  ip netns add "pm-pod-$pod"
-  sysctls "pod-$pod" 0
-  ip -n "pm-pod-$pod" link set lo up
-  ip -n "pm-node$node" link add "$cali" type veth peer name eth0 netns "pm-pod-$pod"
-  ip -n "pm-node$node" link set "$cali" up
-  ip -n "pm-pod-$pod" link set eth0 up
-  ip -n "pm-pod-$pod" addr add "$ip/32" dev eth0
-  ip -n "pm-pod-$pod" route add 169.254.1.1 dev eth0 scope link
-  ip -n "pm-pod-$pod" route add default via 169.254.1.1 dev eth0
-  nsx "node$node" sh -c "echo 1 > /proc/sys/net/ipv4/conf/$cali/proxy_arp; echo 0 > /proc/sys/net/ipv4/neigh/$cali/proxy_delay"
-  ip -n "pm-node$node" route add "$ip/32" dev "$cali" scope link
-  echo "$pod $node $ip" >> "$LAB/pods"
-}
-
-bird_configs() { # Calico's full-mesh iBGP, AS 64512, Calico's timers
-  local i j
-  mkdir -p "$LAB/bird"
-  for i in $(seq 1 "$NODES"); do
-    local me; me=$(node_fixed "$i")
-    {
-      echo "router id $me;"
-      echo 'protocol device { scan time 10; }'
-      echo 'protocol direct { ipv4; interface "ens3"; }'
-      echo 'protocol kernel { ipv4 { import none; export where source = RTS_BGP; }; learn; merge paths on; scan time 10; }'
-      echo "protocol static { ipv4; route $(node_block "$i").0/24 blackhole; }"
-      echo 'template bgp bgp_template {'
-      echo '  local as 64512;'
-      echo '  ipv4 { import all; export where source = RTS_STATIC; next hop self; };'
-      echo '  connect delay time 2; connect retry time 5; error wait time 5,30;'
-      echo '}'
-      for j in $(seq 1 "$NODES"); do
-        [ "$i" = "$j" ] && continue
-        local peer; peer=$(node_fixed "$j")
-        echo "protocol bgp Mesh_${peer//./_} from bgp_template { neighbor $peer as 64512; source address $me; }"
-      done
-    } > "$LAB/bird/node$i.conf"
-  done
-}
-
-mirror_up() { # a real HTTP apt mirror with one package, in the internet namespace
-  local m="$LAB/mirror"
-  mkdir -p "$m/pkg/DEBIAN" "$m/ubuntu/pool/main" "$m/ubuntu/dists/focal/main/binary-amd64"
-  printf 'Package: lab-hello\nVersion: 1.0\nArchitecture: all\nMaintainer: lab <lab@example.invalid>\nDescription: a package of the lab mirror\n' > "$m/pkg/DEBIAN/control"
-  dpkg-deb --build "$m/pkg" "$m/ubuntu/pool/main/lab-hello_1.0_all.deb" >/dev/null
+  rm -rf "$m/build"
   (cd "$m/ubuntu" && dpkg-scanpackages pool/main /dev/null 2>/dev/null > dists/focal/main/binary-amd64/Packages \
     && gzip -kf dists/focal/main/binary-amd64/Packages \
     && apt-ftparchive -o APT::FTPArchive::Release::Suite=focal -o APT::FTPArchive::Release::Codename=focal \
        -o APT::FTPArchive::Release::Components=main -o APT::FTPArchive::Release::Architectures=amd64 \
        release dists/focal > dists/focal/Release)
+  # The binaries kubespray downloads, at their upstream paths: the lab's stand-ins.
+  local kr="$m/kubernetes-release/release/v1.20.7/bin/linux/amd64"
+  mkdir -p "$kr" "$m/projectcalico/calicoctl/releases/download/v3.17.4" "$m/calico/node/v3.17.4"
+  cp "$LAB/kubeadm.py" "$kr/kubeadm"
+  cp "$LAB/kubectl.py" "$kr/kubectl"
+  cp "$LAB/calicoctl.py" "$m/projectcalico/calicoctl/releases/download/v3.17.4/calicoctl-linux-amd64"
+  cp "$LAB/calico_node.py" "$m/calico/node/v3.17.4/calico-node"
   nsx internet setsid /usr/bin/python3 -m http.server --bind 203.0.113.80 80 --directory "$m" \
     > "$LAB/mirror.log" 2>&1 < /dev/null &
+}
+
+plan() { # the address plan, for the stand-ins (Calico's IPAM, the OpenStack servers)
+  local i
+  for i in $(seq 1 "$NODES"); do
+    echo "node$i $(node_fixed "$i") $(node_float "$i") $(node_block "$i") $(node_group "$i")"
+  done > "$LAB/plan"
 }
 
 keys() { # the contest's key, every VM's host keys, and the known_hosts that go with them
@@ -504,28 +598,121 @@ up() {
   mkdir -p "$LAB/vms"
   echo "$FAULTS" > "$LAB/faults"
   echo "$NODES" > "$LAB/nodes"
-  : > "$LAB/pods"
+  plan
   keys
   ssh_config
-  bird_configs
   net_up
   security_groups_init
-  pods_up
-  k8s_state
   mirror_up
+  agent_start
   vm_start server01 hypervisor
   local i
-  for i in $(seq 1 "$NODES"); do vm_start "node$i" node; done
+  for i in $(seq 1 "$NODES"); do mkdir -p "$LAB/vms/node$i"; echo node > "$LAB/vms/node$i/role"; done
   vm_wait server01
-  for i in $(seq 1 "$NODES"); do vm_wait "node$i"; done
+  [ "$DEPLOYED" = 1 ] && deployed
+  steady
+}
+
+# The state in which phase 2 was found: the VMs running, the task's kubespray command run to its
+# end (by the lab's own kubespray, for real), kubectl set up for ubuntu with the task's commands.
+# With the ip-forward fault, forwarding is on only while kubespray runs (a reboot undid it).
+deployed() {
+  local i
+  for i in $(seq 1 "$NODES"); do power on "node$i"; done
+  for i in $(seq 1 "$NODES"); do vm_wait "node$i"; set_status "node$i" ACTIVE; done
+  ssh_ready
+  has_fault ip-forward && vmx server01 sysctl -qw net.ipv4.ip_forward=1
+  if ! vmx server01 su - user -c 'cd ~/kubespray && ansible-playbook -i inventory/mycluster/hosts.yaml --become --become-user=root cluster.yml -u ubuntu --private-key=~/.ssh/ictsc_rsa' \
+      > "$LAB/deploy.log" 2>&1; then
+    echo "lab: the deployment failed; the end of its log ($LAB/deploy.log):" >&2
+    tail -30 "$LAB/deploy.log" >&2
+    return 1
+  fi
+  has_fault ip-forward && vmx server01 sysctl -qw net.ipv4.ip_forward=0
+  vmx node1 su - ubuntu -c 'mkdir -p $HOME/.kube && sudo cp /etc/kubernetes/admin.conf $HOME/.kube/config && sudo chown $(id -u):$(id -g) $HOME/.kube/config'
+}
+
+vmx() { # vmx VM CMD...: run a command as root inside a running VM
+  local pid; pid=$(vm_pid "$1"); shift
+  nsenter -t "$pid" -m -u -n -p -i -- "$@"
+}
+
+set_status() { /usr/bin/python3 "$LAB/openstack.py" --lab-status "$1" "$2"; }
+
+# The hypervisor's agent (libvirt's part of nova-compute): powers VMs on and off when the
+# openstack stand-in on server01 asks, through a FIFO in the lab's state directory.
+agent_start() {
+  mkfifo "$LAB/agent.fifo"
+  setsid /bin/bash "$SELF" agent < /dev/null >> "$LAB/agent.log" 2>&1 &
+  echo $! > "$LAB/agent.pid"
+}
+
+agent() {
+  local verb name
+  exec 3<>"$LAB/agent.fifo"
+  while read -r verb name <&3; do
+    case $verb in
+      start) ( power on "$name"; vm_wait "$name" && set_status "$name" ACTIVE ) & ;;
+      stop) power off "$name"; set_status "$name" SHUTOFF ;;
+    esac
+  done
+}
+
+power() { # power on|off VM
+  case $1 in
+    on) [ -e "$LAB/vms/$2/unshare.pid" ] || vm_start "$2" node ;;
+    off) vm_stop "$2" ;;
+  esac
+}
+
+# `lab up` returns when the lab is steady: every running VM answers SSH, and every BGP session
+# that can establish (none while TCP/179 is blocked) has.
+steady() {
+  ssh_ready
+  [ "$DEPLOYED" = 1 ] && ! has_fault sg-bgp && bgp_ready
+  return 0
+}
+
+ssh_ready() {
+  local i n
+  banner 198.18.0.1 operator || { echo "lab: server01 does not answer SSH" >&2; return 1; }
+  for i in $(seq 1 "$NODES"); do
+    n="node$i"
+    [ -e "$LAB/vms/$n/up" ] || continue
+    banner "$(node_float "$i")" server01 || { echo "lab: $n does not answer SSH" >&2; return 1; }
+  done
+}
+
+banner() { # banner ADDR FROM_NS: until sshd on ADDR:22 sends its banner (at most 15 s)
+  local k
+  for k in $(seq 1 150); do
+    nsx "$2" timeout 1 bash -c "exec 3<>/dev/tcp/$1/22 && head -c 4 <&3" 2>/dev/null | grep -q '^SSH-' && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+bgp_ready() { # every node's mesh sessions Established (at most 30 s)
+  local k i all
+  for k in $(seq 1 300); do
+    all=1
+    for i in $(seq 1 "$NODES"); do
+      vmx "node$i" birdc -s /run/bird/bird.ctl show protocols 2>/dev/null | awk '/^Mesh_/ && !/Established/ {bad=1} END {exit bad}' || { all=0; break; }
+    done
+    [ $all = 1 ] && return 0
+    sleep 0.1
+  done
+  echo "lab: BGP did not establish within 30 s" >&2
+  return 1
 }
 
 security_groups_init() {
-  /usr/bin/python3 "$LAB/openstack.py" --lab-init "$LAB" "$NODES" "$FAULTS"
+  /usr/bin/python3 "$LAB/openstack.py" --lab-init "$LAB" "$NODES" "$FAULTS" "$DEPLOYED"
 }
 
 down() {
   local d
+  [ -e "$LAB/agent.pid" ] && kill -KILL "$(cat "$LAB/agent.pid")" 2>/dev/null || true
   for d in "$LAB"/vms/*/; do [ -d "$d" ] && vm_stop "$(basename "$d")"; done
   local ns
   for ns in $(ip netns list | awk '{print $1}' | grep '^pm-' || true); do
@@ -540,6 +727,7 @@ case "${1:-}" in
   down) down ;;
   vm-init) vm_init "$2" "$3" ;;
   vm-start) vm_start "$2" "$(cat "$LAB/vms/$2/role")"; vm_wait "$2" ;;
+  agent) agent ;;
   vm-stop) vm_stop "$2" ;;
   vm-pid) vm_pid "$2" ;;
   *) echo "usage: lab.sh up|down|vm-start NAME|vm-stop NAME|vm-pid NAME" >&2; exit 2 ;;

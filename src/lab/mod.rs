@@ -15,6 +15,8 @@ const LAB_SH: &str = include_str!("lab.sh");
 const OPENSTACK_PY: &str = include_str!("openstack.py");
 const KUBECTL_PY: &str = include_str!("kubectl.py");
 const CALICOCTL_PY: &str = include_str!("calicoctl.py");
+const KUBEADM_PY: &str = include_str!("kubeadm.py");
+const CALICO_NODE_PY: &str = include_str!("calico_node.py");
 
 /// Where the lab keeps its state: keys, ssh_config, known_hosts, the VMs' upper layers.
 pub fn dir() -> PathBuf {
@@ -167,7 +169,7 @@ pub fn parse_faults(list: &str) -> Result<Vec<String>> {
 
 /// Build the lab. Leftovers of an earlier lab (killed, not taken down) are removed first.
 /// Returns whether leftovers were cleaned.
-pub fn up(faults: &[String], nodes: usize) -> Result<bool> {
+pub fn up(faults: &[String], nodes: usize, deployed: bool) -> Result<bool> {
     preflight()?;
     if !(1..=64).contains(&nodes) {
         bail!("--nodes must be between 1 and 64");
@@ -182,7 +184,13 @@ pub fn up(faults: &[String], nodes: usize) -> Result<bool> {
     std::fs::write(lab.join("openstack.py"), OPENSTACK_PY)?;
     std::fs::write(lab.join("kubectl.py"), KUBECTL_PY)?;
     std::fs::write(lab.join("calicoctl.py"), CALICOCTL_PY)?;
-    let env = [("FAULTS", faults.join(",")), ("NODES", nodes.to_string())];
+    std::fs::write(lab.join("kubeadm.py"), KUBEADM_PY)?;
+    std::fs::write(lab.join("calico_node.py"), CALICO_NODE_PY)?;
+    let env = [
+        ("FAULTS", faults.join(",")),
+        ("NODES", nodes.to_string()),
+        ("DEPLOYED", if deployed { "1" } else { "0" }.to_string()),
+    ];
     if let Err(e) = script(&["up"], &env) {
         let _ = down();
         return Err(e);

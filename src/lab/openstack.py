@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""A stand-in for the `openstack` CLI on the lab's server01 (python-openstackclient's output
+"""A stand-in for the `openstack` CLI on the lab's server01 (python-openstackclient 5.2's output
 formats, as microstack's ussuri client prints them), acting on the lab's real state: security
-groups are nftables chains on server01's bridge ports, servers are the lab's VMs.
+groups are nftables chains on server01's bridge ports, servers are the lab's VMs (powered on and
+off by the lab's hypervisor agent, through a FIFO).
 
 Only what the incident needs: server list|show|start|stop, security group list|show,
 security group rule list|create|delete|show, with -f table|json|value and -c COLUMN.
@@ -60,8 +61,10 @@ def rule(group, proto, pmin, pmax, remote_ip=None, remote_group=None, direction=
     }
 
 
-def lab_init(lab, nodes, faults):
-    """The security groups the contest's environment evidently had, with or without TCP/179."""
+def lab_init(lab, nodes, faults, deployed="0"):
+    """The security groups the contest's environment evidently had: Kubernetes' ports and IP-in-IP
+    (IP protocol 4, Calico's encapsulation under kubespray 2.16) between the groups, TCP/179 only
+    without the sg-bgp fault. Every server starts SHUTOFF (the host was just rebooted)."""
     nodes = int(nodes)
     faults = faults.split(",")
     fixed = {1: "192.168.222.222", 2: "192.168.222.157"}
@@ -81,6 +84,7 @@ def lab_init(lab, nodes, faults):
             o = "m" if other == m else "w"
             for lo, hi in ((6443, 6443), (10250, 10250), (2379, 2380)):
                 groups_rules.append(rule(g, "tcp", lo, hi, remote_group=other, seed="%s/%s/%d" % (n, o, lo)))
+            groups_rules.append(rule(g, "4", None, None, remote_group=other, seed="%s/%s/ipip" % (n, o)))
             if "sg-bgp" not in faults:
                 groups_rules.append(rule(g, "tcp", 179, 179, remote_group=other, seed="%s/%s/179" % (n, o)))
     servers = []
@@ -88,7 +92,7 @@ def lab_init(lab, nodes, faults):
         name = {1: "ictsc-master", 2: "ictsc-worker"}.get(i, "ictsc-node%d" % i)
         fip = floating.get(i, "10.20.20.%d" % (100 + i))
         fx = fixed.get(i, "192.168.222.%d" % (10 + i))
-        servers.append({"id": sid("server/%d" % i), "name": name, "node": "node%d" % i, "status": "ACTIVE",
+        servers.append({"id": sid("server/%d" % i), "name": name, "node": "node%d" % i, "status": "SHUTOFF",
                         "fixed": fx, "floating": fip, "group": "master" if i == 1 else "worker",
                         "port": "tap-node%d" % i, "mark": i, "gateway": "192.168.222.1"})
     state = {"groups": list(groups.values()), "servers": servers}
@@ -97,6 +101,16 @@ def lab_init(lab, nodes, faults):
     STATE = os.path.join(lab, "openstack", "state.json")
     save(state)
     apply(state, netns="pm-server01")
+
+
+def lab_status(node, status):
+    lock = open(STATE + ".lock", "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    state = load()
+    for s in state["servers"]:
+        if s["node"] == node:
+            s["status"] = status
+    save(state)
 
 
 # --- nftables: the groups enforced on server01's bridge ports -------------------------------
@@ -248,10 +262,12 @@ def rule_show(r):
 
 
 def server_show(s, state):
+    power, task, vm = {"ACTIVE": ("Running", None, "active"), "BUILD": ("NOSTATE", "powering-on", "stopped")}.get(
+        s["status"], ("Shutdown", None, "stopped"))
     return {"OS-DCF:diskConfig": "MANUAL", "OS-EXT-AZ:availability_zone": "nova",
             "OS-EXT-SRV-ATTR:host": "server01", "OS-EXT-SRV-ATTR:hypervisor_hostname": "server01",
-            "OS-EXT-SRV-ATTR:instance_name": "instance-%08x" % s["mark"], "OS-EXT-STS:power_state": "Running" if s["status"] == "ACTIVE" else "Shutdown",
-            "OS-EXT-STS:task_state": None, "OS-EXT-STS:vm_state": "active" if s["status"] == "ACTIVE" else "stopped",
+            "OS-EXT-SRV-ATTR:instance_name": "instance-%08x" % s["mark"], "OS-EXT-STS:power_state": power,
+            "OS-EXT-STS:task_state": task, "OS-EXT-STS:vm_state": vm,
             "accessIPv4": "", "accessIPv6": "", "addresses": "test=%s, %s" % (s["fixed"], s["floating"]),
             "config_drive": "", "created": "2021-03-05T04:00:00Z", "flavor": "m1.medium (3)", "hostId": sid("host/server01").replace("-", ""),
             "id": s["id"], "image": "focal (%s)" % sid("image/focal"), "key_name": "ictsc", "name": s["name"],
@@ -262,7 +278,9 @@ def server_show(s, state):
 
 def main(argv):
     if argv[:1] == ["--lab-init"]:
-        return lab_init(*argv[1:4])
+        return lab_init(*argv[1:5])
+    if argv[:1] == ["--lab-status"]:  # the hypervisor agent: a VM has booted or stopped
+        return lab_status(*argv[1:3])
     p = argparse.ArgumentParser(prog="openstack")
     p.add_argument("words", nargs="+")
     p.add_argument("-f", "--format", default="table", choices=["table", "json", "value", "csv", "yaml", "shell"])
@@ -291,16 +309,14 @@ def main(argv):
     if w[:2] in (["server", "start"], ["server", "stop"]) and len(w) >= 3:
         for ref in w[2:]:
             s = find_server(state, ref)
-            want = "ACTIVE" if w[1] == "start" else "SHUTOFF"
-            if s["status"] == want:
-                fail("Cannot '%s' instance %s while it is in vm_state %s (HTTP 409)" % (w[1], s["id"], "active" if want == "ACTIVE" else "stopped"))
-            s["status"] = want
-            # A stopped VM drops off its network: its port goes down (its processes stay, like a
-            # paused guest); starting it brings the port back.
-            ns = "pm-" + s["node"]
-            subprocess.run(["ip", "-n", ns, "link", "set", "ens3", "up" if want == "ACTIVE" else "down"], check=False)
-            if want == "ACTIVE":  # the guest's network comes up again as it boots: its default route too
-                subprocess.run(["ip", "-n", ns, "route", "replace", "default", "via", s.get("gateway", "192.168.222.1")], check=False)
+            ok = ("SHUTOFF",) if w[1] == "start" else ("ACTIVE",)
+            if s["status"] not in ok:
+                fail("Cannot '%s' instance %s while it is in vm_state %s (HTTP 409) (Request-ID: req-%s)"
+                     % (w[1], s["id"], "active" if s["status"] == "ACTIVE" else "stopped", sid("req/" + now())))
+            # The hypervisor agent boots the VM (BUILD until it is up, then ACTIVE) or powers it off.
+            s["status"] = "BUILD" if w[1] == "start" else "SHUTOFF"
+            with open(os.path.join(LAB, "agent.fifo"), "w") as fifo:
+                fifo.write("%s %s\n" % (w[1], s["node"]))
         save(state)
         return 0
     if w[:3] == ["security", "group", "list"]:
@@ -314,7 +330,8 @@ def main(argv):
         return emit_one(args, obj)
     if w[:4] == ["security", "group", "rule", "list"]:
         sel = [find_group(state, w[4])] if len(w) > 4 else state["groups"]
-        headers = ["ID", "IP Protocol", "IP Range", "Port Range"] + (["Direction", "Ethertype"] if args.long else []) + ["Remote Security Group"]
+        # python-openstackclient 5.2 (ussuri): Ethertype always, Direction with --long.
+        headers = ["ID", "IP Protocol", "Ethertype", "IP Range", "Port Range"] + (["Direction"] if args.long else []) + ["Remote Security Group"]
         if len(w) == 4:
             headers.append("Security Group")
         rows = []
@@ -324,9 +341,9 @@ def main(argv):
                     continue
                 if args.protocol and r["protocol"] != args.protocol.lower():
                     continue
-                row = [r["id"], r["protocol"], r["remote_ip_prefix"], port_range(r)]
+                row = [r["id"], r["protocol"], r["ethertype"], r["remote_ip_prefix"], port_range(r)]
                 if args.long:
-                    row += [r["direction"], r["ethertype"]]
+                    row.append(r["direction"])
                 row.append(r["remote_group_id"])
                 if len(w) == 4:
                     row.append(g["id"])
