@@ -349,19 +349,125 @@ fn print_plan(planned: &[crate::fix::Planned]) {
     }
 }
 
-fn confirm(planned: &[crate::fix::Planned], yes: bool) -> Result<bool> {
+fn confirm(changes: usize, yes: bool) -> Result<bool> {
     use std::io::{IsTerminal, Write};
-    if yes || planned.is_empty() {
+    if yes || changes == 0 {
         return Ok(true);
     }
     if !std::io::stdin().is_terminal() {
         anyhow::bail!("not on a terminal, so nobody can confirm: pass --yes to apply the plan");
     }
-    print!("apply these {} change(s)? [y/N] ", planned.len());
+    print!("apply these {changes} change(s)? [y/N] ");
     std::io::stdout().flush()?;
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer)?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
+/// `run`: rounds until every end state holds (or nothing new is left to do), with the task's
+/// rules checked on the first and the last collection.
+async fn run_rounds(
+    sc: &crate::scenario::Scenario,
+    source: &str,
+    journal: &Journal,
+    act: &ActArgs,
+    s: &crate::run::Settings,
+) -> Result<i32> {
+    let confirm = |fixes: &[crate::fix::Planned], steps: &[crate::step::PlannedStep]| {
+        print_plan(fixes);
+        for p in steps {
+            println!("  step [{}] on {}", p.step.id, p.host);
+            for c in &p.commands {
+                println!("      $ {c}");
+            }
+        }
+        if act.apply {
+            confirm(fixes.len() + steps.len(), act.yes)
+        } else {
+            Ok(false)
+        }
+    };
+    let show = |round: u32, d: &crate::diagnose::Diagnosis, ends: &[serde_json::Value]| {
+        println!("== round {round}");
+        print_diagnosis(d);
+        for e in ends {
+            println!(
+                "  end state {} (phase {}): {}",
+                e["id"].as_str().unwrap_or(""),
+                e["phase"],
+                e["state"].as_str().unwrap_or("")
+            );
+        }
+    };
+    let r = crate::run::rounds(sc, source, journal, s, act.apply, 12, &confirm, &show).await?;
+    let mut code = 0;
+    for k in crate::run::constraints(sc, journal, r.first, "before", s).await? {
+        println!(
+            "rule {} before: {}",
+            k.id,
+            if k.ok { "ok" } else { "VIOLATED" }
+        );
+    }
+    if r.first != r.last.0 || act.apply {
+        for k in crate::run::constraints(sc, journal, r.last.0, "after", s).await? {
+            println!(
+                "rule {} after: {}",
+                k.id,
+                if k.ok { "ok" } else { "VIOLATED" }
+            );
+            code = if k.ok { code } else { 1 };
+        }
+    }
+    for (p, applied, verdict) in &r.fixes {
+        println!("  [{}] {}: {applied}, {verdict}", p.cause, p.target);
+        if verdict != "verified" {
+            code = 1;
+        }
+    }
+    for (id, stage, summary) in &r.steps {
+        println!("  step [{id}]: {stage}: {summary}");
+        if stage != "applied" {
+            code = 1;
+        }
+    }
+    match r.outcome.as_str() {
+        "done" => println!("every end state holds after {} round(s)", r.rounds),
+        "planned" => println!("nothing was changed (run again with --apply to apply the plan)"),
+        "declined" => {
+            println!("nothing more was changed");
+            code = code.max(1);
+        }
+        other => {
+            println!(
+                "stopped after {} round(s) ({other}): nothing new to do",
+                r.rounds
+            );
+            for e in &r.end_states {
+                if e["state"] != "held" {
+                    println!(
+                        "  end state {}: {} ({})",
+                        e["id"].as_str().unwrap_or(""),
+                        e["state"].as_str().unwrap_or(""),
+                        e["observed"]
+                            .as_array()
+                            .map(|a| a
+                                .iter()
+                                .filter_map(|v| v.as_str())
+                                .collect::<Vec<_>>()
+                                .join("; "))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+            for u in &r.last.1.unexplained {
+                println!("  still failing: {} on {}: {}", u.probe, u.host, u.summary);
+            }
+            if r.end_states.iter().any(|e| e["state"] == "failed") {
+                code = code.max(1);
+            }
+        }
+    }
+    Ok(code)
 }
 
 /// Record the plan, and with --apply apply, verify, roll back; then the task's rules after.
@@ -388,7 +494,7 @@ async fn fix_stage(
         println!("nothing was changed (run again with --apply to apply the plan)");
         return Ok(0);
     }
-    if !confirm(&planned, act.yes)? {
+    if !confirm(planned.len(), act.yes)? {
         println!("nothing was changed");
         return Ok(1);
     }
@@ -415,7 +521,7 @@ async fn fix_stage(
             code = 1;
         }
     }
-    if let Some(after) = &out.after {
+    if let Some((_, after)) = &out.after {
         for u in &after.unexplained {
             println!("  still failing: {} on {}: {}", u.probe, u.host, u.summary);
         }
@@ -723,19 +829,7 @@ fn run(cli: Cli) -> Result<i32> {
             let out = out.unwrap_or_else(|| journal.dir());
             let journal = Journal::new(journal.journal);
             let rt = runtime()?;
-            let code = rt.block_on(async {
-                let (seq, d) =
-                    crate::run::collect_and_diagnose(&sc, &source, &journal, &settings).await?;
-                print_diagnosis(&d);
-                for k in crate::run::constraints(&sc, &journal, seq, "before", &settings).await? {
-                    println!(
-                        "rule {} before: {}",
-                        k.id,
-                        if k.ok { "ok" } else { "VIOLATED" }
-                    );
-                }
-                fix_stage(&sc, &source, &journal, &d, &act, &settings).await
-            })?;
+            let code = rt.block_on(run_rounds(&sc, &source, &journal, &act, &settings))?;
             let written = report::write(
                 &journal,
                 &report::Options {

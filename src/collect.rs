@@ -114,6 +114,8 @@ pub async fn collect(
         sudo: false,
         timeout: Some(30),
         failing: None,
+        not_yet: None,
+        step: None,
         text: Default::default(),
     };
     let path = &scenario.hosts.inventory;
@@ -131,7 +133,7 @@ pub async fn collect(
     };
 
     let mut tasks = Vec::new();
-    for probe in &scenario.probes {
+    for probe in scenario.probes.iter().filter(|p| p.step.is_none()) {
         let hosts: Vec<String> = match probe.on.as_str() {
             "hypervisor" => vec![hv.clone()],
             "nodes" => nodes.clone(),
@@ -202,8 +204,11 @@ fn probe_tag(collection: u64) -> String {
     format!("{PROBE_POD_PREFIX}c{collection}-")
 }
 
-/// One probe pod pinned to each node (a correct nodeName override), a ping from each to every
-/// pod, same-node and cross-node labelled; the probe pods are removed afterwards whatever happened.
+/// The task's two patterns, with the task's `kubectl run` (busybox, pinned by a nodeName override:
+/// the task's `nodename` key is not a field of the pod spec, so kubectl drops it and the scheduler
+/// places the pod anywhere): a pod `shell1` on the first node, and one probe pod on each node. Each
+/// probe pod pings every pod (pattern A: from another node to shell1; pattern B: from the same
+/// node), same-node and cross-node labelled; the probe pods are removed afterwards whatever happened.
 async fn ping_matrix(ctx: &Ctx, host: &str, probe: &Probe) {
     let tag = probe_tag(ctx.collection);
     let nodes_ev = ctx
@@ -243,14 +248,21 @@ async fn ping_matrix(ctx: &Ctx, host: &str, probe: &Probe) {
             .await;
     }
     let mut ours: Vec<String> = nodes.iter().map(|n| format!("{tag}{}", n.name)).collect();
+    let mut placed: Vec<(&str, String)> = nodes
+        .iter()
+        .map(|n| n.name.as_str())
+        .zip(ours.clone())
+        .collect();
+    if let Some(first) = nodes.first() {
+        placed.insert(0, (first.name.as_str(), format!("{tag}shell1")));
+        ours.insert(0, format!("{tag}shell1"));
+    }
     let result = async {
-        for (n, name) in nodes.iter().zip(&ours) {
-            let overrides = format!(
-                "{{\"apiVersion\":\"v1\",\"spec\":{{\"nodeName\":\"{}\"}}}}",
-                n.name
-            );
+        for (node, name) in &placed {
+            let overrides =
+                format!("{{ \"apiVersion\": \"v1\", \"spec\": {{ \"nodeName\": \"{node}\" }} }}");
             let cmd = format!(
-                "kubectl run {name} --image=busybox --restart=Never --overrides={} -- sleep 3600",
+                "kubectl run {name} --image busybox --restart=Never --overrides={} -- sleep 3600",
                 shell_quote(&overrides)
             );
             let ev = ctx
@@ -279,7 +291,11 @@ async fn ping_matrix(ctx: &Ctx, host: &str, probe: &Probe) {
             })
             .collect();
         let mut pings = Vec::new();
-        for from in pods.iter().filter(|p| p.name.starts_with(&tag)) {
+        let shell1 = format!("{tag}shell1");
+        for from in pods
+            .iter()
+            .filter(|p| p.name.starts_with(&tag) && p.name != shell1)
+        {
             for to in targets.iter().filter(|p| p.name != from.name) {
                 let (Some(fnode), Some(tnode), Some(ip)) = (&from.node, &to.node, &to.ip) else {
                     continue;

@@ -18,6 +18,10 @@ pub struct Observation {
     pub records: Vec<u64>,
     /// The parsed value, or why there is none.
     pub value: Result<Value, String>,
+    /// Not observable yet (no Kubernetes before the deployment, a VM that is off), and why:
+    /// neither missing nor failing evidence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_yet: Option<Texts>,
 }
 
 impl Observation {
@@ -119,7 +123,20 @@ fn ping_matrix(evs: &[(u64, &Evidence)]) -> Result<Value, String> {
         let sel: Vec<&Value> = pairs.iter().filter(|p| p["same_node"] == same).collect();
         (!sel.is_empty()).then(|| sel.iter().all(|p| p["loss_percent"] == 0))
     };
-    Ok(json!({ "same_node_ok": ok(true), "cross_node_ok": ok(false), "pairs": pairs }))
+    // The task's patterns: shell1 on the first node, pinged from another node (A), from its own (B).
+    let pattern = |same: bool| {
+        let sel: Vec<&Value> = pairs
+            .iter()
+            .filter(|p| {
+                p["same_node"] == same && p["to"].as_str().is_some_and(|t| t.ends_with("shell1"))
+            })
+            .collect();
+        (!sel.is_empty()).then(|| sel.iter().all(|p| p["loss_percent"] == 0))
+    };
+    Ok(
+        json!({ "same_node_ok": ok(true), "cross_node_ok": ok(false),
+               "pattern_a": pattern(false), "pattern_b": pattern(true), "pairs": pairs }),
+    )
 }
 
 fn field<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
@@ -166,11 +183,22 @@ pub fn condition(obs: &[&Observation], c: &Condition) -> Option<bool> {
 }
 
 fn judge(obs: &[&Observation], c: &Condition) -> Option<bool> {
+    let all = c.quantifier.as_deref() == Some("all");
+    if c.op == "not_observable" {
+        if obs.is_empty() {
+            return None;
+        }
+        let not_yet = |o: &&&Observation| o.not_yet.is_some();
+        return Some(if all {
+            obs.iter().all(|o| not_yet(&o))
+        } else {
+            obs.iter().any(|o| not_yet(&o))
+        });
+    }
     let values: Vec<&Value> = obs.iter().filter_map(|o| o.value.as_ref().ok()).collect();
     if values.is_empty() {
         return None;
     }
-    let all = c.quantifier.as_deref() == Some("all");
     if all && values.len() < obs.len() {
         // A host whose evidence is missing cannot be counted as agreeing.
         return if values.iter().all(|v| holds(v, c)) {
@@ -242,6 +270,8 @@ pub struct Diagnosis {
     pub not_ruled_out: Vec<AlternativeFinding>,
     pub unexplained: Vec<Unexplained>,
     pub missing: Vec<Missing>,
+    /// Evidence that cannot be observed yet (its reason in `message`): neither missing nor failing.
+    pub not_yet: Vec<Missing>,
     /// Every observation, for the report.
     pub observations: Vec<Observation>,
 }
@@ -388,7 +418,8 @@ pub fn latest_collection(entries: &[Entry]) -> Option<(u64, &crate::journal::Sce
     })
 }
 
-/// Observations of the collection that starts at record `from` (its scenario record).
+/// Observations of the collection that starts at record `from` (its scenario record). A probe
+/// fed by a step sees that step's latest run before the collection ends.
 pub fn observations(scenario: &Scenario, entries: &[Entry], from: u64) -> Vec<Observation> {
     let mut groups: BTreeMap<(String, String), Vec<(u64, &Evidence)>> = BTreeMap::new();
     let next_collection = entries
@@ -396,31 +427,134 @@ pub fn observations(scenario: &Scenario, entries: &[Entry], from: u64) -> Vec<Ob
         .find(|e| e.seq > from && matches!(e.body, Body::Scenario(_)))
         .map(|e| e.seq)
         .unwrap_or(u64::MAX);
+    let mut inventory = None;
     for e in entries
         .iter()
         .filter(|e| e.seq > from && e.seq < next_collection)
     {
         if let Body::Evidence(ev) = &e.body {
-            if let Some(p) = &ev.probe {
-                groups
-                    .entry((p.clone(), ev.host.clone()))
+            match ev.probe.as_deref() {
+                Some("inventory") => inventory = parse::inventory(&ev.stdout.text).ok(),
+                Some(p) => groups
+                    .entry((p.to_string(), ev.host.clone()))
                     .or_default()
-                    .push((e.seq, ev));
+                    .push((e.seq, ev)),
+                None => {}
             }
         }
     }
     let mut out = Vec::new();
     for probe in &scenario.probes {
+        if let Some(step) = &probe.step {
+            out.push(step_observation(probe, step, entries, next_collection));
+            continue;
+        }
         for ((p, host), evs) in groups.iter().filter(|((p, _), _)| *p == probe.id) {
+            let not_yet = probe.not_yet.as_ref().and_then(|n| {
+                let (_, ev) = evs.first()?;
+                let raw = json!({ "stdout": ev.stdout.text, "stderr": ev.stderr.text, "exit": exit_code(ev) });
+                n.when.iter().any(|c| holds(&raw, c)).then(|| n.text.clone())
+            });
             out.push(Observation {
                 probe: p.clone(),
                 host: host.clone(),
                 records: evs.iter().map(|(s, _)| *s).collect(),
-                value: observe(probe, evs),
+                value: match &not_yet {
+                    Some(t) => Err(t.get("en").cloned().unwrap_or_default()),
+                    None => observe(probe, evs),
+                },
+                not_yet,
             });
         }
     }
+    powered_off(scenario, &mut out, inventory.as_deref().unwrap_or(&[]));
     out
+}
+
+/// A probe fed by a step: the step's latest run before `until`, or not observable yet.
+fn step_observation(probe: &Probe, step: &str, entries: &[Entry], until: u64) -> Observation {
+    let tag = format!("step:{step}");
+    let last = entries.iter().rev().find_map(|e| match &e.body {
+        Body::Evidence(ev) if e.seq < until && ev.probe.as_deref() == Some(tag.as_str()) => {
+            Some((e.seq, ev))
+        }
+        _ => None,
+    });
+    match last {
+        Some((seq, ev)) => Observation {
+            probe: probe.id.clone(),
+            host: ev.host.clone(),
+            records: vec![seq],
+            value: observe(probe, &[(seq, ev)]),
+            not_yet: None,
+        },
+        None => {
+            let text: Texts = [
+                (
+                    "ja".to_string(),
+                    format!("手順 {step} はまだ実行されていない"),
+                ),
+                ("en".to_string(), format!("the step {step} has not run yet")),
+            ]
+            .into();
+            Observation {
+                probe: probe.id.clone(),
+                host: String::new(),
+                records: vec![],
+                value: Err(text["en"].clone()),
+                not_yet: Some(text),
+            }
+        }
+    }
+}
+
+/// Evidence from a node whose VM is not running (the servers in the security-group probe, matched
+/// to the inventory by address) is not observable yet, not missing.
+fn powered_off(scenario: &Scenario, obs: &mut [Observation], inventory: &[parse::InventoryHost]) {
+    let servers: Vec<(String, String, String)> = obs
+        .iter()
+        .filter_map(|o| o.value.as_ref().ok()?.get("servers")?.as_array().cloned())
+        .flatten()
+        .map(|s| {
+            let g = |k: &str| s[k].as_str().unwrap_or("").to_string();
+            (g("name"), g("status"), g("addresses"))
+        })
+        .collect();
+    let off = |host: &str| -> Option<(String, String)> {
+        let inv = inventory.iter().find(|h| h.name == host)?;
+        let addr = inv.ansible_host.as_deref().or(inv.ip.as_deref())?;
+        servers
+            .iter()
+            .find(|(_, status, addresses)| {
+                status != "ACTIVE"
+                    && addresses
+                        .split(|c: char| c == ',' || c == '=' || c.is_whitespace() || c == '"')
+                        .any(|a| a == addr)
+            })
+            .map(|(n, s, _)| (n.clone(), s.clone()))
+    };
+    for o in obs.iter_mut() {
+        let on = scenario
+            .probes
+            .iter()
+            .find(|p| p.id == o.probe)
+            .map(|p| p.on.as_str());
+        if !matches!(on, Some("nodes" | "kubectl")) || o.not_yet.is_some() || o.value.is_ok() {
+            continue;
+        }
+        if let Some((name, status)) = off(&o.host) {
+            let text: Texts = [
+                (
+                    "ja".to_string(),
+                    format!("VM {name} が {status} のため観測できない"),
+                ),
+                ("en".to_string(), format!("the VM {name} is {status}")),
+            ]
+            .into();
+            o.value = Err(text["en"].clone());
+            o.not_yet = Some(text);
+        }
+    }
 }
 
 /// Diagnose the latest collection in the journal with the scenario recorded there.
@@ -432,8 +566,20 @@ pub fn diagnose(scenario: &Scenario, entries: &[Entry], from: u64) -> Diagnosis 
         |probe: &str| -> Vec<u64> { of(probe).iter().flat_map(|o| o.records.clone()).collect() };
     let probe_def = |id: &str| scenario.probes.iter().find(|p| p.id == id);
 
+    let not_yet: Vec<Missing> = obs
+        .iter()
+        .filter_map(|o| {
+            o.not_yet.as_ref().map(|t| Missing {
+                probe: o.probe.clone(),
+                host: o.host.clone(),
+                message: t.get("en").cloned().unwrap_or_default(),
+                records: o.records.clone(),
+            })
+        })
+        .collect();
     let mut missing: Vec<Missing> = obs
         .iter()
+        .filter(|o| o.not_yet.is_none())
         .filter_map(|o| {
             o.value.as_ref().err().map(|e| Missing {
                 probe: o.probe.clone(),
@@ -443,7 +589,7 @@ pub fn diagnose(scenario: &Scenario, entries: &[Entry], from: u64) -> Diagnosis 
             })
         })
         .collect();
-    for p in &scenario.probes {
+    for p in scenario.probes.iter().filter(|p| p.step.is_none()) {
         if of(&p.id).is_empty() {
             missing.push(Missing {
                 probe: p.id.clone(),
@@ -546,8 +692,52 @@ pub fn diagnose(scenario: &Scenario, entries: &[Entry], from: u64) -> Diagnosis 
         not_ruled_out,
         unexplained,
         missing,
+        not_yet,
         observations: obs,
     }
+}
+
+/// The task's end states on a diagnosis: `held`, `failed`, or `not_observed`.
+pub fn end_states(scenario: &Scenario, d: &Diagnosis) -> Vec<Value> {
+    scenario
+        .end_states
+        .iter()
+        .map(|e| {
+            let verdicts: Vec<Option<bool>> = e
+                .when
+                .iter()
+                .map(|c| {
+                    let of: Vec<&Observation> = d
+                        .observations
+                        .iter()
+                        .filter(|o| Some(o.probe.as_str()) == c.probe.as_deref())
+                        .collect();
+                    judge(&of, c)
+                })
+                .collect();
+            let state = if verdicts.contains(&Some(false)) {
+                "failed"
+            } else if verdicts.iter().all(|v| *v == Some(true)) {
+                "held"
+            } else {
+                "not_observed"
+            };
+            let probes: Vec<&str> = e.when.iter().filter_map(|c| c.probe.as_deref()).collect();
+            let of = || {
+                d.observations
+                    .iter()
+                    .filter(|o| probes.contains(&o.probe.as_str()))
+            };
+            json!({
+                "id": e.id,
+                "phase": e.phase,
+                "text": e.text,
+                "state": state,
+                "observed": of().map(summary).collect::<Vec<_>>(),
+                "records": of().flat_map(|o| o.records.clone()).collect::<Vec<_>>(),
+            })
+        })
+        .collect()
 }
 
 impl Diagnosis {
@@ -598,6 +788,8 @@ impl Diagnosis {
             "not_ruled_out": self.not_ruled_out,
             "unexplained": self.unexplained,
             "missing": self.missing,
+            "not_yet_observable": self.not_yet,
+            "end_states": end_states(scenario, self),
         })
     }
 }

@@ -15,4 +15,5 @@ pub mod probe;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod step;
 pub mod transport;

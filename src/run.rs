@@ -1,5 +1,9 @@
-//! The whole job: collect → diagnose → plan the fixes → (apply → verify with the same probes →
-//! roll back what did not cure its symptoms) → check the task's rules before and after.
+//! The whole job, in rounds: collect (read-only) → diagnose → plan (the fixes of the claimed
+//! causes, and the task's steps whose preconditions hold) → apply (only with --apply; fixes are
+//! verified with the same probes and rolled back when their symptoms stay) → collect again, until
+//! every end state of the task holds or a round finds nothing new to do. A fault hidden by another
+//! appears in a later round. The task's rules are checked before and after. Every round is a
+//! record in the journal.
 
 use crate::diagnose::{self, Diagnosis};
 use crate::fix::{self, Planned, Runner};
@@ -141,7 +145,8 @@ pub async fn constraints(
 /// What applying and verifying did, per fix.
 pub struct Outcome {
     pub applied: Vec<(Planned, String, String)>,
-    pub after: Option<Diagnosis>,
+    /// The last verification collection: its scenario record's seq and its diagnosis.
+    pub after: Option<(u64, Diagnosis)>,
 }
 
 /// Apply the planned fixes, verify them with the scenario's own probes, roll back the fixes of
@@ -175,9 +180,9 @@ pub async fn apply_and_verify(
         if attempt > 0 {
             tokio::time::sleep(s.verify_pause).await;
         }
-        let (_, d) = collect_and_diagnose(scenario, source, journal, s).await?;
+        let (seq, d) = collect_and_diagnose(scenario, source, journal, s).await?;
         pending.retain(|cause| still_failing(scenario, &d, cause));
-        after = Some(d);
+        after = Some((seq, d));
         if pending.is_empty() {
             break;
         }
@@ -237,11 +242,183 @@ fn still_failing(scenario: &Scenario, d: &Diagnosis, cause: &str) -> bool {
     };
     d.observations.iter().any(|o| {
         c.explains.contains(&o.probe)
-            && (o.value.is_err()
+            && ((o.value.is_err() && o.not_yet.is_none())
                 || scenario
                     .probes
                     .iter()
                     .find(|p| p.id == o.probe)
                     .is_some_and(|p| o.failing(p)))
     })
+}
+
+/// What the rounds did.
+pub struct Rounds {
+    pub rounds: u32,
+    /// (fix, how it was applied, its verdict)
+    pub fixes: Vec<(Planned, String, String)>,
+    /// (step id, stage, summary)
+    pub steps: Vec<(String, String, String)>,
+    /// The end states on the last collection.
+    pub end_states: Vec<serde_json::Value>,
+    /// done (every end state holds), planned (dry run), stuck (nothing new to do), declined,
+    /// or limit (the round limit was reached).
+    pub outcome: String,
+    /// The scenario record's seq of the first and the last collection.
+    pub first: u64,
+    pub last: (u64, Diagnosis),
+}
+
+/// Asked before a round's plan is applied: Ok(true) to go on.
+pub type Confirm<'a> = &'a dyn Fn(&[Planned], &[crate::step::PlannedStep]) -> Result<bool>;
+
+/// Run rounds until every end state holds, nothing new is left to do, or `max` rounds.
+pub async fn rounds(
+    sc: &Scenario,
+    source: &str,
+    journal: &Journal,
+    s: &Settings,
+    apply: bool,
+    max: u32,
+    confirm: Confirm<'_>,
+    report: &dyn Fn(u32, &Diagnosis, &[serde_json::Value]),
+) -> Result<Rounds> {
+    let mut carried: Option<(u64, Diagnosis)> = None;
+    let mut fixed: Vec<String> = Vec::new();
+    let mut done_steps: Vec<String> = Vec::new();
+    let mut fixes_out = Vec::new();
+    let mut steps_out = Vec::new();
+    let mut first = None;
+    let mut round = 0;
+    loop {
+        round += 1;
+        let (seq, d) = match carried.take() {
+            Some(x) => x,
+            None => collect_and_diagnose(sc, source, journal, s).await?,
+        };
+        first.get_or_insert(seq);
+        let ends = diagnose::end_states(sc, &d);
+        report(round, &d, &ends);
+        let states: std::collections::BTreeMap<String, String> = ends
+            .iter()
+            .map(|e| {
+                (
+                    e["id"].as_str().unwrap_or("").to_string(),
+                    e["state"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        let causes: Vec<String> = d.causes.iter().map(|c| c.id.clone()).collect();
+        let fixes: Vec<Planned> = plan(sc, &d)
+            .into_iter()
+            .filter(|p| !fixed.contains(&p.cause))
+            .collect();
+        let entries = journal.read_all()?;
+        let nodes = crate::step::nodes(&entries);
+        let steps: Vec<crate::step::PlannedStep> = crate::step::eligible(sc, &d, &done_steps)
+            .into_iter()
+            .map(|t| crate::step::plan(sc, t, &d, &nodes))
+            .collect();
+        let mut planned: Vec<String> = fixes.iter().map(|p| p.cause.clone()).collect();
+        planned.dedup();
+        planned.extend(steps.iter().map(|p| p.step.id.clone()));
+        let all_held = !states.is_empty() && states.values().all(|v| v == "held");
+        let outcome = if all_held {
+            "done"
+        } else if planned.is_empty() {
+            "stuck"
+        } else if !apply {
+            "planned"
+        } else if round > max {
+            "limit"
+        } else {
+            ""
+        };
+        if !outcome.is_empty() || !confirm(&fixes, &steps)? {
+            let outcome = if outcome.is_empty() {
+                "declined"
+            } else {
+                outcome
+            };
+            if outcome == "planned" {
+                let pool = SshPool::new(s.opts.clone());
+                let runner = Runner {
+                    pool: &pool,
+                    journal,
+                    red: &s.red,
+                };
+                for p in &fixes {
+                    runner.record(p, "planned", "", p.commands.clone(), vec![])?;
+                }
+                for p in &steps {
+                    crate::step::record(journal, p, "planned", "", vec![])?;
+                }
+            }
+            round_record(journal, round, seq, causes, planned, states, outcome)?;
+            return Ok(Rounds {
+                rounds: round,
+                fixes: fixes_out,
+                steps: steps_out,
+                end_states: ends,
+                outcome: outcome.into(),
+                first: first.unwrap_or(seq),
+                last: (seq, d),
+            });
+        }
+        {
+            let pool = SshPool::new(s.opts.clone());
+            let runner = Runner {
+                pool: &pool,
+                journal,
+                red: &s.red,
+            };
+            for p in &fixes {
+                runner.record(p, "planned", "", p.commands.clone(), vec![])?;
+            }
+        }
+        for p in &steps {
+            crate::step::record(journal, p, "planned", "", vec![])?;
+        }
+        round_record(journal, round, seq, causes, planned, states, "applied")?;
+        if !fixes.is_empty() {
+            let out = apply_and_verify(sc, source, journal, &fixes, s).await?;
+            fixed.extend(fixes.iter().map(|p| p.cause.clone()));
+            fixes_out.extend(out.applied);
+            carried = out.after;
+        }
+        let runner = crate::step::StepRunner {
+            opts: &s.opts,
+            journal,
+            red: &s.red,
+        };
+        for p in &steps {
+            let (stage, summary, records) = runner.apply(p, &nodes).await?;
+            crate::step::record(journal, p, &stage, &summary, records)?;
+            done_steps.push(p.step.id.clone());
+            steps_out.push((p.step.id.clone(), stage, summary));
+            carried = None;
+        }
+    }
+}
+
+fn round_record(
+    journal: &Journal,
+    round: u32,
+    collection: u64,
+    causes: Vec<String>,
+    planned: Vec<String>,
+    end_states: std::collections::BTreeMap<String, String>,
+    outcome: &str,
+) -> Result<()> {
+    journal.append(
+        &crate::journal::now(),
+        &Body::Round(crate::journal::RoundRecord {
+            round,
+            collection,
+            causes,
+            planned,
+            end_states,
+            outcome: outcome.into(),
+        }),
+    )?;
+    Ok(())
 }

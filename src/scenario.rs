@@ -25,6 +25,12 @@ pub struct Scenario {
     pub alternatives: Vec<Alternative>,
     #[serde(default)]
     pub constraints: Vec<Constraint>,
+    /// The steps the task itself prescribes, applied only with --apply.
+    #[serde(default)]
+    pub steps: Vec<Step>,
+    /// The task's end states, checked on every round's collection.
+    #[serde(default)]
+    pub end_states: Vec<EndState>,
     /// Lessons learned, for the post-mortem style.
     #[serde(default)]
     pub lessons: Option<Texts>,
@@ -51,6 +57,60 @@ pub enum FixSpec {
         port: u16,
         reason: Texts,
     },
+}
+
+/// A step the task prescribes to reach its end state: not a cause, but part of the solution.
+/// Planned when every `when` holds on the round's collection and no cause of its phase (or an
+/// earlier one) is claimed; run at most once per run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    pub id: String,
+    pub phase: u32,
+    pub title: Texts,
+    /// Why the step is taken: the task's own words.
+    pub reason: Texts,
+    pub when: Vec<Condition>,
+    pub action: StepAction,
+}
+
+/// What a step does.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum StepAction {
+    /// `openstack server start NAME` for every server the probe lists as stopped, then wait
+    /// until each is ACTIVE and every node answers SSH.
+    ServerStart { probe: String },
+    /// A command, verbatim, as the operator would type it, on a host set (hypervisor, kubectl).
+    /// Its evidence is tagged `step:<id>`; `progress = "ansible"` shows task by task.
+    Command {
+        on: String,
+        command: String,
+        #[serde(default)]
+        timeout: Option<u64>,
+        #[serde(default)]
+        progress: Option<String>,
+    },
+}
+
+/// An end state of the task, checked with the task's own commands (its probes).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndState {
+    pub id: String,
+    pub phase: u32,
+    pub text: Texts,
+    pub when: Vec<Condition>,
+}
+
+/// When a probe's evidence says the thing cannot be observed yet (no Kubernetes API before the
+/// deployment): neither missing nor failing evidence.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotYet {
+    /// Conditions on the raw evidence (`exit`, `stdout`, `stderr`); any one suffices.
+    pub when: Vec<Condition>,
+    pub text: Texts,
 }
 
 /// A rule of the task, proven with evidence before and after the fix.
@@ -97,6 +157,12 @@ pub struct Probe {
     pub timeout: Option<u64>,
     #[serde(default)]
     pub failing: Option<Condition>,
+    /// When its evidence means "not observable yet".
+    #[serde(default)]
+    pub not_yet: Option<NotYet>,
+    /// Not run by a collection: the latest run of this step is its evidence.
+    #[serde(default)]
+    pub step: Option<String>,
     pub text: Texts,
 }
 
@@ -108,6 +174,7 @@ pub struct Condition {
     /// any (default) or all of the hosts the probe ran on
     #[serde(default)]
     pub quantifier: Option<String>,
+    #[serde(default)]
     pub field: String,
     pub op: String,
     #[serde(default)]
@@ -170,7 +237,16 @@ pub const PARSERS: &[&str] = &[
     "kube_pods",
     "ping_matrix",
 ];
-pub const OPS: &[&str] = &["eq", "ne", "in", "not_in", "exists", "contains", "nonempty"];
+pub const OPS: &[&str] = &[
+    "eq",
+    "ne",
+    "in",
+    "not_in",
+    "exists",
+    "contains",
+    "nonempty",
+    "not_observable",
+];
 pub const ON: &[&str] = &["hypervisor", "nodes", "kubectl"];
 pub const LANGS: &[&str] = &["ja", "en"];
 
@@ -260,7 +336,7 @@ pub fn parse(text: &str, name: &str) -> Result<Scenario> {
                 &format!("one of: {}", ON.join(", ")),
             );
         }
-        if p.command.is_none() && p.parser != "ping_matrix" {
+        if p.command.is_none() && p.parser != "ping_matrix" && p.step.is_none() {
             err(
                 &p.id,
                 format!("probe {:?} has no command", p.id),
@@ -305,7 +381,7 @@ pub fn parse(text: &str, name: &str) -> Result<Scenario> {
                 err(q, format!("{owner}: quantifier {q:?}"), "any or all");
             }
         }
-        if !matches!(c.op.as_str(), "exists" | "nonempty") && c.value.is_none() {
+        if !matches!(c.op.as_str(), "exists" | "nonempty" | "not_observable") && c.value.is_none() {
             err(
                 &c.field,
                 format!("{owner}: op {:?} needs a value", c.op),
@@ -321,6 +397,55 @@ pub fn parse(text: &str, name: &str) -> Result<Scenario> {
                 Some(&p.id),
                 &mut err,
             );
+        }
+    }
+    let step_ids: Vec<&str> = s.steps.iter().map(|t| t.id.as_str()).collect();
+    for p in &s.probes {
+        if let Some(t) = &p.step {
+            if !step_ids.contains(&t.as_str()) {
+                err(
+                    t,
+                    format!("probe {:?}: no step {t:?}", p.id),
+                    &format!("steps: {}", step_ids.join(", ")),
+                );
+            }
+        }
+    }
+    for t in &s.steps {
+        for w in &t.when {
+            check_cond(w, &format!("step {:?}", t.id), None, &mut err);
+        }
+        match &t.action {
+            StepAction::ServerStart { probe } if !ids.contains(&probe.as_str()) => err(
+                probe,
+                format!("step {:?}: no probe {probe:?}", t.id),
+                &format!("probes: {}", ids.join(", ")),
+            ),
+            StepAction::Command { on, .. } if on != "hypervisor" && on != "kubectl" => err(
+                on,
+                format!(
+                    "step {:?}: a command step runs on hypervisor or kubectl, not {on:?}",
+                    t.id
+                ),
+                "on = \"hypervisor\" or \"kubectl\"",
+            ),
+            _ => {}
+        }
+        for (field, tx) in [("title", &t.title), ("reason", &t.reason)] {
+            for l in LANGS {
+                if !tx.contains_key(*l) {
+                    err(
+                        &t.id,
+                        format!("step {:?}: {field} has no {l} text", t.id),
+                        "every text is given in ja and en",
+                    );
+                }
+            }
+        }
+    }
+    for e in &s.end_states {
+        for w in &e.when {
+            check_cond(w, &format!("end state {:?}", e.id), None, &mut err);
         }
     }
     for c in &s.causes {

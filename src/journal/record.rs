@@ -20,6 +20,46 @@ pub enum Body {
     Fix(FixRecord),
     /// A rule of the task, checked before or after the fix.
     Constraint(ConstraintRecord),
+    /// A step the task itself prescribes (start the VMs, run the deployment, set up kubectl):
+    /// planned or applied, never a cause.
+    Step(StepRecord),
+    /// The end of one round of `run`: what its collection showed, what it planned and did.
+    Round(RoundRecord),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StepRecord {
+    pub id: String,
+    pub phase: u32,
+    /// planned, applied, failed
+    pub stage: String,
+    pub summary: String,
+    /// The commands, as the task gives them.
+    #[serde(default)]
+    pub commands: Vec<String>,
+    /// Why: the task's own words.
+    #[serde(default)]
+    pub reason: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub records: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RoundRecord {
+    pub round: u32,
+    /// The seq of the scenario record of the collection this round judged.
+    pub collection: u64,
+    /// Causes claimed in this round's collection.
+    #[serde(default)]
+    pub causes: Vec<String>,
+    /// Fixes (cause ids) and steps (step ids) planned in this round.
+    #[serde(default)]
+    pub planned: Vec<String>,
+    /// The task's end states: id → held, failed or not_observed.
+    #[serde(default)]
+    pub end_states: std::collections::BTreeMap<String, String>,
+    /// What the round concluded: done, applied, planned (dry run), stuck.
+    pub outcome: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -685,12 +685,16 @@ pub fn inventory(out: &str) -> Parsed<Vec<InventoryHost>> {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SecurityGroups {
     pub servers: Vec<Server>,
+    /// The servers that are SHUTOFF.
+    pub stopped: Vec<String>,
     /// Every server on one hypervisor host.
     pub same_hypervisor: bool,
     /// For every ordered pair of servers, the peer's groups let TCP/179 in from the other.
     pub bgp_allowed_between_nodes: bool,
     /// What is missing, as "tcp/179 into GROUP from GROUP".
     pub missing: Vec<String>,
+    /// Likewise for IP-in-IP (IP protocol 4).
+    pub ipip_allowed_between_nodes: bool,
     /// Rules that open TCP/179 wider than the node groups (0.0.0.0/0), if any.
     pub wide_bgp_rules: Vec<String>,
     pub rules: Vec<SgRule>,
@@ -698,8 +702,9 @@ pub struct SecurityGroups {
 }
 
 fn allows(rule: &SgRule, proto: &str, port: u32, from_group: &str) -> bool {
+    let same = |p: &str| p == proto || (proto == "4" && p.eq_ignore_ascii_case("ipip"));
     rule.direction == "ingress"
-        && rule.protocol.as_deref().is_none_or(|p| p == proto)
+        && rule.protocol.as_deref().is_none_or(same)
         && rule.port_min.is_none_or(|lo| lo <= port)
         && rule.port_max.is_none_or(|hi| port <= hi)
         && match (&rule.remote_group, &rule.ip_range) {
@@ -735,33 +740,39 @@ pub fn security_groups(out: &str) -> Parsed<SecurityGroups> {
             .map(|g| g.name.clone())
             .unwrap_or_else(|| id.to_string())
     };
-    let mut missing = Vec::new();
-    for a in &servers {
-        for b in &servers {
-            if a.name == b.name {
-                continue;
-            }
-            // b lets 179 in from a when some group of b has a rule naming some group of a.
-            let ok = b.groups.iter().filter_map(|g| id_of(g)).any(|bg| {
-                rules.iter().filter(|r| r.group == bg).any(|r| {
-                    a.groups
-                        .iter()
-                        .filter_map(|g| id_of(g))
-                        .any(|ag| allows(r, "tcp", 179, &ag))
-                })
-            });
-            if !ok {
+    // For every ordered pair of servers: do b's groups let (proto, port) in from a's groups?
+    let missing_between = |proto: &str, port: u32| {
+        let mut missing = Vec::new();
+        for a in &servers {
+            for b in servers.iter().filter(|b| b.name != a.name) {
+                let ok = b.groups.iter().filter_map(|g| id_of(g)).any(|bg| {
+                    rules.iter().filter(|r| r.group == bg).any(|r| {
+                        a.groups
+                            .iter()
+                            .filter_map(|g| id_of(g))
+                            .any(|ag| allows(r, proto, port, &ag))
+                    })
+                });
+                let what = if port == 0 {
+                    format!("{proto}")
+                } else {
+                    format!("{proto}/{port}")
+                };
                 let m = format!(
-                    "tcp/179 into {} from {}",
+                    "{what} into {} from {}",
                     b.groups.join("+"),
                     a.groups.join("+")
                 );
-                if !missing.contains(&m) {
+                if !ok && !missing.contains(&m) {
                     missing.push(m);
                 }
             }
         }
-    }
+        missing
+    };
+    let missing = missing_between("tcp", 179);
+    // IP-in-IP: IP protocol 4, which Neutron keeps as "4" or "ipip".
+    let ipip_missing = missing_between("4", 0);
     let wide_bgp_rules = rules
         .iter()
         .filter(|r| {
@@ -774,7 +785,14 @@ pub fn security_groups(out: &str) -> Parsed<SecurityGroups> {
     let hosts: Vec<&Option<String>> = servers.iter().map(|s| &s.host).collect();
     let same_hypervisor =
         hosts.windows(2).all(|w| w[0] == w[1]) && hosts.first().is_some_and(|h| h.is_some());
+    let stopped = servers
+        .iter()
+        .filter(|s| s.status == "SHUTOFF")
+        .map(|s| s.name.clone())
+        .collect();
     Ok(SecurityGroups {
+        stopped,
+        ipip_allowed_between_nodes: ipip_missing.is_empty(),
         bgp_allowed_between_nodes: missing.is_empty(),
         missing,
         wide_bgp_rules,

@@ -251,6 +251,37 @@ fn context(entries: &[Entry], journal: &Path, lang: Lang, red: &Redactor) -> Res
                 ),
                 ..base
             },
+            Body::Step(st) => RecordView {
+                kind: "step",
+                label: t["step"].clone(),
+                summary: format!(
+                    "{} {}: {}",
+                    st.stage,
+                    st.id,
+                    first_line(&r(&st.summary), 60)
+                ),
+                text: format!("{} {}: {}", st.stage, st.id, r(&st.summary)),
+                ..base
+            },
+            Body::Round(rd) => RecordView {
+                kind: "round",
+                label: t["round"].clone(),
+                summary: format!("{} {}: {}", t["round"], rd.round, rd.outcome),
+                text: format!(
+                    "{} {}: {}; causes [{}]; planned [{}]; end states [{}]",
+                    t["round"],
+                    rd.round,
+                    rd.outcome,
+                    rd.causes.join(", "),
+                    rd.planned.join(", "),
+                    rd.end_states
+                        .iter()
+                        .map(|(k, v)| format!("{k}: {v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                ..base
+            },
             Body::Note(n) => RecordView {
                 kind: "note",
                 label: t["note"].clone(),

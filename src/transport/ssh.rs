@@ -382,6 +382,17 @@ pub struct ExecOutput {
 impl Connection {
     /// Run `command` (a shell command line, as `ssh host command` runs it).
     pub async fn exec(&self, command: &str, cap: usize, timeout: Option<Duration>) -> ExecOutput {
+        self.exec_watched(command, cap, timeout, &|_| {}).await
+    }
+
+    /// As `exec`, and `watch` sees stdout as it arrives (a progress display).
+    pub async fn exec_watched(
+        &self,
+        command: &str,
+        cap: usize,
+        timeout: Option<Duration>,
+        watch: &(dyn Fn(&[u8]) + Send + Sync),
+    ) -> ExecOutput {
         let mut stdout = Capture::new(cap);
         let mut stderr = Capture::new(cap);
         let mut channel = match self.handle.channel_open_session().await {
@@ -410,7 +421,10 @@ impl Connection {
         let read = async {
             while let Some(msg) = channel.wait().await {
                 match msg {
-                    ChannelMsg::Data { data } => stdout.push(&data),
+                    ChannelMsg::Data { data } => {
+                        watch(&data);
+                        stdout.push(&data)
+                    }
                     ChannelMsg::ExtendedData { data, ext: 1 } => stderr.push(&data),
                     ChannelMsg::ExitStatus { exit_status } => {
                         status = Some(Outcome::Exited {
@@ -497,6 +511,22 @@ impl SshPool {
         sudo: bool,
         red: &Redactor,
     ) -> Evidence {
+        self.run_watched(alias, command, cap, timeout, sudo, red, &|_| {})
+            .await
+    }
+
+    /// As `run`, and `watch` sees stdout as it arrives.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn run_watched(
+        &self,
+        alias: &str,
+        command: &str,
+        cap: usize,
+        timeout: Option<Duration>,
+        sudo: bool,
+        red: &Redactor,
+        watch: &(dyn Fn(&[u8]) + Send + Sync),
+    ) -> Evidence {
         let started_at = crate::journal::now();
         let t0 = Instant::now();
         let wrapped;
@@ -508,7 +538,7 @@ impl SshPool {
         };
         let (outcome, out, err, address, host_key) = match self.get(alias).await {
             Ok(conn) => {
-                let r = conn.exec(command, cap, timeout).await;
+                let r = conn.exec_watched(command, cap, timeout, watch).await;
                 let refused = sudo
                     && matches!(r.outcome, Outcome::Exited { code: 1 })
                     && sudo_wants_password(&String::from_utf8_lossy(r.stderr.head()));
