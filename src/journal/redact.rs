@@ -69,6 +69,15 @@ fn builtins() -> &'static Builtins {
     })
 }
 
+/// A file path (absolute, home- or dot-relative) with no white space in it.
+fn is_path(v: &str) -> bool {
+    ["/", "~/", "./", "../", "$HOME/"]
+        .iter()
+        .any(|p| v.starts_with(p))
+        && !v.contains(char::is_whitespace)
+        && v.len() > 2
+}
+
 fn kind_of_key(key: &str) -> &'static str {
     let k = key.to_ascii_lowercase().replace('_', "-");
     if k.contains("client-key-data") {
@@ -152,6 +161,7 @@ impl Redactor {
                 n += c;
             }
         }
+        let extra = std::cell::Cell::new(0u64);
         let mut count = |s: &str, re: &Regex, f: &dyn Fn(&Captures) -> String| -> String {
             let mut hits = 0;
             let out = re
@@ -204,7 +214,19 @@ impl Redactor {
                     }
                     (_, v) => (v, ""),
                 };
-                let m = keep_marker(c, value, kind_of_key(&c[1]));
+                // What follows the value on a shell line is text of its own (another KEY=value).
+                let (rest, k) = if rest.is_empty() {
+                    (String::new(), 0)
+                } else {
+                    self.redact(rest)
+                };
+                extra.set(extra.get() + k);
+                // A path names where a secret is kept (--private-key=~/.ssh/id_rsa), not the secret.
+                let m = if is_path(value) {
+                    value.to_string()
+                } else {
+                    keep_marker(c, value, kind_of_key(&c[1]))
+                };
                 if m == c[0] {
                     return m;
                 }
@@ -214,7 +236,7 @@ impl Redactor {
         s = count(&s, &b.auth_header, &|c| {
             format!("{}{}{}", &c[1], &c[2], marker("bearer-token"))
         });
-        (s, n)
+        (s, n + extra.get())
     }
 
     /// Redact an argument vector: the value after a bare `--password`-style option is a secret,
@@ -251,6 +273,19 @@ mod tests {
 
     fn r(s: &str) -> String {
         Redactor::new().redact(s).0
+    }
+
+    #[test]
+    fn a_path_to_a_key_is_not_a_secret_and_what_follows_is_still_redacted() {
+        let r = |t: &str| Redactor::new().redact(t).0;
+        assert_eq!(
+            r("ansible-playbook cluster.yml -u ubuntu --private-key=~/.ssh/ictsc_rsa"),
+            "ansible-playbook cluster.yml -u ubuntu --private-key=~/.ssh/ictsc_rsa"
+        );
+        assert_eq!(r("api_key=/etc/keys/a.key"), "api_key=/etc/keys/a.key");
+        let out = r("PRIVATE_KEY=~/.ssh/id OS_PASSWORD=hunter2secret");
+        assert!(out.starts_with("PRIVATE_KEY=~/.ssh/id "), "{out}");
+        assert!(!out.contains("hunter2secret"), "{out}");
     }
 
     #[test]

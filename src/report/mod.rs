@@ -311,7 +311,8 @@ fn context(entries: &[Entry], journal: &Path, lang: Lang, red: &Redactor) -> Res
         records.push(v);
     }
     let mut ctx = tera::Context::new();
-    let (before, after) = before_and_after(entries);
+    let (before_owned, after) = before_and_after(entries);
+    let before = before_owned.as_ref().map(|(s, d)| (*s, d));
     if let Some((seq, d)) = before {
         ctx.insert("findings", &findings(seq, d, lang, red));
         ctx.insert("figures", &figure_names(before, after));
@@ -355,6 +356,9 @@ fn context(entries: &[Entry], journal: &Path, lang: Lang, red: &Redactor) -> Res
     if !rules.is_empty() {
         ctx.insert("rules", &rules);
     }
+    ctx.insert("steps", &steps_view(entries, lang, red));
+    ctx.insert("rounds", &rounds_view(entries, lang));
+    ctx.insert("end_states", &end_states_view(entries, lang, red));
     ctx.insert(
         "integrity",
         &t["integrity_text"]
@@ -371,31 +375,129 @@ fn context(entries: &[Entry], journal: &Path, lang: Lang, red: &Redactor) -> Res
 
 type Diag<'a> = Option<(u64, &'a serde_json::Value)>;
 
-/// The incident as found (the last diagnosis before the first fix was applied, or the last one),
-/// and the diagnosis after the fix (the last one, when a fix was applied before it).
-fn before_and_after(entries: &[Entry]) -> (Diag<'_>, Diag<'_>) {
-    let first_fix = entries
+/// The incident as found, and as it ended. As found: where `run` went in rounds, each phase as
+/// the diagnosis that first claimed a cause of it saw it (a fault hidden by another shows only
+/// in a later round), merged; otherwise the last diagnosis before the first change (or the last
+/// one). As it ended: the last diagnosis, when a fix or a step was applied before it.
+fn before_and_after(entries: &[Entry]) -> (Option<(u64, serde_json::Value)>, Diag<'_>) {
+    use serde_json::Value;
+    let first_change = entries
         .iter()
-        .find(|e| matches!(&e.body, Body::Fix(f) if f.stage != "planned"))
+        .find(|e| match &e.body {
+            Body::Fix(f) => f.stage != "planned",
+            Body::Step(s) => s.stage != "planned",
+            _ => false,
+        })
         .map(|e| e.seq);
-    let diagnoses: Vec<(u64, &serde_json::Value)> = entries
+    let diagnoses: Vec<(u64, &Value)> = entries
         .iter()
         .filter_map(|e| match &e.body {
             Body::Diagnosis(d) => Some((e.seq, &d.result)),
             _ => None,
         })
         .collect();
-    let before = diagnoses
-        .iter()
-        .rev()
-        .find(|(s, _)| first_fix.is_none_or(|f| *s < f))
-        .or(diagnoses.last())
-        .copied();
-    let after = match (first_fix, diagnoses.last()) {
-        (Some(f), Some(&(a, d))) if a > f => Some((a, d)),
+    let mut firsts: std::collections::BTreeMap<u64, (u64, &Value)> = Default::default();
+    for &(seq, d) in &diagnoses {
+        for c in d["causes"].as_array().into_iter().flatten() {
+            if let Some(p) = c["phase"].as_u64() {
+                firsts.entry(p).or_insert((seq, d));
+            }
+        }
+    }
+    let before = if firsts.is_empty() {
+        diagnoses
+            .iter()
+            .rev()
+            .find(|(s, _)| first_change.is_none_or(|f| *s < f))
+            .or(diagnoses.last())
+            .map(|&(s, d)| (s, d.clone()))
+    } else {
+        Some(merge_phases(&firsts))
+    };
+    let after = match (first_change, diagnoses.last()) {
+        (Some(f), Some(&(a, d))) if a > f && !firsts.values().any(|(s, _)| *s == a) => Some((a, d)),
         _ => None,
     };
     (before, after)
+}
+
+/// One diagnosis out of the per-phase ones: each phase's causes and alternatives from its own,
+/// every observation from the first that saw it failing (or the first that saw it at all).
+fn merge_phases(
+    firsts: &std::collections::BTreeMap<u64, (u64, &serde_json::Value)>,
+) -> (u64, serde_json::Value) {
+    use serde_json::{json, Value};
+    let (seq0, d0) = *firsts.values().next().expect("at least one phase");
+    let mut m = d0.clone();
+    let list = |d: &Value, k: &str| d[k].as_array().cloned().unwrap_or_default();
+    let in_phase = |v: &Value, p: u64| v["phase"].as_u64() == Some(p);
+    let mut causes = Vec::new();
+    let (mut ruled_out, mut not_ruled_out) = (Vec::new(), Vec::new());
+    for (&p, &(_, d)) in firsts {
+        causes.extend(list(d, "causes").into_iter().filter(|c| in_phase(c, p)));
+    }
+    let phase_of_alt = |a: &Value| a["phase"].as_u64().unwrap_or(0);
+    for a in list(d0, "ruled_out")
+        .iter()
+        .chain(list(d0, "not_ruled_out").iter())
+    {
+        let p = phase_of_alt(a);
+        let d = firsts.get(&p).map(|(_, d)| *d).unwrap_or(d0);
+        if list(d, "ruled_out").iter().any(|x| x["id"] == a["id"]) {
+            ruled_out.extend(
+                list(d, "ruled_out")
+                    .into_iter()
+                    .filter(|x| x["id"] == a["id"]),
+            );
+        } else {
+            not_ruled_out.extend(
+                list(d, "not_ruled_out")
+                    .into_iter()
+                    .filter(|x| x["id"] == a["id"]),
+            );
+        }
+    }
+    let mut examined: Vec<Value> = Vec::new();
+    let (mut unexplained, mut missing, mut marks) = (Vec::new(), Vec::new(), Vec::new());
+    let mut pairs = Value::Array(vec![]);
+    for &(_, d) in firsts.values() {
+        for e in list(d, "examined") {
+            match examined
+                .iter_mut()
+                .find(|x| x["probe"] == e["probe"] && x["host"] == e["host"])
+            {
+                // A later phase's view replaces an earlier one unless only the earlier fails.
+                Some(x) if x["failing"] != true => *x = e,
+                Some(_) => {}
+                None => examined.push(e),
+            }
+        }
+        for (k, out) in [
+            ("unexplained", &mut unexplained),
+            ("missing", &mut missing),
+            ("marks", &mut marks),
+        ] {
+            for u in list(d, k) {
+                if !out.contains(&u) {
+                    out.push(u);
+                }
+            }
+        }
+        if d["ping_pairs"].as_array().is_some_and(|a| !a.is_empty()) {
+            pairs = d["ping_pairs"].clone();
+        }
+    }
+    let seqs: Vec<String> = firsts.values().map(|(s, _)| s.to_string()).collect();
+    m["causes"] = json!(causes);
+    m["ruled_out"] = json!(ruled_out);
+    m["not_ruled_out"] = json!(not_ruled_out);
+    m["examined"] = json!(examined);
+    m["unexplained"] = json!(unexplained);
+    m["missing"] = json!(missing);
+    m["marks"] = json!(marks);
+    m["ping_pairs"] = pairs;
+    m["seq_text"] = json!(seqs.join(", #"));
+    (seq0, m)
 }
 
 const TOPOLOGY: &str = "report.topology.svg";
@@ -417,7 +519,7 @@ fn figure_names(before: Diag<'_>, after: Diag<'_>) -> serde_json::Value {
 fn figures_of(entries: &[Entry]) -> Vec<(String, String)> {
     let (before, after) = before_and_after(entries);
     let mut out = Vec::new();
-    if let Some((_, d)) = before {
+    if let Some((_, d)) = &before {
         out.push((TOPOLOGY.to_string(), figures::topology(d)));
         if let Some(p) = figures::pings(d, "ping: before") {
             out.push((PINGS_BEFORE.to_string(), p));
@@ -469,6 +571,83 @@ fn before_after(
 }
 
 /// The fixes, one row per change: what was planned, what happened, its security delta.
+/// The steps of the task that ran (applied or failed), in order, with the task's words.
+fn steps_view(entries: &[Entry], lang: Lang, red: &Redactor) -> Vec<serde_json::Value> {
+    let sc = scenario_of(entries);
+    entries
+        .iter()
+        .filter_map(|e| match &e.body {
+            Body::Step(st) if st.stage != "planned" => Some((e.seq, st)),
+            _ => None,
+        })
+        .map(|(seq, st)| {
+            let title = sc
+                .as_ref()
+                .and_then(|sc| sc.steps.iter().find(|t| t.id == st.id))
+                .and_then(|t| t.title.get(lang.code()).cloned())
+                .unwrap_or_else(|| st.id.clone());
+            let mut recs = vec![format!("#{seq}")];
+            recs.extend(st.records.iter().map(|r| format!("#{r}")));
+            serde_json::json!({
+                "id": st.id, "phase": st.phase, "title": title,
+                "reason": st.reason.get(lang.code()).cloned().unwrap_or_default(),
+                "commands": st.commands.iter().map(|c| red.redact(c).0).collect::<Vec<_>>(),
+                "stage": st.stage, "summary": red.redact(&st.summary).0, "records": recs.join(", "),
+            })
+        })
+        .collect()
+}
+
+/// The rounds of `run`, in order.
+fn rounds_view(entries: &[Entry], lang: Lang) -> Vec<serde_json::Value> {
+    let t = texts(lang);
+    let state = |s: &str| {
+        t.get(&format!("state_{s}"))
+            .cloned()
+            .unwrap_or_else(|| s.to_string())
+    };
+    entries
+        .iter()
+        .filter_map(|e| match &e.body {
+            Body::Round(r) => Some((e.seq, r)),
+            _ => None,
+        })
+        .map(|(seq, r)| {
+            serde_json::json!({
+                "round": r.round, "collection": format!("#{}", r.collection), "record": format!("#{seq}"),
+                "causes": r.causes.join(", "), "planned": r.planned.join(", "), "outcome": r.outcome,
+                "end_states": r.end_states.iter().map(|(k, v)| format!("{k}: {}", state(v))).collect::<Vec<_>>().join(", "),
+            })
+        })
+        .collect()
+}
+
+/// The task's end states on the last diagnosis.
+fn end_states_view(entries: &[Entry], lang: Lang, red: &Redactor) -> Vec<serde_json::Value> {
+    let t = texts(lang);
+    let Some(d) = entries.iter().rev().find_map(|e| match &e.body {
+        Body::Diagnosis(d) => Some(&d.result),
+        _ => None,
+    }) else {
+        return vec![];
+    };
+    d["end_states"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            let s = e["state"].as_str().unwrap_or("");
+            serde_json::json!({
+                "phase": e["phase"], "text": e["text"][lang.code()],
+                "state": t.get(&format!("state_{s}")).cloned().unwrap_or_else(|| s.to_string()),
+                "held": s == "held",
+                "observed": e["observed"].as_array().into_iter().flatten().filter_map(|v| v.as_str()).map(|v| red.redact(v).0).collect::<Vec<_>>().join("; "),
+                "records": e["records"].as_array().into_iter().flatten().filter_map(|v| v.as_u64()).map(|r| format!("#{r}")).collect::<Vec<_>>().join(", "),
+            })
+        })
+        .collect()
+}
+
 fn fixes_view(entries: &[Entry], lang: Lang) -> Vec<serde_json::Value> {
     use serde_json::json;
     let mut rows: Vec<serde_json::Value> = Vec::new();
@@ -620,10 +799,11 @@ fn findings(seq: u64, d: &serde_json::Value, lang: Lang, red: &Redactor) -> serd
     let item = |u: &Value, k: &str| json!({ "probe": u["probe"], "host": u["host"], "text": red.redact(u[k].as_str().unwrap_or("")).0, "records": refs(&u["records"]) });
     json!({
         "seq": seq,
-        "seq_text": seq.to_string(),
+        "seq_text": d["seq_text"].as_str().map(String::from).unwrap_or_else(|| seq.to_string()),
         "phases": phases,
         "unexplained": list("unexplained").iter().map(|u| item(u, "summary")).collect::<Vec<_>>(),
         "missing": list("missing").iter().map(|u| item(u, "message")).collect::<Vec<_>>(),
+        "not_yet": list("not_yet_observable").iter().map(|u| item(u, "message")).collect::<Vec<_>>(),
         "examined": list("examined").iter().map(|e| json!({
             "probe": txt(&e["text"]), "host": e["host"], "summary": red.redact(e["summary"].as_str().unwrap_or("")).0,
             "failing": e["failing"], "records": refs(&e["records"]),
