@@ -432,6 +432,18 @@ async fn run_rounds(
     }
     match r.outcome.as_str() {
         "done" => println!("every end state holds after {} round(s)", r.rounds),
+        "held_as_observed" => {
+            println!(
+                "nothing more to do after {} round(s): no end state fails",
+                r.rounds
+            );
+            for e in r.end_states.iter().filter(|e| e["state"] != "held") {
+                println!(
+                    "  not observed in this run: {}",
+                    e["id"].as_str().unwrap_or("")
+                );
+            }
+        }
         "planned" => println!("nothing was changed (run again with --apply to apply the plan)"),
         "declined" => {
             println!("nothing more was changed");

@@ -260,8 +260,9 @@ pub struct Rounds {
     pub steps: Vec<(String, String, String)>,
     /// The end states on the last collection.
     pub end_states: Vec<serde_json::Value>,
-    /// done (every end state holds), planned (dry run), stuck (nothing new to do), declined,
-    /// or limit (the round limit was reached).
+    /// done (every end state holds), held_as_observed (none fails, some could not be observed,
+    /// nothing left to do), planned (dry run), stuck (an end state fails and nothing new is left
+    /// to do), declined, or limit (the round limit was reached).
     pub outcome: String,
     /// The scenario record's seq of the first and the last collection.
     pub first: u64,
@@ -324,6 +325,10 @@ pub async fn rounds(
         let all_held = !states.is_empty() && states.values().all(|v| v == "held");
         let outcome = if all_held {
             "done"
+        } else if planned.is_empty() && states.values().all(|v| v != "failed") {
+            // Nothing fails, but not everything could be observed (a deployment this run did
+            // not make has no kubespray output to read).
+            "held_as_observed"
         } else if planned.is_empty() {
             "stuck"
         } else if !apply {

@@ -1,4 +1,6 @@
-//! Diagnosis on the lab (as root): the contest's faults give exactly their two causes; each fault
+//! Diagnosis on the lab (as root): the incident as found (VMs off) claims nothing and misses
+//! nothing, it cannot be observed yet; with both phases visible (`--deployed` after a reboot of
+//! server01) the contest's faults give exactly their two causes; each fault
 //! alone only its own; a healthy lab none; faults the scenario does not know are never dressed up
 //! as a known cause; unreachable hosts and sudo wanting a password are missing evidence.
 //! Shares the lab with tests/lab.rs through the file lock below (cargo runs test binaries one at a
@@ -89,7 +91,7 @@ fn ruled_out(d: &Value) -> Vec<String> {
 #[test]
 fn the_contest_gives_exactly_its_two_causes_with_chains_and_evidence() {
     let _g = lab_lock();
-    pm_ok(&["lab", "up", "--faults", "ip-forward,sg-bgp"]);
+    pm_ok(&["lab", "up", "--deployed", "--faults", "ip-forward,sg-bgp"]);
     let dir = tempdir();
     let d = diagnosis(dir.path());
     assert_eq!(
@@ -172,6 +174,40 @@ fn the_contest_gives_exactly_its_two_causes_with_chains_and_evidence() {
 }
 
 #[test]
+fn the_incident_as_found_claims_nothing_and_misses_nothing() {
+    let _g = lab_lock();
+    pm_ok(&["lab", "up"]);
+    let dir = tempdir();
+    let d = diagnosis(dir.path());
+    assert!(cause_ids(&d).is_empty(), "{d:#}");
+    assert!(unexplained(&d).is_empty(), "{d:#}");
+    assert!(
+        d["missing"].as_array().unwrap().is_empty(),
+        "nothing is missing: {d:#}"
+    );
+    let not_yet = d["not_yet_observable"].as_array().unwrap();
+    for probe in [
+        "apt_update",
+        "bgp",
+        "deployment",
+        "k8s_nodes",
+        "ping_matrix",
+    ] {
+        assert!(
+            not_yet
+                .iter()
+                .any(|m| m["probe"] == probe && m["message"].as_str().unwrap().contains("SHUTOFF")),
+            "{probe} on a SHUTOFF VM is not yet observable: {d:#}"
+        );
+    }
+    assert!(not_yet.iter().any(|m| m["probe"] == "kubespray" && m["message"] == "the step deploy has not run yet"), "{d:#}");
+    for e in d["end_states"].as_array().unwrap() {
+        assert_eq!(e["state"], "not_observed", "{e}");
+    }
+    pm_ok(&["lab", "down"]);
+}
+
+#[test]
 fn each_fault_alone_and_a_healthy_lab() {
     let _g = lab_lock();
     for (faults, want) in [
@@ -179,11 +215,8 @@ fn each_fault_alone_and_a_healthy_lab() {
         ("sg-bgp", vec!["sg-bgp-blocked"]),
         ("none", vec![]),
     ] {
-        pm_ok(&["lab", "up", "--faults", faults]);
-        if faults != "sg-bgp" {
-            // BGP needs a few seconds to come up in a lab without the sg-bgp fault.
-            std::thread::sleep(std::time::Duration::from_secs(5));
-        }
+        // Steady on return: no waiting for BGP here.
+        pm_ok(&["lab", "up", "--deployed", "--faults", faults]);
         let dir = tempdir();
         let d = diagnosis(dir.path());
         assert_eq!(cause_ids(&d), want, "faults {faults}: {d:#}");
@@ -201,8 +234,7 @@ fn unknown_faults_are_unexplained_never_a_wrong_cause() {
     let _g = lab_lock();
     // node1 loses its default route (keeping the way back to server01, so SSH still works):
     // apt fails there, but forwarding on server01 is fine.
-    pm_ok(&["lab", "up", "--faults", "none"]);
-    std::thread::sleep(std::time::Duration::from_secs(5));
+    pm_ok(&["lab", "up", "--deployed", "--faults", "none"]);
     lab_exec(
         "node1",
         "ip route del default && ip route add 10.20.20.0/24 via 192.168.222.1",
@@ -220,8 +252,7 @@ fn unknown_faults_are_unexplained_never_a_wrong_cause() {
 
     // BIRD stops on node2 with forwarding off too: the forwarding cause is claimed (its evidence
     // holds), the BGP failure is not blamed on the security groups, which allow TCP/179.
-    pm_ok(&["lab", "up", "--faults", "ip-forward"]);
-    std::thread::sleep(std::time::Duration::from_secs(5));
+    pm_ok(&["lab", "up", "--deployed", "--faults", "ip-forward"]);
     lab_exec("node2", "birdc -s /run/bird/bird.ctl down");
     let dir = tempdir();
     let d = diagnosis(dir.path());
@@ -243,7 +274,15 @@ fn unknown_faults_are_unexplained_never_a_wrong_cause() {
 #[test]
 fn unreachable_host_wrong_key_and_sudo_wanting_a_password_are_missing_evidence() {
     let _g = lab_lock();
-    pm_ok(&["lab", "up", "--faults", "ip-forward,sg-bgp", "--nodes", "3"]);
+    pm_ok(&[
+        "lab",
+        "up",
+        "--deployed",
+        "--faults",
+        "ip-forward,sg-bgp",
+        "--nodes",
+        "3",
+    ]);
     // node2 stops answering SSH; node1's sudo wants a password; node3 no longer takes the key.
     lab_exec("node2", "pkill -x sshd");
     lab_exec(
@@ -301,7 +340,7 @@ fn unreachable_host_wrong_key_and_sudo_wanting_a_password_are_missing_evidence()
 #[test]
 fn ctrl_c_during_collect_removes_the_probe_pods_and_keeps_the_journal() {
     let _g = lab_lock();
-    pm_ok(&["lab", "up", "--faults", "ip-forward,sg-bgp"]);
+    pm_ok(&["lab", "up", "--deployed", "--faults", "ip-forward,sg-bgp"]);
     let dir = tempdir();
     let j = dir.path().join("journal.jsonl");
     use std::os::unix::process::CommandExt;

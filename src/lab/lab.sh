@@ -16,7 +16,13 @@ log() { [ -n "${LAB_VERBOSE:-}" ] && echo "lab: $*" >&2 || true; }
 # node i (1-based): fixed 192.168.222.x, floating 10.20.20.y, pod block 10.233.z.0/24
 node_fixed() { case $1 in 1) echo 192.168.222.222;; 2) echo 192.168.222.157;; *) echo "192.168.222.$((10 + $1))";; esac; }
 node_float() { case $1 in 1) echo 10.20.20.235;; 2) echo 10.20.20.206;; *) echo "10.20.20.$((100 + $1))";; esac; }
-node_block() { case $1 in 1) echo 10.233.96;; 2) echo 10.233.92;; *) echo "10.233.$((100 + $1))";; esac; }
+# Pod blocks stay inside kubespray's pod subnet 10.233.64.0/18 (64 to 127), skipping node1's and node2's.
+node_block() {
+  case $1 in
+    1) echo 10.233.96;; 2) echo 10.233.92;;
+    *) local b=$((61 + $1)); [ $b -ge 92 ] && b=$((b + 1)); [ $b -ge 96 ] && b=$((b + 1)); echo "10.233.$b";;
+  esac
+}
 node_group() { [ "$1" = 1 ] && echo master || echo worker; }
 
 sysctls() { # the per-namespace basics; new namespaces copy some values from the root one
@@ -182,7 +188,12 @@ SSHD
       # An Ubuntu 20.04 cloud image: no Kubernetes, no Calico; what kubespray installs comes
       # from the mirror when kubespray runs.
       add_user ubuntu
-      rm -f /etc/apt/sources.list.d/* /usr/local/bin/kubectl /usr/local/bin/calicoctl
+      rm -f /etc/apt/sources.list.d/*
+      # Whatever this machine has installed of Kubernetes is not on a fresh VM (the overlay hides it).
+      local b d
+      for b in kubectl kubeadm kubelet calicoctl calico-node crictl; do
+        for d in /usr/bin /usr/local/bin /usr/sbin /usr/local/sbin; do rm -f "$d/$b"; done
+      done
       echo 'deb [trusted=yes] http://archive.ubuntu.com/ubuntu focal main' > /etc/apt/sources.list
       printf 'Acquire::http::Timeout "5";\nAcquire::Retries "0";\n' > /etc/apt/apt.conf.d/99lab
       echo '203.0.113.80 archive.ubuntu.com storage.googleapis.com github.com quay.io' >> /etc/hosts
