@@ -17,9 +17,11 @@ use std::path::PathBuf;
     about = "Collect evidence while you fix infrastructure, and turn it into a report you can prove",
     long_about = "Collect evidence while you fix infrastructure, and turn it into a report you can prove.\n\n\
 Every command you record and every note you write goes into an append-only, hash-chained journal \
-(secrets redacted before writing). `collect` runs a scenario's probes over SSH, `diagnose` finds \
-the causes the evidence supports (and says what it ruled out and what it cannot explain), `fix` \
-and `run` apply least-privilege fixes only with --apply and verify them with the same probes. \
+(secrets redacted before writing). `collect` runs a scenario's read-only probes over SSH, \
+`diagnose` finds the causes the evidence supports (and says what it ruled out, what it cannot \
+explain and what cannot be observed yet), `fix` and `run` apply least-privilege fixes only with \
+--apply and verify them with the same probes. `run` works in rounds, with the task's own steps \
+(start the VMs, run the deployment, set up kubectl), until every end state of the task holds. \
 `report` renders the journal as Markdown (GitHub-flavoured), HTML and PDF, in Japanese and \
 English. `lab` builds the built-in incident for real on this machine; `demo` runs it end to end."
 )]
@@ -231,7 +233,9 @@ enum Command {
         #[command(flatten)]
         act: ActArgs,
     },
-    /// The whole job: collect → diagnose → fix (with --apply) → verify → report.
+    /// The whole job, in rounds: collect (read-only) → diagnose → plan the fixes and the task's
+    /// steps → with --apply, apply and verify → collect again, until every end state of the task
+    /// holds or nothing new is left to do → report. Without --apply nothing is changed.
     Run {
         #[command(flatten)]
         journal: JournalArg,

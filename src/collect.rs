@@ -168,7 +168,8 @@ pub async fn collect(
             scenario.probes.iter().find(|p| p.parser == "ping_matrix"),
         ) {
             let tag = probe_tag(ctx.collection);
-            let names: Vec<String> = nodes.iter().map(|n| format!("{tag}{n}")).collect();
+            let mut names: Vec<String> = nodes.iter().map(|n| format!("{tag}{n}")).collect();
+            names.push(format!("{tag}shell1"));
             let delete = format!("kubectl delete pod {} --ignore-not-found", names.join(" "));
             ctx.run(host, probe, &delete, Some("cleanup-interrupted".into()))
                 .await;

@@ -261,6 +261,16 @@ pub struct Missing {
     pub records: Vec<u64>,
 }
 
+/// Evidence that cannot be observed yet, and why (`message` in English, `text` per language).
+#[derive(Debug, Clone, Serialize)]
+pub struct NotYetFinding {
+    pub probe: String,
+    pub host: String,
+    pub message: String,
+    pub text: Texts,
+    pub records: Vec<u64>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Diagnosis {
     pub scenario: String,
@@ -270,8 +280,8 @@ pub struct Diagnosis {
     pub not_ruled_out: Vec<AlternativeFinding>,
     pub unexplained: Vec<Unexplained>,
     pub missing: Vec<Missing>,
-    /// Evidence that cannot be observed yet (its reason in `message`): neither missing nor failing.
-    pub not_yet: Vec<Missing>,
+    /// Evidence that cannot be observed yet: neither missing nor failing.
+    pub not_yet: Vec<NotYetFinding>,
     /// Every observation, for the report.
     pub observations: Vec<Observation>,
 }
@@ -566,13 +576,14 @@ pub fn diagnose(scenario: &Scenario, entries: &[Entry], from: u64) -> Diagnosis 
         |probe: &str| -> Vec<u64> { of(probe).iter().flat_map(|o| o.records.clone()).collect() };
     let probe_def = |id: &str| scenario.probes.iter().find(|p| p.id == id);
 
-    let not_yet: Vec<Missing> = obs
+    let not_yet: Vec<NotYetFinding> = obs
         .iter()
         .filter_map(|o| {
-            o.not_yet.as_ref().map(|t| Missing {
+            o.not_yet.as_ref().map(|t| NotYetFinding {
                 probe: o.probe.clone(),
                 host: o.host.clone(),
                 message: t.get("en").cloned().unwrap_or_default(),
+                text: t.clone(),
                 records: o.records.clone(),
             })
         })

@@ -163,6 +163,52 @@ fn openstack_and_kubernetes() {
 }
 
 #[test]
+fn security_group_rules_of_every_client_version() {
+    // 3.x, 5.2 (ussuri) and 5.5+ layouts: the same rules, read by column name.
+    let old = sg_rules(&sample("openstack-rule-list-long.json")).unwrap();
+    for f in [
+        "openstack-rule-list-5.2.json",
+        "openstack-rule-list-5.5.json",
+    ] {
+        let rules = sg_rules(&sample(f)).unwrap();
+        assert_eq!(rules.len(), old.len() + 2, "{f}");
+        assert_eq!(rules[..old.len()], old[..], "{f}");
+        let ipip: Vec<_> = rules
+            .iter()
+            .filter(|r| r.protocol.as_deref() == Some("4"))
+            .collect();
+        assert_eq!(ipip.len(), 2, "{f}");
+        assert!(ipip
+            .iter()
+            .all(|r| r.remote_group.is_some() && r.direction == "ingress"));
+        let all = format!(
+            "### rules\n{}\n### groups\n{}\n### servers\n{}",
+            sample(f),
+            sample("openstack-sg-list.json"),
+            sample("openstack-server-show.json")
+        );
+        let sg = security_groups(&all).unwrap();
+        assert!(sg.ipip_allowed_between_nodes, "{f}");
+        assert!(!sg.bgp_allowed_between_nodes, "{f}");
+    }
+    // Without the protocol-4 rules, IP-in-IP is not allowed between the groups.
+    let all = format!(
+        "### rules\n{}\n### groups\n{}\n### servers\n{}",
+        sample("openstack-rule-list-long.json"),
+        sample("openstack-sg-list.json"),
+        sample("openstack-server-show.json")
+    );
+    assert!(!security_groups(&all).unwrap().ipip_allowed_between_nodes);
+    assert!(security_groups(&all).unwrap().stopped.is_empty());
+    // The task's servers as it shows them: SHUTOFF.
+    let off = all.replace("\"status\": \"ACTIVE\"", "\"status\": \"SHUTOFF\"");
+    assert_eq!(
+        security_groups(&off).unwrap().stopped,
+        vec!["ictsc-master", "ictsc-worker"]
+    );
+}
+
+#[test]
 fn security_groups_between_the_nodes() {
     let all = format!(
         "### rules\n{}\n### groups\n{}\n### servers\n{}",

@@ -803,7 +803,11 @@ fn findings(seq: u64, d: &serde_json::Value, lang: Lang, red: &Redactor) -> serd
         "phases": phases,
         "unexplained": list("unexplained").iter().map(|u| item(u, "summary")).collect::<Vec<_>>(),
         "missing": list("missing").iter().map(|u| item(u, "message")).collect::<Vec<_>>(),
-        "not_yet": list("not_yet_observable").iter().map(|u| item(u, "message")).collect::<Vec<_>>(),
+        "not_yet": list("not_yet_observable").iter().map(|u| json!({
+            "probe": u["probe"], "host": u["host"],
+            "text": red.redact(u["text"][l].as_str().or(u["message"].as_str()).unwrap_or("")).0,
+            "records": refs(&u["records"]),
+        })).collect::<Vec<_>>(),
         "examined": list("examined").iter().map(|e| json!({
             "probe": txt(&e["text"]), "host": e["host"], "summary": red.redact(e["summary"].as_str().unwrap_or("")).0,
             "failing": e["failing"], "records": refs(&e["records"]),
