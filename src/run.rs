@@ -273,6 +273,7 @@ pub struct Rounds {
 pub type Confirm<'a> = &'a dyn Fn(&[Planned], &[crate::step::PlannedStep]) -> Result<bool>;
 
 /// Run rounds until every end state holds, nothing new is left to do, or `max` rounds.
+#[allow(clippy::too_many_arguments)]
 pub async fn rounds(
     sc: &Scenario,
     source: &str,
@@ -345,18 +346,7 @@ pub async fn rounds(
                 outcome
             };
             if outcome == "planned" {
-                let pool = SshPool::new(s.opts.clone());
-                let runner = Runner {
-                    pool: &pool,
-                    journal,
-                    red: &s.red,
-                };
-                for p in &fixes {
-                    runner.record(p, "planned", "", p.commands.clone(), vec![])?;
-                }
-                for p in &steps {
-                    crate::step::record(journal, p, "planned", "", vec![])?;
-                }
+                record_plan(journal, s, &fixes, &steps)?;
             }
             round_record(journal, round, seq, causes, planned, states, outcome)?;
             return Ok(Rounds {
@@ -369,20 +359,7 @@ pub async fn rounds(
                 last: (seq, d),
             });
         }
-        {
-            let pool = SshPool::new(s.opts.clone());
-            let runner = Runner {
-                pool: &pool,
-                journal,
-                red: &s.red,
-            };
-            for p in &fixes {
-                runner.record(p, "planned", "", p.commands.clone(), vec![])?;
-            }
-        }
-        for p in &steps {
-            crate::step::record(journal, p, "planned", "", vec![])?;
-        }
+        record_plan(journal, s, &fixes, &steps)?;
         round_record(journal, round, seq, causes, planned, states, "applied")?;
         if !fixes.is_empty() {
             let out = apply_and_verify(sc, source, journal, &fixes, s).await?;
@@ -403,6 +380,28 @@ pub async fn rounds(
             carried = None;
         }
     }
+}
+
+/// The round's plan, as `planned` fix and step records.
+fn record_plan(
+    journal: &Journal,
+    s: &Settings,
+    fixes: &[Planned],
+    steps: &[crate::step::PlannedStep],
+) -> Result<()> {
+    let pool = SshPool::new(s.opts.clone());
+    let runner = Runner {
+        pool: &pool,
+        journal,
+        red: &s.red,
+    };
+    for p in fixes {
+        runner.record(p, "planned", "", p.commands.clone(), vec![])?;
+    }
+    for p in steps {
+        crate::step::record(journal, p, "planned", "", vec![])?;
+    }
+    Ok(())
 }
 
 fn round_record(

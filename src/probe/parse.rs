@@ -754,7 +754,7 @@ pub fn security_groups(out: &str) -> Parsed<SecurityGroups> {
                     })
                 });
                 let what = if port == 0 {
-                    format!("{proto}")
+                    proto.to_string()
                 } else {
                     format!("{proto}/{port}")
                 };

@@ -412,7 +412,12 @@ fn before_and_after(entries: &[Entry]) -> (Option<(u64, serde_json::Value)>, Dia
             .or(diagnoses.last())
             .map(|&(s, d)| (s, d.clone()))
     } else {
-        Some(merge_phases(&firsts))
+        let (seq, mut m) = merge_phases(&firsts);
+        // What could not be observed yet when the incident was found: the first collection's.
+        if let Some((_, first)) = diagnoses.first() {
+            m["not_yet_observable"] = first["not_yet_observable"].clone();
+        }
+        Some((seq, m))
     };
     let after = match (first_change, diagnoses.last()) {
         (Some(f), Some(&(a, d))) if a > f && !firsts.values().any(|(s, _)| *s == a) => Some((a, d)),
