@@ -329,8 +329,9 @@ impl TargetArgs {
             },
             target: if lab { "lab".into() } else { "ssh".into() },
             red: self.secrets.redactor()?,
-            verify_attempts: 4,
-            verify_pause: std::time::Duration::from_secs(5),
+            // BGP takes up to Calico's connect retry (5 s) to come up after a fix: look often.
+            verify_attempts: 10,
+            verify_pause: std::time::Duration::from_secs(2),
         }))
     }
 }

@@ -259,19 +259,25 @@ async fn ping_matrix(ctx: &Ctx, host: &str, probe: &Probe) {
         ours.insert(0, format!("{tag}shell1"));
     }
     let result = async {
-        for (node, name) in &placed {
+        // The pods are created at once (each `kubectl run` is its own command).
+        let creates = placed.iter().map(|(node, name)| async move {
             let overrides =
                 format!("{{ \"apiVersion\": \"v1\", \"spec\": {{ \"nodeName\": \"{node}\" }} }}");
             let cmd = format!(
                 "kubectl run {name} --image busybox --restart=Never --overrides={} -- sleep 3600",
                 shell_quote(&overrides)
             );
-            let ev = ctx
-                .run(host, probe, &cmd, Some(format!("create {name}")))
-                .await;
-            if !ev.outcome.is_success() {
-                return vec![];
-            }
+            ctx.run(host, probe, &cmd, Some(format!("create {name}")))
+                .await
+                .outcome
+                .is_success()
+        });
+        if !futures::future::join_all(creates)
+            .await
+            .into_iter()
+            .all(|ok| ok)
+        {
+            return vec![];
         }
         let pods_ev = ctx
             .run(host, probe, "kubectl get pods -o json", Some("pods".into()))
