@@ -297,20 +297,42 @@ async fn ping_matrix(ctx: &Ctx, host: &str, probe: &Probe) {
                     && (p.name.starts_with(&tag) || !p.name.starts_with(PROBE_POD_PREFIX))
             })
             .collect();
+        // One command per source pod: its pings to every target at once, each output line
+        // prefixed with the target's address (a sshd allows only so many sessions at once).
         let mut pings = Vec::new();
         let shell1 = format!("{tag}shell1");
         for from in pods
             .iter()
             .filter(|p| p.name.starts_with(&tag) && p.name != shell1)
         {
-            for to in targets.iter().filter(|p| p.name != from.name) {
-                let (Some(fnode), Some(tnode), Some(ip)) = (&from.node, &to.node, &to.ip) else {
-                    continue;
-                };
-                let cmd = format!("kubectl exec {} -- ping -c 2 -W 1 {ip}", from.name);
-                let step = format!("ping {} {fnode} {} {tnode} {ip}", from.name, to.name);
-                pings.push(async move { ctx.run(host, probe, &cmd, Some(step)).await });
+            let Some(fnode) = &from.node else { continue };
+            let to: Vec<(&str, &str, &str)> = targets
+                .iter()
+                .filter(|p| p.name != from.name)
+                .filter_map(|p| Some((p.name.as_str(), p.node.as_deref()?, p.ip.as_deref()?)))
+                .collect();
+            if to.is_empty() {
+                continue;
             }
+            let ips: Vec<&str> = to.iter().map(|t| t.2).collect();
+            let script = format!(
+                "for t in {}; do (ping -c 2 -W 1 $t 2>&1; echo \"exit $?\") | sed \"s/^/$t /\" & done; wait",
+                ips.join(" ")
+            );
+            let cmd = format!(
+                "kubectl exec {} -- sh -c {}",
+                from.name,
+                shell_quote(&script)
+            );
+            let step = format!(
+                "pings {} {fnode} {}",
+                from.name,
+                to.iter()
+                    .map(|(n, nd, ip)| format!("{n}@{nd}@{ip}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+            pings.push(async move { ctx.run(host, probe, &cmd, Some(step)).await });
         }
         futures::future::join_all(pings).await;
         late

@@ -88,10 +88,46 @@ fn observe(probe: &Probe, evs: &[(u64, &Evidence)]) -> Result<Value, String> {
     }
 }
 
-/// The ping matrix from its steps: `pods` (kubectl get pods -o json) and `ping FROM FROMNODE TO TONODE IP`.
+/// The ping matrix from its steps: `pings FROM FROMNODE TO@TONODE@IP ...` (one command per source
+/// pod), or, in journals of earlier versions, `ping FROM FROMNODE TO TONODE IP` (one per pair).
 fn ping_matrix(evs: &[(u64, &Evidence)]) -> Result<Value, String> {
     let mut pairs = Vec::new();
     for (_, ev) in evs {
+        // One source pod's pings to every target: `pings FROM FROMNODE TO@TONODE@IP ...`, each
+        // output line prefixed with the target's address.
+        if let Some(step) = ev.step.as_deref().and_then(|s| s.strip_prefix("pings ")) {
+            let mut f = step.split_whitespace();
+            let (Some(from), Some(from_node)) = (f.next(), f.next()) else {
+                continue;
+            };
+            if let Outcome::Failed { message } = &ev.outcome {
+                return Err(format!("pings from {from}: {message}"));
+            }
+            for t in f {
+                let mut p = t.splitn(3, '@');
+                let (Some(to), Some(to_node), Some(ip)) = (p.next(), p.next(), p.next()) else {
+                    continue;
+                };
+                let prefix = format!("{ip} ");
+                let out: String = ev
+                    .stdout
+                    .text
+                    .lines()
+                    .filter_map(|l| l.strip_prefix(&prefix))
+                    .map(|l| format!("{l}\n"))
+                    .collect();
+                let loss = match parse::ping(&out) {
+                    Ok(p) => p.loss_percent,
+                    Err(_) if out.lines().any(|l| l.starts_with("exit ")) => 100,
+                    Err(e) => return Err(format!("ping {from} {to} {ip}: {e}")),
+                };
+                pairs.push(
+                    json!({ "from": from, "from_node": from_node, "to": to, "to_node": to_node,
+                    "ip": ip, "same_node": from_node == to_node, "loss_percent": loss }),
+                );
+            }
+            continue;
+        }
         let Some(step) = ev.step.as_deref().and_then(|s| s.strip_prefix("ping ")) else {
             continue;
         };

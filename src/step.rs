@@ -23,6 +23,8 @@ pub struct PlannedStep {
     pub step: Step,
     pub host: String,
     pub commands: Vec<String>,
+    /// The servers a `server_start` step starts.
+    pub servers: Vec<String>,
 }
 
 /// The nodes of the inventory read by the latest collection up to `until`.
@@ -73,6 +75,7 @@ pub fn plan(sc: &Scenario, t: &Step, d: &Diagnosis, nodes: &[String]) -> Planned
                     .iter()
                     .map(|n| format!("openstack server start {}", shell_quote(n)))
                     .collect(),
+                servers: stopped,
             }
         }
         StepAction::Command { on, command, .. } => PlannedStep {
@@ -83,6 +86,7 @@ pub fn plan(sc: &Scenario, t: &Step, d: &Diagnosis, nodes: &[String]) -> Planned
                 hv
             },
             commands: command.lines().map(String::from).collect(),
+            servers: vec![],
         },
     }
 }
@@ -238,11 +242,7 @@ impl StepRunner<'_> {
         records: &mut Vec<u64>,
     ) -> Result<(String, String)> {
         let t = Duration::from_secs(120);
-        let names: Vec<String> = p
-            .commands
-            .iter()
-            .filter_map(|c| c.strip_prefix("openstack server start ").map(String::from))
-            .collect();
+        let names = &p.servers;
         for cmd in &p.commands {
             let ev = self
                 .run(pool, p, &p.host, cmd, "start", t, records, &|_| {})

@@ -165,7 +165,7 @@ AllowTcpForwarding yes
 UseDNS no
 PrintMotd no
 LogLevel ERROR
-MaxSessions 64
+MaxSessions 10
 MaxStartups 64
 Subsystem sftp /usr/lib/openssh/sftp-server
 SSHD

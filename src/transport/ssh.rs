@@ -117,10 +117,16 @@ impl client::Handler for Checker {
     }
 }
 
+/// Below OpenSSH's default MaxSessions (10), leaving room for the operator's own sessions.
+pub const MAX_SESSIONS: usize = 8;
+
 /// An authenticated connection to one host, with the jump hosts it goes through.
 pub struct Connection {
     handle: Handle<Checker>,
     _jumps: Vec<Handle<Checker>>,
+    /// Sessions open at once on this connection: OpenSSH's sshd refuses more than MaxSessions
+    /// (10 by default) with "open failed", so commands beyond this many wait their turn.
+    sessions: tokio::sync::Semaphore,
     pub alias: String,
     /// `host:port` as connected to (through the jumps when there are any).
     pub address: String,
@@ -343,6 +349,7 @@ pub async fn connect(alias: &str, opts: &SshOptions) -> Result<Connection, Strin
     Ok(Connection {
         handle,
         _jumps: jumps,
+        sessions: tokio::sync::Semaphore::new(MAX_SESSIONS),
         alias: alias.to_string(),
         address,
         fingerprint,
@@ -395,6 +402,11 @@ impl Connection {
     ) -> ExecOutput {
         let mut stdout = Capture::new(cap);
         let mut stderr = Capture::new(cap);
+        let _turn = self
+            .sessions
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
         let mut channel = match self.handle.channel_open_session().await {
             Ok(c) => c,
             Err(e) => {
