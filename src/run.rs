@@ -339,7 +339,9 @@ pub async fn rounds(
         } else {
             ""
         };
-        if !outcome.is_empty() || !confirm(&fixes, &steps)? {
+        // `confirm` shows the plan; in a dry run it only shows it.
+        let go = matches!(outcome, "" | "planned") && confirm(&fixes, &steps)?;
+        if !outcome.is_empty() || !go {
             let outcome = if outcome.is_empty() {
                 "declined"
             } else {

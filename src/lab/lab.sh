@@ -605,8 +605,34 @@ ssh_config() {
   } > "$LAB/ssh_config"
 }
 
+# Every network namespace shares one kernel neighbour (ARP) table, limited by gc_thresh3 (1024 by
+# default): the VMs of a real cloud each have their own. A full mesh of N nodes needs about N*(N-1)
+# entries (BIRD's peers), and past the limit no new neighbour resolves: SSH to the nodes times out
+# ("neighbor table overflow" in the kernel log) until the garbage collector frees some. So a large
+# lab raises the limits while it is up, says so, and `down` puts them back.
+NEIGH=/proc/sys/net/ipv4/neigh/default
+neigh_room() {
+  local need=$(( NODES * (NODES - 1) + 8 * NODES + 256 )) t2 t3
+  t2=$(cat "$NEIGH/gc_thresh2"); t3=$(cat "$NEIGH/gc_thresh3")
+  [ "$need" -le "$t2" ] && return 0
+  echo "$t2 $t3" > "$LAB/neigh.saved"
+  echo $(( need * 2 )) > "$NEIGH/gc_thresh3"
+  echo "$need" > "$NEIGH/gc_thresh2"
+  echo "lab: all network namespaces share the kernel's neighbour table, and a full mesh of $NODES nodes needs about $need entries: net.ipv4.neigh.default.gc_thresh2/3 raised from $t2/$t3 to $need/$(( need * 2 )) until lab down" >&2
+}
+
+neigh_restore() {
+  [ -e "$LAB/neigh.saved" ] || return 0
+  local t2 t3
+  read -r t2 t3 < "$LAB/neigh.saved"
+  echo "$t3" > "$NEIGH/gc_thresh3"
+  echo "$t2" > "$NEIGH/gc_thresh2"
+  rm -f "$LAB/neigh.saved"
+}
+
 up() {
   mkdir -p "$LAB/vms"
+  neigh_room
   echo "$FAULTS" > "$LAB/faults"
   echo "$NODES" > "$LAB/nodes"
   plan
@@ -731,6 +757,7 @@ down() {
     for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
     ip netns del "$ns" 2>/dev/null || true
   done
+  neigh_restore
 }
 
 case "${1:-}" in

@@ -124,6 +124,12 @@ fn script(args: &[&str], env: &[(&str, String)]) -> Result<()> {
         cmd.env(k, v);
     }
     let out = cmd.output().context("cannot run bash")?;
+    // What the lab says it did to the machine itself (lines "lab: ..."), the user hears.
+    for line in String::from_utf8_lossy(&out.stderr).lines() {
+        if out.status.success() && line.starts_with("lab: ") {
+            eprintln!("{line}");
+        }
+    }
     if !out.status.success() {
         bail!(
             "lab {}: failed\n{}{}",
