@@ -539,6 +539,9 @@ fn kubectl_and_calicoctl_speak_their_formats_over_the_real_state() {
 #[test]
 fn thirty_two_nodes_deployed_steady_on_return() {
     let _g = lab_lock();
+    let thresh3 =
+        || std::fs::read_to_string("/proc/sys/net/ipv4/neigh/default/gc_thresh3").unwrap();
+    let before = thresh3();
     pm_ok(&[
         "lab",
         "up",
@@ -548,6 +551,12 @@ fn thirty_two_nodes_deployed_steady_on_return() {
         "--nodes",
         "32",
     ]);
+    // One neighbour table for every namespace: raised for the full mesh while the lab is up.
+    assert!(
+        thresh3().trim().parse::<u64>().unwrap() >= 32 * 31,
+        "{}",
+        thresh3()
+    );
     // Steady when `lab up` returns: every session established at once, no waiting here.
     for n in ["node1", "node17", "node32"] {
         assert!(bgp_established(n), "{n}: BGP established on return");
@@ -564,6 +573,11 @@ fn thirty_two_nodes_deployed_steady_on_return() {
         "pod on node32 to shell1"
     );
     pm_ok(&["lab", "down"]);
+    assert_eq!(
+        thresh3(),
+        before,
+        "lab down puts the neighbour table's limit back"
+    );
 }
 
 /// `record --on HOST --sudo` from the operator host, with the lab's ssh_config.
