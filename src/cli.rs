@@ -627,6 +627,11 @@ fn hostname() -> String {
         .unwrap_or_else(|_| "localhost".into())
 }
 
+/// The most a record of a command can take: both streams at the cap, escaped, and the rest.
+fn room_for(cap: usize) -> u64 {
+    (cap as u64) * 2 * 2 + 64 * 1024
+}
+
 fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Record {
@@ -644,6 +649,8 @@ fn run(cli: Cli) -> Result<i32> {
             }
             let redactor = secrets.redactor()?;
             let journal = Journal::new(journal.journal);
+            // The journal must be able to take the records before anything is run.
+            journal.ready(room_for(cap) * ssh.on.len() as u64)?;
             let opts = ssh.options()?;
             let rt = runtime()?;
             let evidence = rt.block_on(crate::transport::ssh::run_on_hosts(
@@ -659,7 +666,8 @@ fn run(cli: Cli) -> Result<i32> {
             let mut failed = Vec::new();
             let mut last = 0;
             for ev in evidence {
-                let entry = journal.append(&crate::journal::now(), &Body::Evidence(ev.clone()))?;
+                let entry = journal
+                    .append_or_rescue(&crate::journal::now(), &Body::Evidence(ev.clone()))?;
                 print_remote(&ev, entry.seq);
                 last = ev.outcome.shell_status();
                 if !ev.outcome.is_success() {
@@ -700,6 +708,8 @@ fn run(cli: Cli) -> Result<i32> {
                 argv
             };
             let journal = Journal::new(journal.journal);
+            // The journal must be able to take the record before the command is run.
+            journal.ready(room_for(cap))?;
             let rt = runtime()?;
             let evidence = rt.block_on(
                 LocalRun {
@@ -715,7 +725,8 @@ fn run(cli: Cli) -> Result<i32> {
             if let crate::journal::Outcome::Failed { message } = &evidence.outcome {
                 eprintln!("postmortem: {message}");
             }
-            let entry = journal.append(&crate::journal::now(), &Body::Evidence(evidence))?;
+            let entry =
+                journal.append_or_rescue(&crate::journal::now(), &Body::Evidence(evidence))?;
             eprintln!(
                 "postmortem: recorded as #{} in {}",
                 entry.seq,

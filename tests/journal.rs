@@ -189,3 +189,183 @@ fn chrono_like(s: &str) -> bool {
         && (s.ends_with(":00") || s.ends_with(":30") || s.ends_with(":45"))
         && (s.as_bytes()[23] == b'+' || s.as_bytes()[23] == b'-')
 }
+
+/// A small tmpfs of its own (as root), unmounted when dropped.
+struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    fn new(size: &str) -> Self {
+        let dir = tempdir();
+        let o = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "mount a tmpfs (needs root): {}",
+            stderr(&o)
+        );
+        Tmpfs { dir }
+    }
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// `record` in `dir` with an environment of its own; the command touches `marker`.
+fn record_touching(
+    dir: &Path,
+    marker: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    let mut c = std::process::Command::new(bin());
+    c.current_dir(dir)
+        .env_remove("POSTMORTEM_JOURNAL")
+        .args(["record"])
+        .args(extra)
+        .args([
+            "--",
+            "sh",
+            "-c",
+            &format!("echo evidence-XYZ; touch {}", marker.display()),
+        ]);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+#[test]
+fn record_checks_the_journal_before_it_runs_the_command() {
+    let other = tempdir();
+    let marker = other.path().join("ran");
+
+    // A torn last line: refused before the command runs.
+    let d = tempdir();
+    make_journal(d.path());
+    let j = d.path().join("journal.jsonl");
+    let mut text = fs::read(&j).unwrap();
+    text.extend_from_slice(b"{\"partial");
+    fs::write(&j, &text).unwrap();
+    let o = record_touching(d.path(), &marker, &[], &[]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("incomplete"), "{}", stderr(&o));
+    assert!(
+        !marker.exists(),
+        "the command ran although its evidence could not be kept"
+    );
+    assert_eq!(fs::read(&j).unwrap(), text);
+
+    // A read-only file system.
+    let t = Tmpfs::new("1m");
+    pm(t.path(), &["note", "before"]);
+    let o = std::process::Command::new("mount")
+        .args(["-o", "remount,ro"])
+        .arg(t.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = record_touching(t.path(), &marker, &[], &[]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("Read-only file system"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!marker.exists());
+    drop(t);
+
+    // A lock held by another process: a bounded wait, then a clear error.
+    let d = tempdir();
+    pm(d.path(), &["note", "before"]);
+    let mut holder = std::process::Command::new("flock")
+        .arg(d.path().join("journal.jsonl"))
+        .args(["sleep", "30"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let t0 = std::time::Instant::now();
+    let o = record_touching(d.path(), &marker, &[], &[("POSTMORTEM_LOCK_WAIT", "1")]);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("another process holds its lock"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(t0.elapsed().as_secs() < 10, "the wait is bounded");
+    assert!(!marker.exists());
+
+    // No room for the record.
+    let t = Tmpfs::new("256k");
+    pm(t.path(), &["note", "before"]);
+    let filler = t.path().join("filler");
+    let _ = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "head -c 250000 /dev/zero > {} 2>/dev/null",
+            filler.display()
+        ))
+        .status();
+    let o = record_touching(t.path(), &marker, &["--cap", "4096"], &[]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("bytes free"), "{}", stderr(&o));
+    assert!(!marker.exists());
+}
+
+#[test]
+fn a_disk_that_fills_during_record_leaves_the_journal_as_it_was_and_keeps_the_evidence() {
+    let t = Tmpfs::new("512k");
+    pm(t.path(), &["note", "before"]);
+    let j = t.path().join("journal.jsonl");
+    let before = fs::read(&j).unwrap();
+    // The checks pass; then the command itself fills the disk.
+    let fill = t.path().join("fill");
+    let o = std::process::Command::new(bin())
+        .current_dir(t.path())
+        .env_remove("POSTMORTEM_JOURNAL")
+        .args(["record", "--cap", "20000", "--", "sh", "-c"])
+        .arg(format!(
+            // More than the page the journal's last line sits in, so the append needs new room.
+            "echo evidence-XYZ; head -c 15000 /dev/zero | tr '\\0' a; head -c 2000000 /dev/zero > {} 2>/dev/null; true",
+            fill.display()
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        !o.status.success(),
+        "a record that could not be written is a failure"
+    );
+    let err = stderr(&o);
+    assert!(err.contains("No space left on device"), "{err}");
+    assert_eq!(
+        fs::read(&j).unwrap(),
+        before,
+        "the journal is byte-for-byte what it was"
+    );
+    let (ok, msg) = verify(t.path());
+    assert!(ok, "{msg}");
+    // The evidence is in the rescue file the error names (the journal's disk is full: elsewhere).
+    let path = err
+        .split("the record was kept in ")
+        .nth(1)
+        .and_then(|r| r.split(" (the journal").next())
+        .unwrap_or_else(|| panic!("no rescue file named: {err}"));
+    let rescued = fs::read_to_string(path).unwrap();
+    assert!(rescued.contains("evidence-XYZ"), "{rescued}");
+    let _ = fs::remove_file(path);
+}

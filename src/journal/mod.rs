@@ -209,18 +209,25 @@ impl Journal {
             .with_context(|| {
                 format!("journal {}: cannot open for appending", self.path.display())
             })?;
-        file.lock()
-            .with_context(|| format!("journal {}: cannot lock", self.path.display()))?;
+        self.lock(&file)?;
         let (mut seq, mut prev) = self.tail_state(&mut file)?;
+        // A write that fails (full disk, I/O error) is cut off again, so the journal stays
+        // byte-for-byte what it was and still verifies.
+        let len = file.metadata()?.len();
+        let cut_back = |file: &mut File, e: anyhow::Error| {
+            let _ = file.set_len(len);
+            let _ = file.sync_all();
+            e.context(format!("journal {}: cannot write", self.path.display()))
+        };
         if seq == 0 && !matches!(body, Body::Run(_)) {
             let run = Body::Run(RunMeta::here(None));
             let e = write_record(&mut file, seq + 1, &prev, at, &run)
-                .with_context(|| format!("journal {}: cannot write", self.path.display()))?;
+                .map_err(|e| cut_back(&mut file, e))?;
             seq = e.seq;
             prev = e.hash;
         }
         let entry = write_record(&mut file, seq + 1, &prev, at, body)
-            .with_context(|| format!("journal {}: cannot write", self.path.display()))?;
+            .map_err(|e| cut_back(&mut file, e))?;
         if created {
             if let Some(dir) = self.path.parent() {
                 let dir = if dir.as_os_str().is_empty() {
@@ -234,6 +241,99 @@ impl Journal {
             }
         }
         Ok(entry)
+    }
+
+    /// Take the journal's lock, waiting at most `POSTMORTEM_LOCK_WAIT` seconds (default 10) for
+    /// another writer; then a clear error, never a hang.
+    fn lock(&self, file: &File) -> Result<()> {
+        let wait = std::env::var("POSTMORTEM_LOCK_WAIT")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(10.0);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs_f64(wait);
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(()),
+                Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(2))
+                }
+                Err(std::fs::TryLockError::WouldBlock) => bail!(
+                    "journal {}: another process holds its lock and kept it for {wait} s; nothing was written",
+                    self.path.display()
+                ),
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(e).with_context(|| format!("journal {}: cannot lock", self.path.display()))
+                }
+            }
+        }
+    }
+
+    /// Check, before anything is run, that a record of up to `room` bytes can be appended: the
+    /// directory and file can be created and opened for writing, the lock can be had, the last
+    /// line is whole, and the file system has the room.
+    pub fn ready(&self, room: u64) -> Result<()> {
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| {
+                format!(
+                    "journal {}: cannot create its directory",
+                    self.path.display()
+                )
+            })?;
+        }
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&self.path)
+            .with_context(|| {
+                format!("journal {}: cannot open for appending", self.path.display())
+            })?;
+        self.lock(&file)?;
+        self.tail_state(&mut file)?;
+        let free = free_bytes(&self.path)?;
+        if free < room {
+            bail!(
+                "journal {}: its file system has {free} bytes free, and a record may take {room}; nothing was run",
+                self.path.display()
+            );
+        }
+        Ok(())
+    }
+
+    /// Append, or, when the journal cannot take the record, keep it in a rescue file (next to
+    /// the journal, else in the temporary directory): the error names where it went.
+    pub fn append_or_rescue(&self, at: &str, body: &Body) -> Result<Entry> {
+        match self.append(at, body) {
+            Ok(e) => Ok(e),
+            Err(e) => {
+                let line = serde_json::json!({ "at": at, "record": body }).to_string() + "\n";
+                let name = format!(
+                    "{}.rescue-{}.json",
+                    self.path
+                        .file_name()
+                        .map(|f| f.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_nanos())
+                        .unwrap_or(0)
+                );
+                let beside = self.path.with_file_name(&name);
+                let tmp = std::env::temp_dir().join(&name);
+                for place in [beside, tmp] {
+                    if write_synced(&place, line.as_bytes()).is_ok() {
+                        return Err(e.context(format!(
+                            "the record was kept in {} (the journal itself is unchanged)",
+                            place.display()
+                        )));
+                    }
+                    let _ = std::fs::remove_file(&place);
+                }
+                Err(e.context(
+                    "the record could not be kept anywhere (no rescue file could be written)",
+                ))
+            }
+        }
     }
 
     /// The last record's seq and hash, read from the end of the file without reading it all.
@@ -321,6 +421,24 @@ fn write_record(file: &mut File, seq: u64, prev: &str, at: &str, body: &Body) ->
         at: at.to_string(),
         body: body.clone(),
     })
+}
+
+fn write_synced(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let mut f = OpenOptions::new().write(true).create_new(true).open(path)?;
+    f.write_all(data)?;
+    f.sync_all()
+}
+
+/// Free bytes for an unprivileged writer on the file system that holds `path` (statvfs).
+fn free_bytes(path: &Path) -> Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: c is a valid NUL-terminated path and st a valid out-pointer.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("statvfs");
+    }
+    Ok(st.f_bavail as u64 * st.f_frsize as u64)
 }
 
 /// Now, local time with its UTC offset, as the journal stores times.
