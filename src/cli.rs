@@ -597,6 +597,12 @@ enum JournalCommand {
         #[arg(env = "POSTMORTEM_JOURNAL", default_value = "journal.jsonl")]
         path: PathBuf,
     },
+    /// Cut an incomplete last line (an interrupted write) into a side file and record the repair
+    Repair {
+        /// The journal file
+        #[arg(env = "POSTMORTEM_JOURNAL", default_value = "journal.jsonl")]
+        path: PathBuf,
+    },
     /// Start a journal with a title (optional: the first record starts one anyway).
     Init {
         #[arg(long)]
@@ -926,10 +932,40 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Journal {
             command: JournalCommand::Verify { path },
         } => {
-            let (n, head) = Journal::new(&path).verify()?;
+            let journal = Journal::new(&path);
+            let (n, head) = journal.verify()?;
             println!("{}: {n} records, chain intact, head {head}", path.display());
+            for e in journal.read_all()? {
+                if let Body::Repair(r) = e.body {
+                    println!(
+                        "repaired at #{}: {} bytes of an interrupted write cut off (sha256 {}), kept in {}",
+                        e.seq, r.bytes, r.sha256, r.side_file
+                    );
+                }
+            }
             Ok(0)
         }
+        Command::Journal {
+            command: JournalCommand::Repair { path },
+        } => match Journal::new(&path).repair()? {
+            None => {
+                println!(
+                    "{}: nothing to repair (every line is whole and verifies)",
+                    path.display()
+                );
+                Ok(0)
+            }
+            Some(r) => {
+                println!(
+                    "{}: cut {} bytes of an interrupted write (sha256 {}) into {}; the chain goes on",
+                    path.display(),
+                    r.bytes,
+                    r.sha256,
+                    r.side_file
+                );
+                Ok(0)
+            }
+        },
         Command::Journal {
             command: JournalCommand::Init { title, path },
         } => {

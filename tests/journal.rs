@@ -369,3 +369,86 @@ fn a_disk_that_fills_during_record_leaves_the_journal_as_it_was_and_keeps_the_ev
     assert!(rescued.contains("evidence-XYZ"), "{rescued}");
     let _ = fs::remove_file(path);
 }
+
+#[test]
+fn repair_moves_a_torn_tail_aside_and_the_chain_goes_on() {
+    let d = tempdir();
+    make_journal(d.path());
+    let j = d.path().join("journal.jsonl");
+    let o = pm(d.path(), &["journal", "repair", "journal.jsonl"]);
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("nothing to repair"), "{}", stdout(&o));
+    // An interrupted write.
+    let mut text = fs::read(&j).unwrap();
+    let whole = text.len();
+    text.extend_from_slice(b"{\"at\":\"2026-11-27T00:00:00+00:00\",\"kind\":\"note\",\"te");
+    fs::write(&j, &text).unwrap();
+    assert!(!verify(d.path()).0);
+    let o = pm(d.path(), &["journal", "repair", "journal.jsonl"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("cut 51 bytes"), "{}", stdout(&o));
+    let (ok, msg) = verify(d.path());
+    assert!(ok, "{msg}");
+    assert!(msg.contains("repaired at #6: 51 bytes"), "{msg}");
+    assert_eq!(
+        fs::read(&j).unwrap()[..whole],
+        text[..whole],
+        "the whole lines are untouched"
+    );
+    let side: Vec<_> = fs::read_dir(d.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".torn-"))
+        .collect();
+    assert_eq!(side.len(), 1);
+    assert_eq!(fs::read(side[0].path()).unwrap(), &text[whole..]);
+    // Appends work again.
+    assert!(pm(d.path(), &["note", "after the repair"]).status.success());
+    assert!(verify(d.path()).0);
+
+    // A damaged record is not a torn tail: refused, nothing changed.
+    let d = tempdir();
+    let text = make_journal(d.path()).replace("\"one\\n\"", "\"One\\n\"") + "{\"partial";
+    fs::write(d.path().join("journal.jsonl"), &text).unwrap();
+    let o = pm(d.path(), &["journal", "repair", "journal.jsonl"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("repair only moves an incomplete last line"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        fs::read_to_string(d.path().join("journal.jsonl")).unwrap(),
+        text
+    );
+}
+
+#[test]
+fn record_killed_at_many_points_leaves_a_journal_that_verifies_or_is_repaired() {
+    let d = tempdir();
+    pm(d.path(), &["note", "start"]);
+    let mut repaired = 0;
+    for i in 0..16u64 {
+        let mut child = std::process::Command::new(bin())
+            .current_dir(d.path())
+            .env_remove("POSTMORTEM_JOURNAL")
+            .args(["record", "--cap", "3000000", "--", "sh", "-c"])
+            .arg("head -c 2500000 /dev/zero | tr '\\0' x")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20 + i * 15));
+        let _ = child.kill();
+        let _ = child.wait();
+        if !verify(d.path()).0 {
+            let o = pm(d.path(), &["journal", "repair", "journal.jsonl"]);
+            assert!(o.status.success(), "{}", stderr(&o));
+            repaired += 1;
+        }
+        let (ok, msg) = verify(d.path());
+        assert!(ok, "after a kill at {} ms: {msg}", 20 + i * 15);
+    }
+    eprintln!("{repaired} of 16 kills needed a repair");
+    assert!(pm(d.path(), &["note", "end"]).status.success());
+}

@@ -7,6 +7,10 @@
 //! all three on every line, so an edited byte, a deleted, inserted or moved line is caught at the
 //! first line where the chain breaks.
 //!
+//! An interrupted write leaves an incomplete last line; appends refuse such a journal until
+//! `journal repair` moves the torn bytes to a side file and records that it did (a `repair`
+//! record with their SHA-256), so the chain goes on and `verify` lists every repair.
+//!
 //! What a hash chain cannot prove on its own: that nobody truncated the file or appended a
 //! well-formed record computed with the same public algorithm. The report prints the head hash
 //! so that it can be anchored elsewhere (in a submitted answer, a ticket, a chat message).
@@ -241,6 +245,66 @@ impl Journal {
             }
         }
         Ok(entry)
+    }
+
+    /// Cut an incomplete last line (an interrupted write) off the journal: its bytes go to a side
+    /// file beside the journal, and a `repair` record (the bytes' count and SHA-256) goes on with
+    /// the chain. Anything else wrong is not a torn tail and is refused. None: nothing to repair.
+    pub fn repair(&self) -> Result<Option<RepairRecord>> {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&self.path)
+            .with_context(|| format!("journal {}: cannot open", self.path.display()))?;
+        self.lock(&file)?;
+        let mut data = Vec::new();
+        file.read_to_end(&mut data)?;
+        let keep = data
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map(|i| i + 1)
+            .unwrap_or(0);
+        if keep == data.len() {
+            self.read_all()?;
+            return Ok(None);
+        }
+        // Everything before the tail must verify; a damaged record is not a torn tail.
+        let whole = Journal::new(self.path.with_extension("repair-check"));
+        std::fs::write(whole.path(), &data[..keep])?;
+        let checked = whole.read_all();
+        let _ = std::fs::remove_file(whole.path());
+        checked.with_context(|| {
+            format!(
+                "journal {}: damaged before its last line; repair only moves an incomplete last line",
+                self.path.display()
+            )
+        })?;
+        let tail = &data[keep..];
+        let sha = sha256_hex(tail);
+        let side = self.path.with_file_name(format!(
+            "{}.torn-{}.bin",
+            self.path
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            &sha[..16]
+        ));
+        write_synced(&side, tail)
+            .or_else(|e| if side.exists() { Ok(()) } else { Err(e) })
+            .with_context(|| format!("cannot keep the cut bytes in {}", side.display()))?;
+        file.set_len(keep as u64)?;
+        file.sync_all()?;
+        drop(file);
+        let rec = RepairRecord {
+            bytes: tail.len() as u64,
+            sha256: sha,
+            side_file: side
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        };
+        self.append(&now(), &Body::Repair(rec.clone()))?;
+        Ok(Some(rec))
     }
 
     /// Take the journal's lock, waiting at most `POSTMORTEM_LOCK_WAIT` seconds (default 10) for

@@ -25,6 +25,16 @@ pub enum Body {
     Step(StepRecord),
     /// The end of one round of `run`: what its collection showed, what it planned and did.
     Round(RoundRecord),
+    /// `journal repair` cut an incomplete last line (an interrupted write) off the journal.
+    Repair(RepairRecord),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RepairRecord {
+    /// How many bytes were cut, their SHA-256, and the side file that keeps them.
+    pub bytes: u64,
+    pub sha256: String,
+    pub side_file: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -282,6 +282,16 @@ fn context(entries: &[Entry], journal: &Path, lang: Lang, red: &Redactor) -> Res
                 ),
                 ..base
             },
+            Body::Repair(rp) => RecordView {
+                kind: "repair",
+                label: t["repair"].clone(),
+                summary: format!("{} bytes cut ({})", rp.bytes, rp.side_file),
+                text: format!(
+                    "{} bytes of an interrupted write cut off, sha256 {}, kept in {}",
+                    rp.bytes, rp.sha256, rp.side_file
+                ),
+                ..base
+            },
             Body::Note(n) => RecordView {
                 kind: "note",
                 label: t["note"].clone(),
