@@ -660,17 +660,17 @@ pub struct InventoryHost {
     pub ip: Option<String>,
 }
 
-/// kubespray's `inventory/<cluster>/hosts.yaml`: the hosts under `all.hosts`.
+/// kubespray's `inventory/<cluster>/hosts.yaml`: the hosts under `all.hosts`. Read with
+/// yaml-rust2, the maintained pure-Rust fork of yaml-rust (serde_yaml is unmaintained, and the
+/// inventory needs a document tree, not serde).
 pub fn inventory(out: &str) -> Parsed<Vec<InventoryHost>> {
-    let v: serde_yaml::Value = serde_yaml::from_str(out).map_err(|e| format!("not YAML: {e}"))?;
-    let hosts = v
-        .get("all")
-        .and_then(|a| a.get("hosts"))
-        .and_then(|h| h.as_mapping())
-        .ok_or("no all.hosts")?;
+    use yaml_rust2::YamlLoader;
+    let docs = YamlLoader::load_from_str(out).map_err(|e| format!("not YAML: {e}"))?;
+    let doc = docs.first().ok_or("not YAML: an empty document")?;
+    let hosts = doc["all"]["hosts"].as_hash().ok_or("no all.hosts")?;
     let mut out = Vec::new();
     for (k, h) in hosts {
-        let s = |key: &str| h.get(key).and_then(|v| v.as_str()).map(String::from);
+        let s = |key: &str| yaml_scalar(&h[key]);
         out.push(InventoryHost {
             name: k.as_str().ok_or("a host name that is not a string")?.into(),
             ansible_host: s("ansible_host"),
@@ -678,6 +678,17 @@ pub fn inventory(out: &str) -> Parsed<Vec<InventoryHost>> {
         });
     }
     Ok(out)
+}
+
+fn yaml_scalar(v: &yaml_rust2::Yaml) -> Option<String> {
+    use yaml_rust2::Yaml;
+    match v {
+        Yaml::String(s) => Some(s.clone()),
+        Yaml::Integer(i) => Some(i.to_string()),
+        Yaml::Real(r) => Some(r.clone()),
+        Yaml::Boolean(b) => Some(b.to_string()),
+        _ => None,
+    }
 }
 
 // --- security groups between the nodes ------------------------------------------------------------
