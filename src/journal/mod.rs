@@ -195,25 +195,7 @@ impl Journal {
     /// `run` record first) when it does not exist yet. Returns the written entry.
     pub fn append(&self, at: &str, body: &Body) -> Result<Entry> {
         let created = !self.path.exists() || std::fs::metadata(&self.path)?.len() == 0;
-        if created {
-            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).with_context(|| {
-                    format!(
-                        "journal {}: cannot create its directory",
-                        self.path.display()
-                    )
-                })?;
-            }
-        }
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(&self.path)
-            .with_context(|| {
-                format!("journal {}: cannot open for appending", self.path.display())
-            })?;
-        self.lock(&file)?;
+        let mut file = self.open_locked()?;
         let (mut seq, mut prev) = self.tail_state(&mut file)?;
         // A write that fails (full disk, I/O error) is cut off again, so the journal stays
         // byte-for-byte what it was and still verifies.
@@ -307,6 +289,29 @@ impl Journal {
         Ok(Some(rec))
     }
 
+    /// Open the journal for appending (its directory and the file created when missing) and
+    /// take its lock.
+    fn open_locked(&self) -> Result<File> {
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| {
+                format!(
+                    "journal {}: cannot create its directory",
+                    self.path.display()
+                )
+            })?;
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&self.path)
+            .with_context(|| {
+                format!("journal {}: cannot open for appending", self.path.display())
+            })?;
+        self.lock(&file)?;
+        Ok(file)
+    }
+
     /// Take the journal's lock, waiting at most `POSTMORTEM_LOCK_WAIT` seconds (default 10) for
     /// another writer; then a clear error, never a hang.
     fn lock(&self, file: &File) -> Result<()> {
@@ -336,23 +341,7 @@ impl Journal {
     /// directory and file can be created and opened for writing, the lock can be had, the last
     /// line is whole, and the file system has the room.
     pub fn ready(&self, room: u64) -> Result<()> {
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| {
-                format!(
-                    "journal {}: cannot create its directory",
-                    self.path.display()
-                )
-            })?;
-        }
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(&self.path)
-            .with_context(|| {
-                format!("journal {}: cannot open for appending", self.path.display())
-            })?;
-        self.lock(&file)?;
+        let mut file = self.open_locked()?;
         self.tail_state(&mut file)?;
         let free = free_bytes(&self.path)?;
         if free < room {
