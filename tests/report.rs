@@ -422,7 +422,7 @@ fn planted_secrets_reach_no_file() {
         "secret",
         "token",
         "key",
-        "bearer-token",
+        "authorization",
         "client-key-data",
         "user-secret",
         "user-pattern",

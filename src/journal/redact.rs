@@ -1,15 +1,21 @@
 //! Redaction: secrets are replaced by `[REDACTED:kind]` before anything is written.
 //!
-//! Built-in rules cover private key blocks, password/secret/token fields in YAML, JSON, INI and
-//! `KEY=value` form (which includes `OS_PASSWORD` and kubeconfig `client-key-data` / `token`),
-//! bearer and basic authorization values, and `--password VALUE` style arguments. Users add
-//! literal values and regexes (`--secret`, `--secret-regex`, `--secrets-file`).
+//! What a secret looks like is data (`redact.toml`, embedded): patterns for secrets with a shape
+//! of their own (provider tokens, key blocks, URL passwords, Authorization headers, JWTs), and
+//! the names that make a value a secret (`KEY=value`, `key: value`, JSON fields, `--password X`,
+//! inside quoted `sh -c` strings too). The mechanism is here: a pattern replaces only its secret
+//! group; a named value is parsed as a shell word, a quoted string or a YAML/INI value, so the
+//! separators around it (`;`, `&&`, quotes) stay, and values that are names or references
+//! (`$VAR`, `var.x`, `{Placeholder}`, a path, a command substitution) are kept. Users add literal
+//! values and regexes (`--secret`, `--secret-regex`, `--secrets-file`).
 //!
-//! The rules err on the side of hiding: a line `token: 5` loses its `5`. Evidence that is
-//! hidden can be collected again; a secret that reached a report cannot be taken back.
+//! What it cannot promise: a secret with no shape and no name (a bare password on a line of its
+//! own) is invisible to it; the user's literals are the only defence there. It is measured on a
+//! public scanner's test examples (`cargo bench --bench redact_corpus`).
 
 use anyhow::{Context, Result};
-use regex::{Captures, Regex};
+use regex::Regex;
+use serde::Deserialize;
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -20,53 +26,162 @@ pub fn marker(kind: &str) -> String {
 
 const MARKER_PREFIX: &str = "[REDACTED:";
 
-/// Words that make a key a secret's key.
-const SECRET_WORDS: &str = r"password|passwd|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|client[_-]key[_-]data|credentials?";
-
-struct Builtins {
-    private_key: Regex,
-    private_key_tail: Regex,
-    json_field: Regex,
-    option_arg: Regex,
-    key_value: Regex,
-    auth_header: Regex,
-    secret_option: Regex,
+/// The rules as written in redact.toml.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleFile {
+    pub pattern: Vec<PatternRule>,
+    pub assign: AssignRule,
 }
 
-fn builtins() -> &'static Builtins {
-    static B: OnceLock<Builtins> = OnceLock::new();
-    B.get_or_init(|| {
-        let key = format!(r"[A-Za-z0-9_.-]*(?:{SECRET_WORDS})[A-Za-z0-9_.-]*");
-        Builtins {
-            // A whole block, or a block whose end was cut off (output cap, truncated file).
-            private_key: Regex::new(
-                r"(?s)-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\z)",
-            )
-            .unwrap(),
-            // The end of a block whose beginning was cut off.
-            private_key_tail: Regex::new(
-                r"(?s)\A[A-Za-z0-9+/=\s:,-]*?-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----",
-            )
-            .unwrap(),
-            // "password": "value"  (JSON)
-            json_field: Regex::new(&format!(
-                r#"(?i)("{key}"\s*:\s*)("(?:[^"\\]|\\.)*"|[^\s,}}\]]+)"#
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatternRule {
+    pub id: String,
+    pub kind: String,
+    pub regex: String,
+    #[serde(default)]
+    pub entropy: f64,
+    #[serde(default)]
+    pub unless: Option<String>,
+    #[serde(default)]
+    pub examples: Vec<String>,
+    #[serde(default)]
+    pub counter: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignRule {
+    pub hints: Vec<String>,
+    pub password_words: Vec<String>,
+    pub token_words: Vec<String>,
+    pub token_entropy: f64,
+    pub after_words: Vec<String>,
+    pub not_values: Vec<String>,
+    #[serde(default)]
+    pub examples: Vec<String>,
+    #[serde(default)]
+    pub counter: Vec<String>,
+}
+
+/// `\\b` and `\\w` as ASCII (rules are about ASCII tokens, and the Unicode forms keep the regex
+/// engine off its fast path).
+fn ascii(re: &str) -> String {
+    let mut out = String::with_capacity(re.len() + 16);
+    let mut in_class = false;
+    let mut chars = re.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('b') if !in_class => out.push_str("(?-u:\\b)"),
+                Some('w') if in_class => out.push_str("[:word:]"),
+                Some('w') => out.push_str("[[:word:]]"),
+                Some(n) => {
+                    out.push('\\');
+                    out.push(n);
+                }
+                None => out.push('\\'),
+            },
+            '[' if !in_class => {
+                in_class = true;
+                out.push(c);
+                // A ] right after [ or [^ is a literal.
+                let rest = chars.as_str();
+                for lit in ["^]", "]"] {
+                    if rest.starts_with(lit) {
+                        out.push_str(lit);
+                        chars = rest[lit.len()..].chars();
+                        break;
+                    }
+                }
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// The embedded rule file, parsed (its examples are checked by tests/redact.rs).
+pub fn rule_file() -> &'static RuleFile {
+    static R: OnceLock<RuleFile> = OnceLock::new();
+    R.get_or_init(|| {
+        toml::from_str(include_str!("redact.toml")).expect("redact.toml is valid (tested)")
+    })
+}
+
+struct Pattern {
+    kind: String,
+    re: Regex,
+    entropy: f64,
+    unless: Option<Regex>,
+}
+
+struct Rules {
+    patterns: Vec<Pattern>,
+    /// `key` + operator; the value is parsed by hand after it.
+    assign: Regex,
+    /// A `--password`-style argument whose value is the next argument.
+    option: Regex,
+    /// `key="Password" value="..."` (XML attribute pairs).
+    attr_pair: Regex,
+    reference: Regex,
+}
+
+fn rules() -> &'static Rules {
+    static R: OnceLock<Rules> = OnceLock::new();
+    R.get_or_init(|| {
+        let f = rule_file();
+        let patterns: Vec<Pattern> = f
+            .pattern
+            .iter()
+            .map(|p| Pattern {
+                kind: p.kind.clone(),
+                re: Regex::new(&ascii(&p.regex)).unwrap_or_else(|e| panic!("redact.toml {}: {e}", p.id)),
+                entropy: p.entropy,
+                unless: p.unless.as_ref().map(|u| Regex::new(u).unwrap()),
+            })
+            .collect();
+        let hints = f.assign.hints.join("|");
+        Rules {
+            patterns,
+            assign: Regex::new(&format!(
+                r#"(?i)(?:^|[^A-Za-z0-9_.\\-])(?P<q>\\?["']?)(?P<key>-{{0,2}}[A-Za-z0-9_.-]*(?:{hints})[A-Za-z0-9_.-]*)(?P<q2>\\?["']?)(?P<op>[ \t]*(?:[:?]{{0,3}}=|=>|:)[ \t]*|[ \t]*,[ \t]*|[ \t]+)"#
             ))
             .unwrap(),
-            // --password VALUE, --os-password=VALUE, -token VALUE
-            option_arg: Regex::new(&r#"(?i)((?:^|\s)--?(?:[A-Za-z0-9-]*)(?:password|passwd|passphrase|secret|token)(?:[A-Za-z0-9-]*))(=|\s+)("[^"]*"|'[^']*'|\S+)"#.to_string())
-            .unwrap(),
-            // password: value (YAML), password = value (INI), PASSWORD=value (env)
-            key_value: Regex::new(&format!(
-                r#"(?im)((?:^|[^A-Za-z0-9_.-])["']?{key}["']?)([ \t]*[:=][ \t]*)("(?:[^"\\\n]|\\.)*"|'[^'\n]*'|[^\n]+)?"#
-            ))
-            .unwrap(),
-            // Authorization: Bearer xxx / Basic xxx
-            auth_header: Regex::new(r"(?i)\b(bearer|basic)([ \t]+)([A-Za-z0-9._~+/=-]{8,})").unwrap(),
-            secret_option: Regex::new(&format!(r"(?i)^--?[A-Za-z0-9-]*(?:{SECRET_WORDS})[A-Za-z0-9-]*$"))
+            option: Regex::new(&format!(r"(?i)^--?[\w-]*(?:{hints})[\w-]*$")).unwrap(),
+            attr_pair: Regex::new(r#"(?i)\bkey\s*=\s*"(?P<key>[^"]+)"\s+value\s*=\s*"(?P<s>[^"]*)""#)
                 .unwrap(),
+            reference: Regex::new(
+                r"^(?:\$|\{.*\}$|<.*>$|%.*%$|`|\(|[A-Za-z_]\w+(?:\.[A-Za-z_]*\d{0,3}[A-Za-z_]*)+(?:\(\))?$|[\w.]+\(.*\)$)",
+            )
+            .unwrap(),
         }
     })
+}
+
+/// Shannon entropy in bits per character.
+pub fn entropy(s: &str) -> f64 {
+    let mut counts = std::collections::HashMap::new();
+    let mut n = 0usize;
+    for c in s.chars() {
+        *counts.entry(c).or_insert(0usize) += 1;
+        n += 1;
+    }
+    if n == 0 {
+        return 0.0;
+    }
+    counts
+        .values()
+        .map(|&c| {
+            let p = c as f64 / n as f64;
+            -p * p.log2()
+        })
+        .sum()
 }
 
 /// A file path (absolute, home- or dot-relative) with no white space in it.
@@ -78,22 +193,202 @@ fn is_path(v: &str) -> bool {
         && v.len() > 2
 }
 
-fn kind_of_key(key: &str) -> &'static str {
-    let k = key.to_ascii_lowercase().replace('_', "-");
-    if k.contains("client-key-data") {
-        "client-key-data"
-    } else if k.contains("pass") {
-        "password"
-    } else if k.contains("token") {
-        "token"
-    } else if k.contains("key") {
-        "key"
+/// The words of a key, lower-case: `OS_PASSWORD` → [os, password], `clientSecret` → [client,
+/// secret], `--os-password` → [os, password].
+fn words(key: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let chars: Vec<char> = key.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if !c.is_ascii_alphanumeric() {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            continue;
+        }
+        let prev = if i > 0 { chars[i - 1] } else { ' ' };
+        let next = chars.get(i + 1).copied().unwrap_or(' ');
+        // camelCase (aB) and an acronym before a word (ETSYToken: Y|To).
+        let boundary = c.is_ascii_uppercase()
+            && ((prev.is_ascii_lowercase() || prev.is_ascii_digit())
+                || (prev.is_ascii_uppercase() && next.is_ascii_lowercase()));
+        if boundary && !cur.is_empty() {
+            out.push(std::mem::take(&mut cur));
+        }
+        cur.push(c.to_ascii_lowercase());
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    // Trailing numbers (token1, some_api_token_123) do not change what a key names.
+    for w in out.iter_mut() {
+        let t = w.trim_end_matches(|c: char| c.is_ascii_digit()).to_string();
+        *w = t;
+    }
+    out.retain(|w| !w.is_empty());
+    out
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Class {
+    Password,
+    Token,
+}
+
+/// What a key names: its last secret word decides, unless a word after it makes the key name
+/// something about the secret (access_token_url, secret_length); client-key-data is a key.
+fn classify(key: &str) -> Option<(Class, &'static str)> {
+    let w = words(key);
+    let a = &rule_file().assign;
+    let is = |list: &[String], s: &str| list.iter().any(|x| x == s);
+    if w.len() >= 2 && w[w.len() - 2] == "key" && w[w.len() - 1] == "data" {
+        return Some((Class::Token, "client-key-data"));
+    }
+    let i = w
+        .iter()
+        .rposition(|x| is(&a.password_words, x) || is(&a.token_words, x))?;
+    if w[i + 1..].iter().any(|x| is(&a.after_words, x)) {
+        return None;
+    }
+    let last = w[i].as_str();
+    if is(&a.password_words, last) {
+        let kind = if last.starts_with("pass") || last == "pwd" { "password" } else { "secret" };
+        Some((Class::Password, kind))
     } else {
-        "secret"
+        Some((Class::Token, if last == "token" { "token" } else { "key" }))
     }
 }
 
-/// Redacts text with the built-in rules and the user's literals and regexes.
+/// A key whose secret word is a plain `key` (bucket_key, schemaKey), not an API, access or
+/// private key: such a key names many things that are not secrets.
+fn bare_key(key: &str) -> bool {
+    let w = words(key);
+    let strong = ["api", "access", "secret", "private", "client", "signing", "encryption", "master", "license", "auth", "app", "ssh"];
+    match w.iter().rposition(|x| x == "key") {
+        Some(i) => i == 0 || !strong.contains(&w[i - 1].as_str()),
+        None => false,
+    }
+}
+
+/// A value made of words and numbers (SalesResults-1.2, Doc_Vector_5_32): a name, not a token.
+fn name_like(v: &str) -> bool {
+    let parts: Vec<&str> = v.split(['-', '_', '.']).collect();
+    let word = |p: &str| {
+        let c: Vec<char> = p.chars().collect();
+        !c.is_empty()
+            && c.iter().all(|x| x.is_ascii_alphabetic())
+            && (c.iter().all(|x| x.is_ascii_uppercase())
+                || c[1..].iter().zip(&c[..c.len() - 1]).all(|(x, prev)| x.is_ascii_lowercase() || prev.is_ascii_lowercase()))
+    };
+    parts.len() >= 2
+        && parts.iter().all(|p| word(p) || (!p.is_empty() && p.chars().all(|c| c.is_ascii_digit())))
+        && parts.iter().any(|p| word(p))
+}
+
+/// Whether the value of a key of this class is a secret (and not a name, a reference or a word).
+fn is_secret_value(key: &str, class: Class, v: &str) -> bool {
+    secret_value(key, class, v, true)
+}
+
+/// `names`: whether a value that reads as a name (ClearTextPassword) is taken as one; not where
+/// the value's position leaves no doubt (XML `value="..."`).
+fn secret_value(key: &str, class: Class, v: &str, names: bool) -> bool {
+    let r = rules();
+    let a = &rule_file().assign;
+    let v = v.trim();
+    if v.is_empty() || v.contains(MARKER_PREFIX) || is_path(v) || r.reference.is_match(v) {
+        return false;
+    }
+    if a.not_values.iter().any(|n| n.eq_ignore_ascii_case(v)) {
+        return false;
+    }
+    let norm = |s: &str| s.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
+    if norm(v) == norm(key) {
+        return false;
+    }
+    // A name that contains a secret word (ACCESS_TOKEN, MY-API-KEY, ClearTextPassword) names a
+    // secret; an alphabet (abcdefghij...) is not one.
+    let camel = v.chars().all(|c| c.is_ascii_alphabetic()) && v.starts_with(|c: char| c.is_ascii_uppercase());
+    let upper = v.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    if names && (camel || upper) && classify(v).is_some()
+    {
+        return false;
+    }
+    let run = v.as_bytes().windows(2).fold((1, 1), |(best, cur), w| {
+        let cur = if w[1] == w[0].wrapping_add(1) { cur + 1 } else { 1 };
+        (best.max(cur), cur)
+    });
+    if run.0 >= 10 {
+        return false;
+    }
+    match class {
+        Class::Password => v.chars().count() >= 4,
+        Class::Token => {
+            // node-role.kubernetes.io/master: a host name's last label is a word.
+            let host = v.split('/').next().unwrap_or("");
+            let labels: Vec<&str> = host.split('.').collect();
+            let host_like = labels.len() >= 2
+                && labels.iter().all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'))
+                && labels.last().unwrap().chars().all(|c| c.is_ascii_lowercase());
+            if v.len() >= 16 && v.chars().all(|c| c.is_ascii_digit()) {
+                return true;
+            }
+            v.len() >= 8
+                // `key` names many things that are not secrets; `token` hardly anything else.
+                && !(name_like(v) && bare_key(key))
+                && !v.contains(char::is_whitespace)
+                && !host_like
+                && !v.contains("://")
+                && entropy(v) >= a.token_entropy
+        }
+    }
+}
+
+/// Where a value that starts at `text[at..]` ends, and the span of its content (without quotes).
+/// `yaml`: an unquoted value runs to the end of the line (or to `stop`, a quote that encloses the
+/// whole assignment); otherwise it is a shell word.
+fn value_span(text: &str, at: usize, yaml: bool, stop: Option<char>) -> (usize, usize, usize) {
+    let rest = &text[at..];
+    let (q, open) = if rest.starts_with("\\\"") {
+        ("\\\"", 2)
+    } else if rest.starts_with('"') {
+        ("\"", 1)
+    } else if rest.starts_with('\'') {
+        ("'", 1)
+    } else if rest.starts_with('`') {
+        ("`", 1)
+    } else {
+        ("", 0)
+    };
+    if !q.is_empty() {
+        let body = &rest[open..];
+        let mut i = 0;
+        let bytes = body.as_bytes();
+        while i < body.len() {
+            if body[i..].starts_with(q) && (q != "\"" || i == 0 || bytes[i - 1] != b'\\' || q == "\\\"") {
+                return (at + open, at + open + i, at + open + i + q.len());
+            }
+            if body[i..].starts_with('\n') {
+                break;
+            }
+            i += body[i..].chars().next().map_or(1, char::len_utf8);
+        }
+        return (at + open, at + open + i, at + open + i);
+    }
+    let end = rest
+        .char_indices()
+        .find(|&(_, c)| {
+            c == '\n'
+                || c == '\r'
+                || Some(c) == stop
+                || (!yaml && (c.is_whitespace() || matches!(c, ';' | '&' | '|' | ')' | '<' | '>' | ',' | '}' | ']')))
+        })
+        .map_or(rest.len(), |(i, _)| i);
+    let content = rest[..end].trim_end();
+    (at, at + content.len(), at + content.len())
+}
+
+/// Redacts text with the rules of redact.toml and the user's literals and regexes.
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
     literals: Vec<String>,
@@ -142,7 +437,6 @@ impl Redactor {
 
     /// Replace every secret in `text`; returns the text and how many secrets were replaced.
     pub fn redact(&self, text: &str) -> (String, u64) {
-        let b = builtins();
         let mut n = 0u64;
         let mut s = text.to_string();
         for lit in &self.literals {
@@ -155,107 +449,43 @@ impl Redactor {
         for re in &self.patterns {
             let c = re.find_iter(&s).count() as u64;
             if c > 0 {
-                s = re
-                    .replace_all(&s, marker("user-pattern").as_str())
-                    .into_owned();
+                s = re.replace_all(&s, marker("user-pattern").as_str()).into_owned();
                 n += c;
             }
         }
-        let extra = std::cell::Cell::new(0u64);
-        let mut count = |s: &str, re: &Regex, f: &dyn Fn(&Captures) -> String| -> String {
-            let mut hits = 0;
-            let out = re
-                .replace_all(s, |c: &Captures| {
-                    let r = f(c);
-                    if r != c[0] {
-                        hits += 1;
-                    }
-                    r
-                })
-                .into_owned();
-            n += hits;
-            out
-        };
-        s = count(&s, &b.private_key, &|_| marker("private-key"));
-        s = count(&s, &b.private_key_tail, &|_| marker("private-key"));
-        let keep_marker = |c: &Captures, value: &str, kind: &str| -> String {
-            if value
-                .trim_matches(|ch| ch == '"' || ch == '\'')
-                .starts_with(MARKER_PREFIX)
-            {
-                c[0].to_string()
-            } else {
-                marker(kind)
+        let r = rules();
+        for p in &r.patterns {
+            if !p.re.is_match(&s) {
+                continue;
             }
-        };
-        s = count(&s, &b.json_field, &|c| {
-            let v = keep_marker(c, &c[2], kind_of_key(&c[1]));
-            if v == c[0] {
-                return v;
-            }
-            format!("{}\"{}\"", &c[1], v)
-        });
-        s = count(&s, &b.option_arg, &|c| {
-            let v = keep_marker(c, &c[3], kind_of_key(&c[1]));
-            if v == c[0] {
-                return v;
-            }
-            format!("{}{}{}", &c[1], &c[2], v)
-        });
-        s = count(&s, &b.key_value, &|c| match c.get(3) {
-            None => c[0].to_string(),
-            Some(v) if v.as_str().trim().is_empty() => c[0].to_string(),
-            Some(v) => {
-                // KEY=value (shell): the value ends at whitespace; YAML and INI values run to the
-                // end of the line.
-                let (value, rest) = match (c[2].trim() == "=" && c[2].len() == 1, v.as_str()) {
-                    (true, v) if !v.starts_with(['"', '\'']) => {
-                        v.split_at(v.find(char::is_whitespace).unwrap_or(v.len()))
-                    }
-                    (_, v) => (v, ""),
-                };
-                // What follows the value on a shell line is text of its own (another KEY=value).
-                let (rest, k) = if rest.is_empty() {
-                    (String::new(), 0)
-                } else {
-                    self.redact(rest)
-                };
-                extra.set(extra.get() + k);
-                // A path names where a secret is kept (--private-key=~/.ssh/id_rsa), not the secret.
-                let m = if is_path(value) {
-                    value.to_string()
-                } else {
-                    keep_marker(c, value, kind_of_key(&c[1]))
-                };
-                if m == c[0] {
-                    return m;
-                }
-                format!("{}{}{}{}", &c[1], &c[2], m, rest)
-            }
-        });
-        s = count(&s, &b.auth_header, &|c| {
-            format!("{}{}{}", &c[1], &c[2], marker("bearer-token"))
-        });
-        (s, n + extra.get())
+            let (out, k) = apply_pattern(p, &s);
+            s = out;
+            n += k;
+        }
+        let (out, k) = redact_pairs(&s);
+        n += k;
+        let (out, k) = redact_named(&out);
+        (out, n + k)
     }
 
     /// Redact an argument vector: the value after a bare `--password`-style option is a secret,
-    /// and every argument is redacted as text too.
+    /// and every argument is redacted as text too (a `sh -c` string included).
     pub fn redact_argv(&self, argv: &[String]) -> (Vec<String>, u64) {
         let mut out = Vec::with_capacity(argv.len());
         let mut n = 0;
-        let mut secret_next = false;
+        let mut secret_next: Option<(Class, &str, String)> = None;
         for arg in argv {
-            if secret_next {
-                out.push(marker(kind_of_key(
-                    out.last().map(String::as_str).unwrap_or(""),
-                )));
-                n += 1;
-                secret_next = false;
-                continue;
+            if let Some((class, kind, key)) = secret_next.take() {
+                if is_secret_value(&key, class, arg) {
+                    out.push(marker(kind));
+                    n += 1;
+                    continue;
+                }
             }
-            if builtins().secret_option.is_match(arg) {
-                secret_next = true;
+            if rules().option.is_match(arg) {
+                if let Some((class, kind)) = classify(arg) {
+                    secret_next = Some((class, kind, arg.clone()));
+                }
                 out.push(arg.clone());
                 continue;
             }
@@ -265,6 +495,121 @@ impl Redactor {
         }
         (out, n)
     }
+}
+
+/// One pattern rule of redact.toml alone, by id (for its tests); None for an unknown id.
+pub fn apply_rule(id: &str, text: &str) -> Option<String> {
+    let i = rule_file().pattern.iter().position(|p| p.id == id)?;
+    Some(apply_pattern(&rules().patterns[i], text).0)
+}
+
+/// Replace the secret group of every match of one pattern.
+fn apply_pattern(p: &Pattern, s: &str) -> (String, u64) {
+    let mut out = String::with_capacity(s.len());
+    let mut last = 0;
+    let mut n = 0;
+    let names: Vec<&str> = p.re.capture_names().flatten().filter(|g| g.starts_with('s')).collect();
+    for c in p.re.captures_iter(s) {
+        let m = names
+            .iter()
+            .find_map(|g| c.name(g))
+            .unwrap_or_else(|| c.get(0).unwrap());
+        let secret = m.as_str();
+        if secret.contains(MARKER_PREFIX)
+            || (p.entropy > 0.0 && entropy(secret) < p.entropy)
+            || p.unless.as_ref().is_some_and(|u| u.is_match(secret))
+            || m.start() < last
+        {
+            continue;
+        }
+        out.push_str(&s[last..m.start()]);
+        out.push_str(&marker(&p.kind));
+        last = m.end();
+        n += 1;
+    }
+    out.push_str(&s[last..]);
+    (out, n)
+}
+
+/// `key="Password" value="..."`: the value of an attribute pair whose key names a secret.
+fn redact_pairs(s: &str) -> (String, u64) {
+    let r = rules();
+    if !s.contains("value") && !s.contains("VALUE") && !s.contains("Value") {
+        return (s.to_string(), 0);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut last = 0;
+    let mut n = 0;
+    for c in r.attr_pair.captures_iter(s) {
+        let v = c.name("s").unwrap();
+        let key = &c["key"];
+        if let Some((class, kind)) = classify(key) {
+            if secret_value(key, class, v.as_str(), false) {
+                out.push_str(&s[last..v.start()]);
+                out.push_str(&marker(kind));
+                last = v.end();
+                n += 1;
+            }
+        }
+    }
+    out.push_str(&s[last..]);
+    (out, n)
+}
+
+/// Values named by their key: `KEY=value`, `key: value`, `"key": "value"`, `--key value`,
+/// `("key", "value")`.
+fn redact_named(s: &str) -> (String, u64) {
+    let r = rules();
+    let mut out = String::with_capacity(s.len());
+    let mut last = 0;
+    let mut pos = 0;
+    let mut n = 0;
+    while let Some(c) = r.assign.captures_at(s, pos) {
+        let m0 = c.get(0).unwrap();
+        let key = c.name("key").unwrap();
+        let op = c.name("op").unwrap();
+        let quoted_key = !c["q"].is_empty() && c["q"] == c["q2"];
+        let opt = op.as_str().trim();
+        pos = op.end().max(m0.start() + 1);
+        let Some((class, kind)) = classify(key.as_str()) else { continue };
+        let next = s[op.end()..].chars().next();
+        // `key, value` only between quoted strings; `--key value` only for options; `key:` must
+        // be followed by a blank, a quote or the end (io.jsonwebtoken:jjwt is not a key).
+        let ok = match opt {
+            "," => quoted_key && matches!(next, Some('"' | '\'')),
+            "" => key.as_str().starts_with('-'),
+            ":" => quoted_key || op.as_str().len() > 1 || next.is_none_or(|c| c == '"' || c == '\'' || c == '\n'),
+            _ => true,
+        };
+        if !ok || next.is_none_or(|c| c == '\n') {
+            continue;
+        }
+        // A key preceded by a quote that its value does not close sits inside a quoted string
+        // (sh -c 'echo "password: X"'): the value ends at that quote.
+        let before = s[..key.start()].chars().next_back();
+        let stop = match (quoted_key, before) {
+            (false, Some(q @ ('"' | '\''))) => Some(q),
+            _ => c["q"].chars().last().filter(|_| !quoted_key),
+        };
+        let yaml = opt == ":" || (opt.ends_with('=') && op.as_str().len() > opt.len() && !quoted_key);
+        let (vs, ve, end) = value_span(s, op.end(), yaml && !key.as_str().starts_with('-'), stop);
+        pos = end.max(pos);
+        // A value that runs into a secret already hidden (a user's literal) ends before it.
+        let ve = match s[vs..ve].find(MARKER_PREFIX) {
+            Some(0) | None => ve,
+            Some(i) => vs + s[vs..vs + i].trim_end().len(),
+        };
+        let value = &s[vs..ve];
+        if !is_secret_value(key.as_str(), class, value) {
+            continue;
+        }
+        out.push_str(&s[last..vs]);
+        out.push_str(&marker(kind));
+        last = ve;
+        n += 1;
+    }
+    out.push_str(&s[last..]);
+    (out, n)
 }
 
 #[cfg(test)]
@@ -327,7 +672,7 @@ mod tests {
         );
         assert_eq!(
             r("Authorization: Bearer abcdefgh12345"),
-            "Authorization: Bearer [REDACTED:bearer-token]"
+            "Authorization: Bearer [REDACTED:authorization]"
         );
         let (argv, n) =
             Redactor::new().redact_argv(&["x".into(), "--password".into(), "hunter2".into()]);

@@ -1,0 +1,133 @@
+//! Redaction rules (src/journal/redact.toml) checked on their own examples: every pattern rule
+//! changes each of its examples by itself and the whole redactor hides them; no rule touches a
+//! counter-example. Then the shapes the journal meets: command lines, quoted `sh -c` strings,
+//! separators kept, URL passwords, and the evidence that must stay (UUIDs, hashes, digests,
+//! fingerprints). The measurement on a public corpus is `cargo bench --bench redact_corpus`.
+
+use postmortem::journal::redact::{apply_rule, rule_file, Redactor};
+
+fn r(s: &str) -> String {
+    Redactor::new().redact(s).0
+}
+
+#[test]
+fn every_pattern_rule_hides_its_examples_and_leaves_its_counter_examples() {
+    let f = rule_file();
+    assert!(f.pattern.len() >= 25, "{} rules", f.pattern.len());
+    let mut failures = Vec::new();
+    for p in &f.pattern {
+        assert!(!p.examples.is_empty(), "rule {} has no example", p.id);
+        for e in &p.examples {
+            let alone = apply_rule(&p.id, e).unwrap();
+            if alone == *e {
+                failures.push(format!("{}: does not match its example {e:?}", p.id));
+            }
+            let all = r(e);
+            if !all.contains("[REDACTED:") {
+                failures.push(format!("{}: example not redacted {e:?} -> {all:?}", p.id));
+            }
+        }
+        for c in &p.counter {
+            if apply_rule(&p.id, c).unwrap() != *c {
+                failures.push(format!("{}: touches its counter-example {c:?}", p.id));
+            }
+            let all = r(c);
+            if all != *c {
+                failures.push(format!("{}: counter-example changed by the redactor {c:?} -> {all:?}", p.id));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn named_values_hide_their_examples_and_leave_their_counter_examples() {
+    let a = &rule_file().assign;
+    let mut failures = Vec::new();
+    for e in &a.examples {
+        let out = r(e);
+        if !out.contains("[REDACTED:") {
+            failures.push(format!("not redacted: {e:?} -> {out:?}"));
+        }
+    }
+    for c in &a.counter {
+        let out = r(c);
+        if out != *c {
+            failures.push(format!("changed: {c:?} -> {out:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn separators_and_quotes_around_a_secret_stay() {
+    assert_eq!(
+        r("OS_PASSWORD=hunter22;openstack server list"),
+        "OS_PASSWORD=[REDACTED:password];openstack server list"
+    );
+    assert_eq!(
+        r("OS_PASSWORD=hunter22 && openstack server list"),
+        "OS_PASSWORD=[REDACTED:password] && openstack server list"
+    );
+    assert_eq!(
+        r(r#"sh -c 'echo "password: Tr0ub4dor"; date'"#),
+        r#"sh -c 'echo "password: [REDACTED:password]"; date'"#
+    );
+    assert_eq!(
+        r(r#"export OS_PASSWORD="pa ss w0rd" OS_USERNAME=admin"#),
+        r#"export OS_PASSWORD="[REDACTED:password]" OS_USERNAME=admin"#
+    );
+    assert_eq!(
+        r(r#"{"password": "Tr0ub4dor", "user": "admin"}"#),
+        r#"{"password": "[REDACTED:password]", "user": "admin"}"#
+    );
+    assert_eq!(
+        r("git clone https://deploy:Wq7Tn2pLm9Xc@git.example.org/r.git"),
+        "git clone https://deploy:[REDACTED:url-password]@git.example.org/r.git"
+    );
+    assert_eq!(
+        r("password: two words"),
+        "password: [REDACTED:password]"
+    );
+}
+
+#[test]
+fn a_command_line_is_redacted_argument_by_argument_and_inside_sh_c() {
+    let argv: Vec<String> = [
+        "sh",
+        "-c",
+        "echo \"password: Tr0ub4dor\" | tee /tmp/x; curl -u ops:N7xpQ2rK https://h",
+        "--os-password",
+        "hunter22",
+        "--password-file",
+        "/etc/pw",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let (out, n) = Redactor::new().redact_argv(&argv);
+    assert_eq!(
+        out[2],
+        "echo \"password: [REDACTED:password]\" | tee /tmp/x; curl -u ops:[REDACTED:user-password] https://h"
+    );
+    assert_eq!(out[4], "[REDACTED:password]");
+    assert_eq!(out[6], "/etc/pw", "a file that holds a password is not the password");
+    assert_eq!(n, 3);
+}
+
+#[test]
+fn evidence_the_diagnosis_needs_is_kept() {
+    for line in [
+        "| 5a1d9e2c-0b3f-4c6e-8a7d-9f1e2b3c4d5e | tcp | IPv4 | 0.0.0.0/0 | 179:179 | None | master |",
+        "3f786850e387550fdab836ed7e6dc881de23001b2c9d0b6e5e1c0a7d0a3c5e4b  calicoctl",
+        "Digest: sha256:0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9",
+        "256 SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8 root@server01 (ED25519)",
+        "net.ipv4.ip_forward = 1",
+        "E: Failed to fetch http://203.0.113.80/ubuntu/dists/focal/InRelease  Could not connect",
+        "BGP state:          Established",
+        "\"security_group_id\": \"0c6b2f7e-4a1d-4e2b-9c3f-7d8e9f0a1b2c\"",
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHx7b2x9Zz0Qm3Lr8Tn1Wv5Yb8Hc3Jd6Kf0Gs2Pa root@server01",
+    ] {
+        assert_eq!(r(line), line);
+    }
+}
