@@ -250,6 +250,13 @@ enum Command {
         /// answer: the contest answer, per phase; postmortem: a team post-mortem (Google SRE template)
         #[arg(long, value_enum, default_value = "answer")]
         style: report::Style,
+        /// Sign the journal's head at the end with this key (default: the ssh-agent's first key or
+        /// ~/.ssh/id_*, when there is one)
+        #[arg(long, value_name = "FILE")]
+        sign_key: Option<PathBuf>,
+        /// Do not sign the journal at the end
+        #[arg(long, conflicts_with = "sign_key")]
+        no_sign: bool,
     },
     /// Build the lab with the contest's faults, run --apply from its operator host, write the
     /// report under reports/demo/, and take the lab down (needs root).
@@ -591,8 +598,33 @@ enum LabCommand {
 
 #[derive(Subcommand)]
 enum JournalCommand {
-    /// Check the hash chain; exits non-zero naming the first bad line.
+    /// Check the hash chain and every signature; exits non-zero naming the first bad line.
     Verify {
+        /// Also require every signature to come from a key this file allows (ssh-keygen's
+        /// allowed_signers format), and at least one signature
+        #[arg(long, value_name = "FILE")]
+        allowed_signers: Option<PathBuf>,
+        /// The journal file
+        #[arg(env = "POSTMORTEM_JOURNAL", default_value = "journal.jsonl")]
+        path: PathBuf,
+    },
+    /// Sign the head of the chain with your SSH key (SSHSIG, namespace postmortem-journal): a
+    /// signature record in the journal, plus JOURNAL.head and JOURNAL.head.sig for ssh-keygen -Y verify
+    Sign {
+        /// A private key file, or a public key the ssh-agent holds (default: the agent's first
+        /// key, else ~/.ssh/id_ed25519, id_ecdsa, id_rsa)
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+        /// Record a signature made elsewhere with `ssh-keygen -Y sign -n postmortem-journal` over
+        /// the output of `journal head`
+        #[arg(long, value_name = "SIG", conflicts_with = "key")]
+        import: Option<PathBuf>,
+        /// The journal file
+        #[arg(env = "POSTMORTEM_JOURNAL", default_value = "journal.jsonl")]
+        path: PathBuf,
+    },
+    /// Print the message a signature over the current head signs (for ssh-keygen -Y sign)
+    Head {
         /// The journal file
         #[arg(env = "POSTMORTEM_JOURNAL", default_value = "journal.jsonl")]
         path: PathBuf,
@@ -855,6 +887,8 @@ fn run(cli: Cli) -> Result<i32> {
             act,
             out,
             style,
+            sign_key,
+            no_sign,
         } => {
             let Some(settings) = act.target.settings()? else {
                 return reexec_in_operator();
@@ -864,6 +898,9 @@ fn run(cli: Cli) -> Result<i32> {
             let journal = Journal::new(journal.journal);
             let rt = runtime()?;
             let code = rt.block_on(run_rounds(&sc, &source, &journal, &act, &settings))?;
+            if !no_sign {
+                rt.block_on(sign_at_end(&journal, sign_key.as_deref()))?;
+            }
             let written = report::write(
                 &journal,
                 &report::Options {
@@ -930,19 +967,43 @@ fn run(cli: Cli) -> Result<i32> {
             Ok(if d.unexplained.is_empty() { 0 } else { 4 })
         }
         Command::Journal {
-            command: JournalCommand::Verify { path },
+            command: JournalCommand::Verify { path, allowed_signers },
+        } => crate::journal::sign::verify_command(&Journal::new(&path), allowed_signers.as_deref()),
+        Command::Journal {
+            command: JournalCommand::Sign { key, import, path },
         } => {
             let journal = Journal::new(&path);
-            let (n, head) = journal.verify()?;
-            println!("{}: {n} records, chain intact, head {head}", path.display());
-            for e in journal.read_all()? {
-                if let Body::Repair(r) = e.body {
-                    println!(
-                        "repaired at #{}: {} bytes of an interrupted write cut off (sha256 {}), kept in {}",
-                        e.seq, r.bytes, r.sha256, r.side_file
-                    );
-                }
-            }
+            let rec = match import {
+                Some(sig) => crate::journal::sign::import_file(&journal, &sig)?,
+                None => runtime()?.block_on(async {
+                    let signer = crate::journal::sign::find_signer(key.as_deref()).await?.ok_or_else(|| {
+                        anyhow::anyhow!("no SSH key to sign with: start ssh-agent with a key, give --key FILE, or create ~/.ssh/id_ed25519")
+                    })?;
+                    crate::journal::sign::sign_head(&journal, &signer).await
+                })?,
+            };
+            let (m, sig) = crate::journal::sign::detached_paths(&path);
+            println!(
+                "{}: head #{} {} signed by {} {} ({}); detached: {} and {}",
+                path.display(),
+                rec.head_seq,
+                rec.head_hash,
+                rec.fingerprint,
+                rec.comment,
+                rec.how,
+                m.display(),
+                sig.display()
+            );
+            Ok(0)
+        }
+        Command::Journal {
+            command: JournalCommand::Head { path },
+        } => {
+            let entries = Journal::new(&path).read_all()?;
+            let head = entries
+                .last()
+                .ok_or_else(|| anyhow::anyhow!("journal {}: empty", path.display()))?;
+            print!("{}", crate::journal::sign::head_message(head.seq, &head.hash));
             Ok(0)
         }
         Command::Journal {
@@ -988,6 +1049,30 @@ fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// `run`'s last record: a signature over the head, when the operator has a key. A key named with
+/// --sign-key must work; without one, no key is a line on stderr, not a failure.
+async fn sign_at_end(journal: &Journal, key: Option<&std::path::Path>) -> Result<()> {
+    use crate::journal::sign;
+    let signer = match sign::find_signer(key).await {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            eprintln!("postmortem: the journal is not signed: no SSH key (ssh-agent, or ~/.ssh/id_*); sign it later with `postmortem journal sign`");
+            return Ok(());
+        }
+        Err(e) if key.is_none() => {
+            eprintln!("postmortem: the journal is not signed: {e:#}");
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    let rec = sign::sign_head(journal, &signer).await?;
+    eprintln!(
+        "postmortem: signed head #{} with {} {} ({})",
+        rec.head_seq, rec.fingerprint, rec.comment, rec.how
+    );
+    Ok(())
 }
 
 /// Run this same command again inside the lab's operator host.

@@ -12,11 +12,13 @@
 //! record with their SHA-256), so the chain goes on and `verify` lists every repair.
 //!
 //! What a hash chain cannot prove on its own: that nobody truncated the file or appended a
-//! well-formed record computed with the same public algorithm. The report prints the head hash
-//! so that it can be anchored elsewhere (in a submitted answer, a ticket, a chat message).
+//! well-formed record computed with the same public algorithm. `journal sign` closes that gap up
+//! to a head: an SSH signature over it (see [`sign`]), checked by `verify --allowed-signers`.
+//! Records after the last signed head are only as good as the chain.
 
 mod record;
 pub mod redact;
+pub mod sign;
 
 pub use record::*;
 

@@ -27,6 +27,25 @@ pub enum Body {
     Round(RoundRecord),
     /// `journal repair` cut an incomplete last line (an interrupted write) off the journal.
     Repair(RepairRecord),
+    /// An SSH signature (SSHSIG) over the head of the chain at that point.
+    Signature(SignatureRecord),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SignatureRecord {
+    /// The head this signs: its seq and hash (the message is `sign::head_message`).
+    pub head_seq: u64,
+    pub head_hash: String,
+    pub namespace: String,
+    /// The signer's public key (OpenSSH form, no comment), its SHA-256 fingerprint and the
+    /// key's comment as the signer's agent or key file gave it.
+    pub public_key: String,
+    pub fingerprint: String,
+    pub comment: String,
+    /// The armored SSHSIG, byte for byte what `ssh-keygen -Y verify -s` reads.
+    pub signature: String,
+    /// agent, key file, or imported (made by ssh-keygen -Y sign).
+    pub how: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

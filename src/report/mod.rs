@@ -70,6 +70,8 @@ struct Meta {
     first: String,
     last: String,
     head: String,
+    /// Who signed which head: "#N <fingerprint> <comment>", with a warning when it does not hold.
+    signatures: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -189,6 +191,23 @@ fn context(entries: &[Entry], journal: &Path, lang: Lang, red: &Redactor) -> Res
             .unwrap_or_default(),
         last: entries.last().map(|e| show_time(&e.at)).unwrap_or_default(),
         head: head.clone(),
+        signatures: entries
+            .iter()
+            .filter_map(|e| match &e.body {
+                Body::Signature(sg) => Some(format!(
+                    "#{} {} {} ({}){}",
+                    sg.head_seq,
+                    sg.fingerprint,
+                    r(&sg.comment),
+                    sg.how,
+                    match crate::journal::sign::check(sg, entries) {
+                        Ok(_) => String::new(),
+                        Err(why) => format!(": DOES NOT HOLD: {why}"),
+                    }
+                )),
+                _ => None,
+            })
+            .collect(),
     };
     let stream = |title: &str, s: &Stream| StreamView {
         title: title.to_string(),
@@ -289,6 +308,24 @@ fn context(entries: &[Entry], journal: &Path, lang: Lang, red: &Redactor) -> Res
                 text: format!(
                     "{} bytes of an interrupted write cut off, sha256 {}, kept in {}",
                     rp.bytes, rp.sha256, rp.side_file
+                ),
+                ..base
+            },
+            Body::Signature(sg) => RecordView {
+                kind: "signature",
+                label: t["signature"].clone(),
+                summary: format!("#{} {} {}", sg.head_seq, sg.fingerprint, sg.comment),
+                text: format!(
+                    "head #{} {} signed by {} {} ({}){}",
+                    sg.head_seq,
+                    sg.head_hash,
+                    sg.fingerprint,
+                    sg.comment,
+                    sg.how,
+                    match crate::journal::sign::check(sg, entries) {
+                        Ok(_) => String::new(),
+                        Err(why) => format!("; DOES NOT HOLD: {why}"),
+                    }
                 ),
                 ..base
             },
