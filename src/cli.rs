@@ -134,12 +134,34 @@ struct SshArgs {
     /// Stop a remote command that runs longer than this many seconds
     #[arg(long, value_name = "SECS")]
     timeout: Option<u64>,
-    /// Run the command as root through `sudo -n` (never prompting for a password)
+    /// Run the command as root through sudo (`sudo -n`, never prompting; with -K, `sudo -S` fed
+    /// the password typed)
     #[arg(long)]
     sudo: bool,
     /// Hosts worked on at once
     #[arg(long, default_value_t = 8, value_name = "N")]
     parallel: usize,
+    #[command(flatten)]
+    passwords: PassArgs,
+}
+
+/// Passwords typed by the operator, as Ansible asks for them.
+#[derive(Args, Clone)]
+struct PassArgs {
+    /// Ask for the SSH password (password or keyboard-interactive login, on every hop), once,
+    /// on the terminal
+    #[arg(short = 'k', long)]
+    ask_pass: bool,
+    /// Ask for the sudo password, once, on the terminal; it is fed to `sudo -S` over the
+    /// command's standard input
+    #[arg(short = 'K', long)]
+    ask_become_pass: bool,
+}
+
+impl PassArgs {
+    fn ask(&self, yes: bool) -> Result<crate::prompt::Passwords> {
+        crate::prompt::Passwords::ask(self.ask_pass, self.ask_become_pass, yes)
+    }
 }
 
 impl SshArgs {
@@ -151,6 +173,7 @@ impl SshArgs {
         Ok(SshOptions {
             config,
             accept_new: self.accept_new,
+            passwords: self.passwords.ask(false)?,
             ..Default::default()
         })
     }
@@ -297,6 +320,8 @@ struct TargetArgs {
     accept_new: bool,
     #[command(flatten)]
     secrets: SecretArgs,
+    #[command(flatten)]
+    passwords: PassArgs,
 }
 
 #[derive(Args, Clone)]
@@ -313,7 +338,7 @@ struct ActArgs {
 
 impl TargetArgs {
     /// None: this process must first move into the lab's operator host.
-    fn settings(&self) -> Result<Option<crate::run::Settings>> {
+    fn settings(&self, yes: bool) -> Result<Option<crate::run::Settings>> {
         let lab = match self.target.as_deref() {
             None => false,
             Some("lab") => true,
@@ -328,14 +353,18 @@ impl TargetArgs {
                 .context("the lab's ssh_config: is the lab up (postmortem lab up)?")?,
             (None, false) => SshConfig::load_default()?,
         };
+        let passwords = self.passwords.ask(yes)?;
+        let mut red = self.secrets.redactor()?;
+        passwords.hide_in(&mut red);
         Ok(Some(crate::run::Settings {
             opts: SshOptions {
                 config,
                 accept_new: self.accept_new,
+                passwords,
                 ..Default::default()
             },
             target: if lab { "lab".into() } else { "ssh".into() },
-            red: self.secrets.redactor()?,
+            red,
             // BGP takes up to Calico's connect retry (5 s) to come up after a fix: look often.
             verify_attempts: 10,
             verify_pause: std::time::Duration::from_secs(2),
@@ -578,6 +607,10 @@ enum LabCommand {
         /// Kubernetes nodes (VMs): node1 is ictsc-master, the others workers
         #[arg(long, default_value_t = 2)]
         nodes: usize,
+        /// `user` on server01 logs in and uses sudo with a password, as on contest hosts (`lab
+        /// env` prints it; use -k / -K)
+        #[arg(long)]
+        sudo_password: bool,
     },
     /// Remove every lab namespace, process and file
     Down,
@@ -685,11 +718,12 @@ fn run(cli: Cli) -> Result<i32> {
                     "--host labels a local command; with --on the host is the SSH host's name"
                 );
             }
-            let redactor = secrets.redactor()?;
+            let mut redactor = secrets.redactor()?;
             let journal = Journal::new(journal.journal);
             // The journal must be able to take the records before anything is run.
             journal.ready(room_for(cap) * ssh.on.len() as u64)?;
             let opts = ssh.options()?;
+            opts.passwords.hide_in(&mut redactor);
             let rt = runtime()?;
             let evidence = rt.block_on(crate::transport::ssh::run_on_hosts(
                 opts,
@@ -843,7 +877,7 @@ fn run(cli: Cli) -> Result<i32> {
             target,
         } => {
             let (sc, source) = crate::scenario::load(&scenario)?;
-            let Some(settings) = target.settings()? else {
+            let Some(settings) = target.settings(false)? else {
                 return reexec_in_operator();
             };
             let journal = Journal::new(journal.journal);
@@ -872,7 +906,7 @@ fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Fix { journal, act } => {
-            let Some(settings) = act.target.settings()? else {
+            let Some(settings) = act.target.settings(act.yes)? else {
                 return reexec_in_operator();
             };
             let journal = Journal::new(journal.journal);
@@ -890,7 +924,7 @@ fn run(cli: Cli) -> Result<i32> {
             sign_key,
             no_sign,
         } => {
-            let Some(settings) = act.target.settings()? else {
+            let Some(settings) = act.target.settings(act.yes)? else {
                 return reexec_in_operator();
             };
             let (sc, source) = crate::scenario::load(&scenario)?;
@@ -921,7 +955,7 @@ fn run(cli: Cli) -> Result<i32> {
             crate::lab::preflight()?;
             let t0 = std::time::Instant::now();
             eprintln!("postmortem demo: building the lab with the contest's faults");
-            crate::lab::up(&["ip-forward".to_string(), "sg-bgp".to_string()], 2, false)?;
+            crate::lab::up(&["ip-forward".to_string(), "sg-bgp".to_string()], 2, false, false)?;
             std::fs::create_dir_all(&out)?;
             let out = std::fs::canonicalize(&out)?;
             let journal = out.join("journal.jsonl");
@@ -1150,10 +1184,11 @@ fn lab_command(command: LabCommand) -> Result<i32> {
             faults,
             nodes,
             deployed,
+            sudo_password,
         } => {
             let faults = lab::parse_faults(&faults)?;
             let t0 = std::time::Instant::now();
-            if lab::up(&faults, nodes, deployed)? {
+            if lab::up(&faults, nodes, deployed, sudo_password)? {
                 eprintln!("postmortem: removed the leftovers of an earlier lab first");
             }
             eprintln!(
@@ -1204,6 +1239,9 @@ fn lab_command(command: LabCommand) -> Result<i32> {
             println!("KNOWN_HOSTS={}", d.join("known_hosts").display());
             println!("INVENTORY=server01:/home/user/kubespray/inventory/mycluster/hosts.yaml");
             println!("OPERATOR=ip netns exec pm-operator");
+            if let Some(pw) = lab::sudo_password() {
+                println!("SUDO_PASSWORD={pw}");
+            }
             Ok(0)
         }
     }

@@ -12,6 +12,7 @@ pub mod fix;
 pub mod journal;
 pub mod lab;
 pub mod probe;
+pub mod prompt;
 pub mod report;
 pub mod run;
 pub mod scenario;

@@ -121,13 +121,23 @@ vm_init() {
   while :; do sleep 3600 & wait $! || true; done
 }
 
-add_user() { # add_user NAME: passwordless sudo, the contest's key
+add_user() { # add_user NAME [password]: the contest's key; sudo without a password, or, with
+  # `password` and `lab up --sudo-password`, a login password that sudo asks for too
   local u=$1
   id "$u" >/dev/null 2>&1 || useradd -m -s /bin/bash "$u"
   usermod -p '*' "$u"
   install -d -m 700 -o "$u" -g "$u" "/home/$u/.ssh"
   install -m 600 -o "$u" -g "$u" "$LAB/keys/ictsc_rsa.pub" "/home/$u/.ssh/authorized_keys"
-  echo "$u ALL=(ALL) NOPASSWD:ALL" > "/etc/sudoers.d/90-lab-$u"
+  if [ "${2:-}" = password ] && [ -s "$LAB/sudo-password" ]; then
+    printf '%s:%s\n' "$u" "$(cat "$LAB/sudo-password")" | chpasswd
+    # The lab's stand-ins for the cloud's CLIs need root; they are not part of the exercise.
+    { echo "$u ALL=(ALL) ALL"
+      echo "$u ALL=(root) NOPASSWD:SETENV: /usr/bin/python3 /usr/local/lib/lab/openstack.py *"
+    } > "/etc/sudoers.d/90-lab-$u"
+    sed -i 's/^PasswordAuthentication no/PasswordAuthentication yes/' /etc/ssh/sshd_config
+  else
+    echo "$u ALL=(ALL) NOPASSWD:ALL" > "/etc/sudoers.d/90-lab-$u"
+  fi
   chmod 440 "/etc/sudoers.d/90-lab-$u"
 }
 
@@ -171,7 +181,7 @@ Subsystem sftp /usr/lib/openssh/sftp-server
 SSHD
   case $role in
     hypervisor)
-      add_user user
+      add_user user password
       install -m 600 -o user -g user "$LAB/keys/ictsc_rsa" /home/user/.ssh/ictsc_rsa
       install -m 644 -o user -g user "$LAB/known_hosts.nodes" /home/user/.ssh/known_hosts
       has_fault ip-forward || echo 'net.ipv4.ip_forward = 1' > /etc/sysctl.d/60-microstack.conf

@@ -7,6 +7,7 @@
 //! OpenStack control plane that cannot run here is the stand-in `openstack.py` on server01.
 //! Nothing in the lab is linked to the machine's own network namespace.
 
+use std::io::{Read, Write};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -175,7 +176,9 @@ pub fn parse_faults(list: &str) -> Result<Vec<String>> {
 
 /// Build the lab. Leftovers of an earlier lab (killed, not taken down) are removed first.
 /// Returns whether leftovers were cleaned.
-pub fn up(faults: &[String], nodes: usize, deployed: bool) -> Result<bool> {
+/// `sudo_password`: `user` on server01 logs in and uses sudo with a password (printed by `lab
+/// env`), as on contest hosts; the nodes stay as cloud images are (key login, sudo without one).
+pub fn up(faults: &[String], nodes: usize, deployed: bool, sudo_password: bool) -> Result<bool> {
     preflight()?;
     if !(1..=64).contains(&nodes) {
         bail!("--nodes must be between 1 and 64");
@@ -192,6 +195,18 @@ pub fn up(faults: &[String], nodes: usize, deployed: bool) -> Result<bool> {
     std::fs::write(lab.join("calicoctl.py"), CALICOCTL_PY)?;
     std::fs::write(lab.join("kubeadm.py"), KUBEADM_PY)?;
     std::fs::write(lab.join("calico_node.py"), CALICO_NODE_PY)?;
+    if sudo_password {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut raw = [0u8; 12];
+        std::fs::File::open("/dev/urandom")?.read_exact(&mut raw)?;
+        let pw = data_encoding::BASE32_NOPAD.encode(&raw).to_lowercase();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(lab.join("sudo-password"))?
+            .write_all(pw.as_bytes())?;
+    }
     let env = [
         ("FAULTS", faults.join(",")),
         ("NODES", nodes.to_string()),
@@ -202,6 +217,11 @@ pub fn up(faults: &[String], nodes: usize, deployed: bool) -> Result<bool> {
         return Err(e);
     }
     Ok(leftovers)
+}
+
+/// The password of `user` on server01 when the lab was built with `--sudo-password`.
+pub fn sudo_password() -> Option<String> {
+    std::fs::read_to_string(dir().join("sudo-password")).ok()
 }
 
 /// Take the lab down: every lab process, namespace and file.

@@ -24,6 +24,8 @@ pub struct SshOptions {
     pub accept_new: bool,
     /// Used when the configuration sets no ConnectTimeout.
     pub connect_timeout: Duration,
+    /// Typed by the operator (--ask-pass, --ask-become-pass); never written anywhere.
+    pub passwords: crate::prompt::Passwords,
 }
 
 impl Default for SshOptions {
@@ -32,6 +34,7 @@ impl Default for SshOptions {
             config: SshConfig::default(),
             accept_new: false,
             connect_timeout: Duration::from_secs(10),
+            passwords: Default::default(),
         }
     }
 }
@@ -213,7 +216,7 @@ async fn connect_one(
                 None => format!("SSH handshake with {target} failed: {}", russh_error(&e)),
             }
         })?;
-        authenticate(&mut handle, hc)
+        authenticate(&mut handle, hc, opts.passwords.ssh.as_deref().map(String::as_str))
             .await
             .map_err(|e| format!("{who}: {e}"))?;
         let fingerprint = decision
@@ -233,7 +236,11 @@ async fn connect_one(
     }
 }
 
-async fn authenticate(handle: &mut Handle<Checker>, hc: &HostConfig) -> Result<(), String> {
+async fn authenticate(
+    handle: &mut Handle<Checker>,
+    hc: &HostConfig,
+    password: Option<&str>,
+) -> Result<(), String> {
     let mut tried = Vec::new();
     let mut problems = Vec::new();
     // RSA signs with SHA-2 only: a server that only takes SHA-1 `ssh-rsa` gets no RSA key.
@@ -310,8 +317,41 @@ async fn authenticate(handle: &mut Handle<Checker>, hc: &HostConfig) -> Result<(
             Err(e) => problems.push(format!("{}: {}", file.display(), russh_error(&e))),
         }
     }
+    // Keys first, as ssh does; then the password the operator typed (--ask-pass), as a password
+    // and, for servers that only offer that, as the answer to keyboard-interactive prompts.
+    if let Some(pw) = password {
+        tried.push("the password".into());
+        match handle.authenticate_password(hc.user.clone(), pw).await {
+            Ok(r) if r.success() => return Ok(()),
+            Ok(_) => {}
+            Err(e) => problems.push(format!("password: {}", russh_error(&e))),
+        }
+        use russh::client::KeyboardInteractiveAuthResponse as K;
+        let mut reply = handle
+            .authenticate_keyboard_interactive_start(hc.user.clone(), None)
+            .await;
+        for _ in 0..4 {
+            match reply {
+                Ok(K::Success) => return Ok(()),
+                Ok(K::InfoRequest { prompts, .. }) => {
+                    let answers = prompts
+                        .iter()
+                        .map(|p| if p.echo { String::new() } else { pw.to_string() })
+                        .collect();
+                    reply = handle.authenticate_keyboard_interactive_respond(answers).await;
+                }
+                Ok(K::Failure { .. }) => break,
+                Err(e) => {
+                    problems.push(format!("keyboard-interactive: {}", russh_error(&e)));
+                    break;
+                }
+            }
+        }
+        problems.push("the password was refused".into());
+    }
     let mut msg = format!(
-        "Permission denied (publickey): tried {}",
+        "Permission denied ({}): tried {}",
+        if password.is_some() { "publickey,password" } else { "publickey" },
         if tried.is_empty() {
             "no key".to_string()
         } else {
@@ -389,13 +429,14 @@ pub struct ExecOutput {
 impl Connection {
     /// Run `command` (a shell command line, as `ssh host command` runs it).
     pub async fn exec(&self, command: &str, cap: usize, timeout: Option<Duration>) -> ExecOutput {
-        self.exec_watched(command, cap, timeout, &|_| {}).await
+        self.exec_watched(command, None, cap, timeout, &|_| {}).await
     }
 
     /// As `exec`, and `watch` sees stdout as it arrives (a progress display).
     pub async fn exec_watched(
         &self,
         command: &str,
+        stdin: Option<&[u8]>,
         cap: usize,
         timeout: Option<Duration>,
         watch: &(dyn Fn(&[u8]) + Send + Sync),
@@ -427,6 +468,10 @@ impl Connection {
                 stdout,
                 stderr,
             };
+        }
+        if let Some(input) = stdin {
+            let _ = channel.data(input).await;
+            let _ = channel.eof().await;
         }
         let t0 = Instant::now();
         let mut status: Option<Outcome> = None;
@@ -541,29 +586,43 @@ impl SshPool {
     ) -> Evidence {
         let started_at = crate::journal::now();
         let t0 = Instant::now();
+        let become_pw = self.opts.passwords.become_.clone().filter(|_| sudo);
         let wrapped;
-        let command = if sudo {
-            wrapped = with_sudo(command);
-            wrapped.as_str()
-        } else {
-            command
+        let command = match (sudo, &become_pw) {
+            (true, Some(_)) => {
+                wrapped = with_sudo_password(command);
+                wrapped.as_str()
+            }
+            (true, None) => {
+                wrapped = with_sudo(command);
+                wrapped.as_str()
+            }
+            _ => command,
         };
+        let input = become_pw.as_ref().map(|p| format!("{p}\n"));
         let (outcome, out, err, address, host_key) = match self.get(alias).await {
             Ok(conn) => {
-                let r = conn.exec_watched(command, cap, timeout, watch).await;
-                let refused = sudo
-                    && matches!(r.outcome, Outcome::Exited { code: 1 })
-                    && sudo_wants_password(&String::from_utf8_lossy(r.stderr.head()));
+                let r = conn
+                    .exec_watched(command, input.as_deref().map(str::as_bytes), cap, timeout, watch)
+                    .await;
+                let stderr_head = String::from_utf8_lossy(r.stderr.head()).into_owned();
+                let failed = matches!(r.outcome, Outcome::Exited { code: 1 });
+                let message = if sudo && failed && become_pw.is_none() && sudo_wants_password(&stderr_head) {
+                    Some(format!(
+                        "sudo on {alias} wants a password: type it with --ask-become-pass (-K), \
+                         or allow the command for this user with NOPASSWD in sudoers"
+                    ))
+                } else if sudo && failed && become_pw.is_some() && sudo_refused_password(&stderr_head) {
+                    Some(format!(
+                        "sudo on {alias} refused the password given with --ask-become-pass (-K)"
+                    ))
+                } else {
+                    None
+                };
                 (
-                    if refused {
-                        Outcome::Failed {
-                            message: format!(
-                                "sudo on {alias} wants a password, and postmortem never types one (sudo -n): \
-                                 allow the command for this user with NOPASSWD in sudoers, or run it without root"
-                            ),
-                        }
-                    } else {
-                        r.outcome
+                    match message {
+                        Some(message) => Outcome::Failed { message },
+                        None => r.outcome,
                     },
                     r.stdout,
                     r.stderr,
@@ -644,6 +703,23 @@ pub async fn run_on_hosts(
 /// Wrap a command so that it runs as root through `sudo -n` (never prompting).
 pub fn with_sudo(command: &str) -> String {
     format!("sudo -n -- sh -c {}", super::shell_quote(command))
+}
+
+/// Wrap a command so that it runs as root through `sudo -S`, which reads the password from the
+/// command's standard input (never from its arguments: the process list does not show it). The
+/// command itself reads /dev/null, so a sudo that asks for nothing leaves the password unread.
+pub fn with_sudo_password(command: &str) -> String {
+    format!(
+        "sudo -S -p '' -- sh -c {}",
+        super::shell_quote(&format!("exec </dev/null; {command}"))
+    )
+}
+
+/// Did sudo refuse the password it was given?
+pub fn sudo_refused_password(stderr: &str) -> bool {
+    stderr.contains("incorrect password attempt")
+        || stderr.contains("Sorry, try again")
+        || stderr.contains("no password was provided")
 }
 
 /// Did sudo refuse because it wanted a password?
