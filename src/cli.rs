@@ -877,6 +877,8 @@ fn run(cli: Cli) -> Result<i32> {
             target,
         } => {
             let (sc, source) = crate::scenario::load(&scenario)?;
+            // Every writer checks that the journal can take a record before anything is run.
+            Journal::new(&journal.journal).ready(room_for(crate::collect::CAP))?;
             let Some(settings) = target.settings(false)? else {
                 return reexec_in_operator();
             };
@@ -906,6 +908,9 @@ fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Fix { journal, act } => {
+            if journal.journal.exists() {
+                Journal::new(&journal.journal).ready(room_for(crate::collect::CAP))?;
+            }
             let Some(settings) = act.target.settings(act.yes)? else {
                 return reexec_in_operator();
             };
@@ -924,6 +929,7 @@ fn run(cli: Cli) -> Result<i32> {
             sign_key,
             no_sign,
         } => {
+            Journal::new(&journal.journal).ready(room_for(crate::collect::CAP))?;
             let Some(settings) = act.target.settings(act.yes)? else {
                 return reexec_in_operator();
             };

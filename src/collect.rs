@@ -11,7 +11,7 @@ use anyhow::Result;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-const CAP: usize = 4 * 1024 * 1024;
+pub const CAP: usize = 4 * 1024 * 1024;
 const PROBE_POD_PREFIX: &str = "pm-probe-";
 
 struct Ctx {

@@ -452,3 +452,182 @@ fn record_killed_at_many_points_leaves_a_journal_that_verifies_or_is_repaired() 
     eprintln!("{repaired} of 16 kills needed a repair");
     assert!(pm(d.path(), &["note", "end"]).status.success());
 }
+
+/// An I/O error injected where this machine lets it be: a small LD_PRELOAD library (built here
+/// with the C compiler Rust links with) makes write() or fsync() on the journal fail with EIO,
+/// the way a failing disk does. (No device-mapper here for a dm-error device.) `mode`: `write`
+/// (the first write lands half, the next fails), or `fsync`.
+fn eio_shim(dir: &Path) -> std::path::PathBuf {
+    let src = dir.join("eio.c");
+    fs::write(
+        &src,
+        r#"#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+static int target(int fd) {
+    char p[64], t[4096];
+    const char *want = getenv("EIO_PATH");
+    if (!want) return 0;
+    snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(p, t, sizeof t - 1);
+    if (n < 0) return 0;
+    t[n] = 0;
+    return strcmp(t, want) == 0;
+}
+static int writes;
+ssize_t write(int fd, const void *b, size_t n) {
+    static ssize_t (*real)(int, const void *, size_t);
+    if (!real) real = dlsym(RTLD_NEXT, "write");
+    const char *mode = getenv("EIO_MODE");
+    if (mode && strcmp(mode, "write") == 0 && target(fd)) {
+        if (writes++ == 0 && n > 1) return real(fd, b, n / 2);
+        errno = EIO;
+        return -1;
+    }
+    return real(fd, b, n);
+}
+int fsync(int fd) {
+    static int (*real)(int);
+    if (!real) real = dlsym(RTLD_NEXT, "fsync");
+    const char *mode = getenv("EIO_MODE");
+    if (mode && strcmp(mode, "fsync") == 0 && target(fd)) { errno = EIO; return -1; }
+    return real(fd);
+}
+int fdatasync(int fd) { return fsync(fd); }
+"#,
+    )
+    .unwrap();
+    let lib = dir.join("eio.so");
+    let o = std::process::Command::new("cc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&lib)
+        .arg(&src)
+        .arg("-ldl")
+        .output()
+        .expect("cc (the C compiler Rust links with) builds the EIO shim");
+    assert!(o.status.success(), "{}", stderr(&o));
+    lib
+}
+
+#[test]
+fn an_io_error_during_the_append_leaves_the_journal_as_it_was_and_keeps_the_evidence() {
+    let shim_dir = tempdir();
+    let shim = eio_shim(shim_dir.path());
+    for mode in ["write", "fsync"] {
+        let d = tempdir();
+        pm(d.path(), &["note", "before"]);
+        let j = fs::canonicalize(d.path().join("journal.jsonl")).unwrap();
+        let before = fs::read(&j).unwrap();
+        let o = std::process::Command::new(bin())
+            .current_dir(d.path())
+            .env_remove("POSTMORTEM_JOURNAL")
+            .env("LD_PRELOAD", &shim)
+            .env("EIO_PATH", &j)
+            .env("EIO_MODE", mode)
+            .args(["record", "--", "echo", "evidence-EIO"])
+            .output()
+            .unwrap();
+        let err = stderr(&o);
+        assert!(!o.status.success(), "{mode}: a record that was not written is a failure");
+        assert!(err.contains("Input/output error"), "{mode}: {err}");
+        assert_eq!(fs::read(&j).unwrap(), before, "{mode}: the journal is what it was");
+        let (ok, msg) = verify(d.path());
+        assert!(ok, "{mode}: {msg}");
+        let path = err
+            .split("the record was kept in ")
+            .nth(1)
+            .and_then(|r| r.split(" (the journal").next())
+            .unwrap_or_else(|| panic!("{mode}: no rescue file named: {err}"));
+        let path = d.path().join(path);
+        assert!(fs::read_to_string(&path).unwrap().contains("evidence-EIO"));
+        let _ = fs::remove_file(&path);
+    }
+}
+
+#[test]
+fn concurrent_writers_each_land_whole_and_the_chain_holds() {
+    let d = tempdir();
+    pm(d.path(), &["note", "start"]);
+    let mut children = Vec::new();
+    for w in 0..8 {
+        children.push(
+            std::process::Command::new(bin())
+                .current_dir(d.path())
+                .env_remove("POSTMORTEM_JOURNAL")
+                .args(["record", "--", "sh", "-c"])
+                .arg(format!("for i in 1 2 3; do echo writer-{w}-$i; done"))
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        children.push(
+            std::process::Command::new(bin())
+                .current_dir(d.path())
+                .env_remove("POSTMORTEM_JOURNAL")
+                .args(["note", &format!("note-{w}")])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+    }
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let (ok, msg) = verify(d.path());
+    assert!(ok, "{msg}");
+    let text = fs::read_to_string(d.path().join("journal.jsonl")).unwrap();
+    assert_eq!(text.lines().count(), 2 + 16, "run, start note, 8 records and 8 notes");
+    for w in 0..8 {
+        assert!(text.contains(&format!("writer-{w}-3")) && text.contains(&format!("note-{w}")));
+    }
+}
+
+#[test]
+fn collect_fix_and_run_check_the_journal_before_they_do_anything() {
+    // A journal that cannot take a record: its last line is torn.
+    let d = tempdir();
+    make_journal(d.path());
+    let j = d.path().join("journal.jsonl");
+    let mut text = fs::read(&j).unwrap();
+    text.extend_from_slice(b"{\"partial");
+    fs::write(&j, &text).unwrap();
+    // server01 points at a port nothing listens on: a writer that went ahead would say so.
+    fs::write(
+        d.path().join("cfg"),
+        "Host *\n  HostName 127.0.0.1\n  Port 1\n  ConnectTimeout 2\n",
+    )
+    .unwrap();
+    for args in [
+        &["collect", "--ssh-config", "cfg"][..],
+        &["fix", "--ssh-config", "cfg"][..],
+        &["run", "--ssh-config", "cfg"][..],
+    ] {
+        let o = pm(d.path(), args);
+        assert!(!o.status.success(), "{args:?}");
+        let err = stderr(&o);
+        assert!(err.contains("the last line is incomplete"), "{args:?}: {err}");
+        assert!(!err.contains("127.0.0.1"), "{args:?} connected before checking: {err}");
+        assert_eq!(fs::read(&j).unwrap(), text, "{args:?} changed the journal");
+    }
+    // A full file system.
+    let t = Tmpfs::new("256k");
+    pm(t.path(), &["note", "before"]);
+    let _ = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("head -c 250000 /dev/zero > {}/filler 2>/dev/null", t.path().display()))
+        .status();
+    fs::write(d.path().join("cfg2"), "Host *\n  HostName 127.0.0.1\n  Port 1\n").unwrap();
+    let o = pm(
+        t.path(),
+        &["collect", "--ssh-config", d.path().join("cfg2").to_str().unwrap()],
+    );
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("bytes free"), "{}", stderr(&o));
+}
