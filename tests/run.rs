@@ -539,3 +539,51 @@ fn a_run_killed_during_the_deployment_ends_the_same_when_run_again() {
     pm_ok(&["journal", "verify", j.to_str().unwrap()]);
     pm_ok(&["lab", "down"]);
 }
+
+#[test]
+fn run_killed_at_many_points_leaves_a_journal_that_verifies_or_is_repaired() {
+    let _g = lab_lock();
+    pm_ok(&["lab", "up"]);
+    let dir = tempdir();
+    let j = dir.path().join("journal.jsonl");
+    let js = j.to_str().unwrap().to_string();
+    use std::os::unix::process::CommandExt;
+    let mut repaired = 0;
+    let mut kept = Vec::new();
+    for ms in [150u64, 400, 800, 1300, 2000, 3000, 4500, 6500] {
+        let mut child = Command::new(bin())
+            .args(["run", "--target", "lab", "--no-sign", "--journal", &js])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+        // The whole process group, as a crash of the session takes everything with it.
+        unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+        let _ = child.wait();
+        let o = Command::new(bin()).args(["journal", "verify", &js]).output().unwrap();
+        if !o.status.success() && j.exists() {
+            let o = Command::new(bin()).args(["journal", "repair", &js]).output().unwrap();
+            assert!(o.status.success(), "after a kill at {ms} ms: {}", stderr(&o));
+            repaired += 1;
+        }
+        if j.exists() {
+            pm_ok(&["journal", "verify", &js]);
+            // Nothing written before is lost: what the journal held is still its beginning.
+            let now = std::fs::read(&j).unwrap();
+            assert!(now.starts_with(&kept), "after a kill at {ms} ms the journal lost records");
+            kept = now;
+        }
+    }
+    eprintln!("{repaired} of 8 kills of run needed a repair; {} bytes kept", kept.len());
+    assert!(!kept.is_empty(), "no kill came late enough to write anything");
+    // And the journal goes on: a whole run after the kills.
+    let o = Command::new(bin())
+        .args(["run", "--target", "lab", "--no-sign", "--journal", &js])
+        .output()
+        .unwrap();
+    assert!(stdout(&o).contains("round") || stderr(&o).contains("round"), "{}", stderr(&o));
+    pm_ok(&["journal", "verify", &js]);
+    pm_ok(&["lab", "down"]);
+}
