@@ -32,6 +32,23 @@ fn lines(p: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
+/// Redaction of `text` next to a plain copy of it (the baseline, measured in the same run).
+fn throughput(what: &str, red: &Redactor, text: &str) {
+    let t = Instant::now();
+    let copy = text.to_string();
+    let base = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let (out, k) = red.redact(&copy);
+    let took = t.elapsed().as_secs_f64();
+    let mib = text.len() as f64 / 1048576.0;
+    println!(
+        "{what}: {mib:.1} MiB redacted in {took:.3} s ({:.1} MiB/s, {k} secrets); a plain copy {base:.4} s; ratio {:.0}",
+        mib / took,
+        took / base.max(1e-9)
+    );
+    std::hint::black_box(out);
+}
+
 fn main() {
     let show = std::env::args().any(|a| a == "--misses");
     let dir = corpus_dir();
@@ -93,22 +110,7 @@ fn main() {
     for f in ["gitleaks-tps.txt", "gitleaks-gen-tps.txt", "gitleaks-fps.txt"] {
         big.push_str(&std::fs::read_to_string(dir.join(f)).unwrap());
     }
-    let big = big.repeat(64);
-    let t = Instant::now();
-    let copy = big.clone();
-    let base = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let (out, _) = red.redact(&copy);
-    let took = t.elapsed().as_secs_f64();
-    println!(
-        "throughput: {:.1} MiB in {:.3} s ({:.1} MiB/s); a plain copy {:.4} s; ratio {:.0}",
-        big.len() as f64 / 1048576.0,
-        took,
-        big.len() as f64 / 1048576.0 / took,
-        base,
-        took / base.max(1e-9)
-    );
-    std::hint::black_box(out);
+    throughput("corpus", &red, &big.repeat(64));
 
     // Ordinary evidence (the parser samples in tests/samples: openstack, birdc, calicoctl, apt,
     // ansible, kubectl output), 256 times over: the case that dominates a journal.
@@ -121,22 +123,7 @@ fn main() {
             ev.push_str(&t);
         }
     }
-    let ev = ev.repeat(256);
-    let t = Instant::now();
-    let copy = ev.clone();
-    let base = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let (out, k) = red.redact(&copy);
-    let took = t.elapsed().as_secs_f64();
-    println!(
-        "evidence: {:.1} MiB in {:.3} s ({:.1} MiB/s, {k} redactions); a plain copy {:.4} s; ratio {:.0}",
-        ev.len() as f64 / 1048576.0,
-        took,
-        ev.len() as f64 / 1048576.0 / took,
-        base,
-        took / base.max(1e-9)
-    );
-    std::hint::black_box(out);
+    throughput("evidence", &red, &ev.repeat(256));
     if !ok {
         eprintln!("redact_corpus: below the bar (recall >= 99% on each set, <= 2 plain lines touched)");
         std::process::exit(1);

@@ -224,6 +224,19 @@ impl Drop for Tmpfs {
     }
 }
 
+/// The rescue file an error names (relative to `dir`, where the writer ran): its text; removed.
+fn take_rescued(dir: &Path, err: &str) -> String {
+    let path = err
+        .split("the record was kept in ")
+        .nth(1)
+        .and_then(|r| r.split(" (the journal").next())
+        .unwrap_or_else(|| panic!("no rescue file named: {err}"));
+    let path = dir.join(path);
+    let text = fs::read_to_string(&path).unwrap();
+    let _ = fs::remove_file(&path);
+    text
+}
+
 /// `record` in `dir` with an environment of its own; the command touches `marker`.
 fn record_touching(
     dir: &Path,
@@ -360,14 +373,8 @@ fn a_disk_that_fills_during_record_leaves_the_journal_as_it_was_and_keeps_the_ev
     let (ok, msg) = verify(t.path());
     assert!(ok, "{msg}");
     // The evidence is in the rescue file the error names (the journal's disk is full: elsewhere).
-    let path = err
-        .split("the record was kept in ")
-        .nth(1)
-        .and_then(|r| r.split(" (the journal").next())
-        .unwrap_or_else(|| panic!("no rescue file named: {err}"));
-    let rescued = fs::read_to_string(path).unwrap();
+    let rescued = take_rescued(t.path(), &err);
     assert!(rescued.contains("evidence-XYZ"), "{rescued}");
-    let _ = fs::remove_file(path);
 }
 
 #[test]
@@ -537,14 +544,7 @@ fn an_io_error_during_the_append_leaves_the_journal_as_it_was_and_keeps_the_evid
         assert_eq!(fs::read(&j).unwrap(), before, "{mode}: the journal is what it was");
         let (ok, msg) = verify(d.path());
         assert!(ok, "{mode}: {msg}");
-        let path = err
-            .split("the record was kept in ")
-            .nth(1)
-            .and_then(|r| r.split(" (the journal").next())
-            .unwrap_or_else(|| panic!("{mode}: no rescue file named: {err}"));
-        let path = d.path().join(path);
-        assert!(fs::read_to_string(&path).unwrap().contains("evidence-EIO"));
-        let _ = fs::remove_file(&path);
+        assert!(take_rescued(d.path(), &err).contains("evidence-EIO"), "{mode}");
     }
 }
 

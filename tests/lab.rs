@@ -6,14 +6,7 @@ use common::*;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// `lab exec HOST -- sh -c SCRIPT`: (exit code, stdout + stderr)
-fn exec(host: &str, script: &str) -> (i32, String) {
-    let o = Command::new(bin())
-        .args(["lab", "exec", host, "--", "sh", "-c", script])
-        .output()
-        .unwrap();
-    (o.status.code().unwrap_or(-1), stdout(&o) + &stderr(&o))
-}
+use common::lab_exec as exec;
 
 fn up(faults: &str) {
     pm_ok(&["lab", "up", "--faults", faults]);

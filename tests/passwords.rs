@@ -42,14 +42,6 @@ fn lab_env(key: &str) -> String {
         .to_string()
 }
 
-fn lab_exec(host: &str, script: &str) -> (i32, String) {
-    let o = Command::new(bin())
-        .args(["lab", "exec", host, "--", "sh", "-c", script])
-        .output()
-        .unwrap();
-    (o.status.code().unwrap_or(-1), stdout(&o) + &stderr(&o))
-}
-
 /// Every file under `dir`, read as bytes.
 fn files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
     let mut out = Vec::new();

@@ -106,3 +106,12 @@ pub fn lab_lock() -> std::sync::MutexGuard<'static, ()> {
     static LAB: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LAB.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+/// `lab exec HOST -- sh -c SCRIPT`: (exit code, stdout + stderr)
+pub fn lab_exec(host: &str, script: &str) -> (i32, String) {
+    let o = Command::new(bin())
+        .args(["lab", "exec", host, "--", "sh", "-c", script])
+        .output()
+        .unwrap();
+    (o.status.code().unwrap_or(-1), stdout(&o) + &stderr(&o))
+}
