@@ -43,7 +43,6 @@ pub fn plan(cause: &str, spec: &FixSpec, hypervisor: &str) -> Planned {
                 format!("sudo sysctl -w {key}={value}"),
                 format!("echo '{key} = {value}' | sudo tee {file}"),
                 format!("sudo sysctl -p {file}"),
-                "sudo sysctl --system".into(),
             ],
             delta: delta(reason, &format!("{key}: → {value} ({file})"), &format!("{key}: → {value} ({file})")),
         },
@@ -178,9 +177,15 @@ impl Runner<'_> {
                     shell_quote(file)
                 );
                 let ev = self.run(p, &apply, true, "apply", &mut records).await?;
-                // Everything the configuration files say, read again as a boot would; its exit
-                // status is not the verdict (other keys may be refused), the re-read below is.
-                self.run(p, "sysctl --system", true, "reload", &mut records)
+                // Which configuration files set the key, in the order a boot reads them (the
+                // last one wins): the evidence that the value persists. Not `sysctl --system`,
+                // which re-applies every key and fails on the ones a host does not let it set
+                // (read-only kernel.* in a container), an exit status that says nothing here.
+                let persist = format!(
+                    "grep -Hs '^[[:space:]]*{}[[:space:]]*=' /usr/lib/sysctl.d/*.conf /run/sysctl.d/*.conf /etc/sysctl.d/*.conf /etc/sysctl.conf",
+                    key.replace('.', "[.]")
+                );
+                self.run(p, &persist, false, "persist-check", &mut records)
                     .await?;
                 let mut undo = vec![format!("sysctl -w {key}={runtime}")];
                 if persisted.trim().is_empty() {

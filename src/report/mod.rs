@@ -248,8 +248,8 @@ fn context(entries: &[Entry], journal: &Path, lang: Lang, red: &Redactor) -> Res
                 kind: "fix",
                 label: t["fix"].clone(),
                 host: None,
-                summary: format!("{} {}: {}", f.stage, f.target, f.summary),
-                text: format!("{} {}: {}", f.stage, f.target, f.summary),
+                summary: join_nonempty(&format!("{} {}", f.stage, f.target), &f.summary),
+                text: join_nonempty(&format!("{} {}", f.stage, f.target), &f.summary),
                 ..base
             },
             Body::Constraint(c) => RecordView {
@@ -977,6 +977,15 @@ fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
 }
 
 /// Verify the journal, then write the report files and a copy of the journal into `opts.out`.
+/// `head: tail`, or `head` alone when there is no tail (no line ends in an empty field).
+fn join_nonempty(head: &str, tail: &str) -> String {
+    if tail.trim().is_empty() {
+        head.to_string()
+    } else {
+        format!("{head}: {tail}")
+    }
+}
+
 pub fn write(journal: &Journal, opts: &Options, red: &Redactor) -> Result<Written> {
     let entries = journal.read_all()?;
     if entries.is_empty() {
