@@ -227,6 +227,9 @@ enum Command {
         /// answer: the contest answer, per phase; postmortem: a team post-mortem (Google SRE template)
         #[arg(long, value_enum, default_value = "answer")]
         style: report::Style,
+        /// The team an answer's greeting names (default: the journal's title)
+        #[arg(long)]
+        team: Option<String>,
         #[command(flatten)]
         secrets: SecretArgs,
     },
@@ -280,6 +283,27 @@ enum Command {
         /// Do not sign the journal at the end
         #[arg(long, conflicts_with = "sign_key")]
         no_sign: bool,
+    },
+    /// Follow an answer exactly: build its phase's initial state (with --target lab, a fresh
+    /// lab), run its solution commands verbatim on the hosts their prompts name, then check the
+    /// phase's end states. Exits non-zero naming every end state that does not hold.
+    Replay {
+        /// The answer (answer.phaseN.LANG.md)
+        answer: PathBuf,
+        /// The phase (default: from the file name)
+        #[arg(long)]
+        phase: Option<u32>,
+        /// A built-in scenario id or a scenario file
+        #[arg(long, default_value = "ictsc2021-cloud-native")]
+        scenario: String,
+        /// The replay's own journal (default: replay.phaseN.jsonl beside the answer)
+        #[arg(long)]
+        replay_journal: Option<PathBuf>,
+        /// Also append the replay record to this journal (the one the answer was written from)
+        #[arg(long, value_name = "JOURNAL")]
+        record_in: Option<PathBuf>,
+        #[command(flatten)]
+        target: TargetArgs,
     },
     /// Build the lab with the contest's faults, run --apply from its operator host, write the
     /// report under reports/demo/, and take the lab down (needs root).
@@ -828,6 +852,7 @@ fn run(cli: Cli) -> Result<i32> {
             format,
             out,
             style,
+            team,
             secrets,
         } => {
             let redactor = secrets.redactor()?;
@@ -840,6 +865,7 @@ fn run(cli: Cli) -> Result<i32> {
                     formats: format,
                     out,
                     style,
+                    team,
                 },
                 &redactor,
             )?;
@@ -948,6 +974,7 @@ fn run(cli: Cli) -> Result<i32> {
                     formats: vec![Format::Md, Format::Html, Format::Pdf],
                     out,
                     style,
+                    team: None,
                 },
                 &settings.red,
             )?;
@@ -956,6 +983,65 @@ fn run(cli: Cli) -> Result<i32> {
             } else {
                 code.max(3)
             })
+        }
+        Command::Replay {
+            answer,
+            phase,
+            scenario,
+            replay_journal,
+            record_in,
+            target,
+        } => {
+            let (sc, source) = crate::scenario::load(&scenario)?;
+            let phase = phase
+                .or_else(|| crate::replay::phase_of(&answer))
+                .ok_or_else(|| anyhow::anyhow!("answer {}: say which phase (--phase N)", answer.display()))?;
+            let lab = target.target.as_deref() == Some("lab");
+            // With the lab: build the phase's initial state first, then work from its operator host.
+            if lab && std::env::var_os("POSTMORTEM_IN_OPERATOR").is_none() {
+                let (faults, deployed) = crate::replay::lab_state(&sc, phase)?;
+                eprintln!(
+                    "postmortem replay: building the initial state of phase {phase} (lab up{}{})",
+                    if deployed { " --deployed" } else { "" },
+                    format_args!(" --faults {}", if faults.is_empty() { "none".into() } else { faults.join(",") })
+                );
+                crate::lab::up(&faults, 2, deployed, false)?;
+                let code = reexec_in_operator();
+                let down = crate::lab::down();
+                let code = code?;
+                down?;
+                return Ok(code);
+            }
+            let Some(settings) = target.settings(false)? else {
+                return reexec_in_operator();
+            };
+            let rj = replay_journal.unwrap_or_else(|| {
+                answer.with_file_name(format!("replay.phase{phase}.jsonl"))
+            });
+            let _ = std::fs::remove_file(&rj);
+            let journal = Journal::new(&rj);
+            let rt = runtime()?;
+            let r = rt.block_on(crate::replay::replay(&sc, &source, &answer, phase, &journal, &settings))?;
+            for (i, cmd, how) in &r.failed {
+                println!("command {i} failed ({how}): {cmd}");
+            }
+            for (id, state) in &r.record.end_states {
+                println!("end state {id}: {state}");
+            }
+            if let Some(j) = record_in {
+                Journal::new(&j).append(&crate::journal::now(), &Body::Replay(r.record.clone()))?;
+            }
+            if r.record.ok {
+                println!("replayed {} ({} commands): every end state of phase {phase} holds", answer.display(), r.record.commands);
+                Ok(0)
+            } else {
+                println!(
+                    "replayed {}: end states that do not hold: {}",
+                    answer.display(),
+                    r.not_held.iter().map(|(i, s)| format!("{i} ({s})")).collect::<Vec<_>>().join(", ")
+                );
+                Ok(5)
+            }
         }
         Command::Demo { out } => {
             crate::lab::preflight()?;
@@ -970,7 +1056,7 @@ fn run(cli: Cli) -> Result<i32> {
             let status = std::process::Command::new("ip")
                 .args(["netns", "exec", "pm-operator"])
                 .arg(std::env::current_exe()?)
-                .args(["run", "--apply", "--yes", "--target", "lab", "--journal"])
+                .args(["run", "--apply", "--yes", "--no-sign", "--target", "lab", "--journal"])
                 .arg(&journal)
                 .arg("--out")
                 .arg(&out)
@@ -979,12 +1065,45 @@ fn run(cli: Cli) -> Result<i32> {
             let down = crate::lab::down();
             let status = status.context("cannot run ip netns exec")?;
             down?;
+            let mut code = status.code().unwrap_or(1);
+            // Each phase's answer, followed exactly on a fresh lab in the phase's initial state.
+            if code == 0 {
+                let (sc, _) = crate::scenario::load("ictsc2021-cloud-native")?;
+                for ph in &sc.phases {
+                    let answer = out.join(format!("answer.phase{}.ja.md", ph.phase));
+                    eprintln!("postmortem demo: replay {}", answer.display());
+                    let st = std::process::Command::new(std::env::current_exe()?)
+                        .arg("replay")
+                        .arg(&answer)
+                        .args(["--target", "lab", "--record-in"])
+                        .arg(&journal)
+                        .status()
+                        .context("cannot run postmortem replay")?;
+                    if !st.success() {
+                        code = st.code().unwrap_or(1);
+                    }
+                }
+                // The answers again, now saying they were replayed; then the signature.
+                let written = report::write(
+                    &Journal::new(&journal),
+                    &report::Options {
+                        langs: vec![Lang::Ja, Lang::En],
+                        formats: vec![Format::Md, Format::Html, Format::Pdf],
+                        out: out.clone(),
+                        style: report::Style::Answer,
+                        team: None,
+                    },
+                    &Redactor::new(),
+                )?;
+                print_written(&written);
+                runtime()?.block_on(sign_at_end(&Journal::new(&journal), None))?;
+            }
             eprintln!(
-                "postmortem demo: done in {:.0} s; the lab is down. The report: {}/report.ja.md (and .html, .pdf; report.en.*)",
+                "postmortem demo: done in {:.0} s; the lab is down. The answers: {}/answer.phase1.ja.md and answer.phase2.ja.md (and .html, .pdf, en); the whole report: report.ja.md",
                 t0.elapsed().as_secs_f64(),
                 out.display()
             );
-            Ok(status.code().unwrap_or(1))
+            Ok(code)
         }
         Command::Diagnose { journal, json } => {
             let journal = Journal::new(journal.journal);

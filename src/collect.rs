@@ -116,6 +116,7 @@ pub async fn collect(
         failing: None,
         not_yet: None,
         step: None,
+        quote: None,
         text: Default::default(),
     };
     let path = &scenario.hosts.inventory;

@@ -13,6 +13,7 @@ pub mod journal;
 pub mod lab;
 pub mod probe;
 pub mod prompt;
+pub mod replay;
 pub mod report;
 pub mod run;
 pub mod scenario;

@@ -34,6 +34,22 @@ pub struct Scenario {
     /// Lessons learned, for the post-mortem style.
     #[serde(default)]
     pub lessons: Option<Texts>,
+    /// The task's phases, as a judge scores them: what the trouble was, and the state a phase
+    /// starts from (what `replay` builds).
+    #[serde(default)]
+    pub phases: Vec<Phase>,
+}
+
+/// One phase of the task.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Phase {
+    pub phase: u32,
+    /// The trouble as the task states it.
+    pub trouble: Texts,
+    /// The lab state this phase starts from: `lab up` arguments (for `replay --target lab`).
+    #[serde(default)]
+    pub lab: Vec<String>,
 }
 
 /// A typed fix of a cause: what is changed, where, and why it is no wider than needed.
@@ -137,6 +153,10 @@ pub struct Hosts {
     pub inventory: String,
     /// `first-node`, or a host name.
     pub kubectl: String,
+    /// The users the operator logs in as, per role (hypervisor, nodes): the prompts of an
+    /// answer's commands (`user@server01:~$`).
+    #[serde(default)]
+    pub users: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -163,6 +183,10 @@ pub struct Probe {
     /// Not run by a collection: the latest run of this step is its evidence.
     #[serde(default)]
     pub step: Option<String>,
+    /// The output lines an answer quotes from this probe's evidence (a regex; default: the
+    /// first lines).
+    #[serde(default)]
+    pub quote: Option<String>,
     pub text: Texts,
 }
 

@@ -29,6 +29,23 @@ pub enum Body {
     Repair(RepairRecord),
     /// An SSH signature (SSHSIG) over the head of the chain at that point.
     Signature(SignatureRecord),
+    /// An answer's solution run again, verbatim, on a freshly built initial state.
+    Replay(ReplayRecord),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReplayRecord {
+    pub phase: u32,
+    /// The answer file replayed, and the SHA-256 of its solution's commands.
+    pub answer: String,
+    pub commands_sha256: String,
+    pub commands: usize,
+    /// Each end state of the phase: held, failed or not_observed.
+    pub end_states: std::collections::BTreeMap<String, String>,
+    /// Every command succeeded and every end state of the phase held.
+    pub ok: bool,
+    /// The replay's own journal (its evidence).
+    pub journal: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -242,6 +259,16 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// How it ended, in a few words: "exit 2", "killed by SIGKILL", "timed out after 5000 ms".
+    pub fn describe(&self) -> String {
+        match self {
+            Outcome::Exited { code } => format!("exit {code}"),
+            Outcome::Signaled { name, .. } => format!("killed by {name}"),
+            Outcome::Failed { message } => format!("failed: {message}"),
+            Outcome::TimedOut { after_ms } => format!("timed out after {after_ms} ms"),
+        }
+    }
+
     /// The status a shell would report for this outcome.
     pub fn shell_status(&self) -> i32 {
         match self {

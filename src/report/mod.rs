@@ -2,6 +2,7 @@
 //! that Markdown to HTML (pulldown-cmark) and PDF (Typst).
 
 pub mod figures;
+pub mod answer;
 pub mod html;
 pub mod text;
 pub mod typst;
@@ -47,6 +48,7 @@ pub enum Format {
 const TEMPLATE: &str = include_str!("../../templates/report.md.tera");
 const POSTMORTEM: &str = include_str!("../../templates/postmortem.md.tera");
 const APPENDIX: &str = include_str!("../../templates/appendix.md.tera");
+const EVIDENCE: &str = include_str!("../../templates/evidence.md.tera");
 const TEXTS: &str = include_str!("../../templates/texts.toml");
 
 type Texts = HashMap<String, String>;
@@ -326,6 +328,20 @@ fn context(entries: &[Entry], journal: &Path, lang: Lang, red: &Redactor) -> Res
                         Ok(_) => String::new(),
                         Err(why) => format!("; DOES NOT HOLD: {why}"),
                     }
+                ),
+                ..base
+            },
+            Body::Replay(rp) => RecordView {
+                kind: "replay",
+                label: t["replay"].clone(),
+                summary: format!("{} ({}): {}", rp.answer, rp.commands, if rp.ok { "ok" } else { "FAILED" }),
+                text: format!(
+                    "{} replayed ({} commands, sha256 {}): {}; end states: {}",
+                    rp.answer,
+                    rp.commands,
+                    rp.commands_sha256,
+                    if rp.ok { "ok" } else { "FAILED" },
+                    rp.end_states.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
                 ),
                 ..base
             },
@@ -887,6 +903,7 @@ fn engine() -> tera::Tera {
     tera.register_filter("md_fence", string_filter(text::md_fence));
     tera.add_raw_templates(vec![
         ("appendix.md", APPENDIX),
+        ("evidence.md", EVIDENCE),
         ("report.md", TEMPLATE),
         ("postmortem.md", POSTMORTEM),
     ])
@@ -912,8 +929,18 @@ pub fn markdown_styled(
         Style::Answer => "report.md",
         Style::Postmortem => "postmortem.md",
     };
+    render_template(template, &ctx)
+}
+
+/// The full evidence (run facts, timeline, every record), the companion of the answers.
+pub fn evidence_markdown(entries: &[Entry], journal: &Path, lang: Lang, red: &Redactor) -> Result<String> {
+    let ctx = context(entries, journal, lang, red)?;
+    render_template("evidence.md", &ctx)
+}
+
+fn render_template(template: &str, ctx: &tera::Context) -> Result<String> {
     let md = engine()
-        .render(template, &ctx)
+        .render(template, ctx)
         .context("rendering the Markdown template")?;
     // Templates leave runs of blank lines where optional parts were skipped; one is enough.
     let mut out = String::with_capacity(md.len());
@@ -953,6 +980,8 @@ pub struct Options {
     pub formats: Vec<Format>,
     pub out: PathBuf,
     pub style: Style,
+    /// The team an answer's greeting names (default: the journal's title).
+    pub team: Option<String>,
 }
 
 /// What `write` produced.
@@ -977,6 +1006,113 @@ fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
 }
 
 /// Verify the journal, then write the report files and a copy of the journal into `opts.out`.
+/// The last diagnosis of the journal: the end state as the run left it.
+fn last_diagnosis(entries: &[Entry]) -> Option<serde_json::Value> {
+    entries.iter().rev().find_map(|e| match &e.body {
+        Body::Diagnosis(d) => Some(d.result.clone()),
+        _ => None,
+    })
+}
+
+/// Pictures for the HTML and PDF of an answer (the Markdown has none: the score server cannot
+/// show local files): after the investigation's heading's section, before the cause.
+fn with_pictures(md: &str, lang: Lang, figures: &[(String, String)]) -> String {
+    let cause = match lang {
+        Lang::Ja => "\n# 原因\n",
+        Lang::En => "\n# The cause\n",
+    };
+    let t = texts(lang);
+    let mut pics = String::new();
+    for (name, key) in [(TOPOLOGY, "topology"), (PINGS_BEFORE, "pings_before"), (PINGS_AFTER, "pings_after")] {
+        if figures.iter().any(|(n, _)| n == name) {
+            pics.push_str(&format!("![{}]({name})\n\n", t.get(key).cloned().unwrap_or_default()));
+        }
+    }
+    match md.find(cause) {
+        Some(i) if !pics.is_empty() => format!("{}\n{pics}{}", &md[..i], &md[i..]),
+        _ => md.to_string(),
+    }
+}
+
+/// The answers of a journal, per phase, as `report --style answer` writes them (the team: the
+/// given name, else the journal's title). Empty without a scenario or a diagnosis.
+pub fn answers_of(entries: &[Entry], lang: Lang, team: Option<&str>, red: &Redactor) -> Vec<answer::Answer> {
+    let Some(sc) = scenario_of(entries) else { return Vec::new() };
+    let (before, _) = before_and_after(entries);
+    let Some((_, before)) = before else { return Vec::new() };
+    let last = last_diagnosis(entries);
+    let team = team
+        .map(str::to_string)
+        .or_else(|| {
+            entries.iter().find_map(|e| match &e.body {
+                Body::Run(m) => m.title.clone(),
+                _ => None,
+            })
+        })
+        .map(|t| red.redact(&t).0)
+        .unwrap_or_else(|| "◯◯".into());
+    let ev_name = format!("evidence.{}.md", lang.code());
+    answer::answers(entries, &sc, &before, last.as_ref(), lang, &team, &ev_name, red)
+}
+
+/// `--style answer`: one answer per phase and language (answer.phaseN.LANG.md, .html, .pdf; the
+/// PDF has the full evidence as its appendix), and evidence.LANG.md / .html.
+#[allow(clippy::too_many_arguments)]
+fn write_answers(
+    entries: &[Entry],
+    journal: &Journal,
+    opts: &Options,
+    red: &Redactor,
+    figures: &[(String, String)],
+    timestamp: i64,
+    written: &mut Written,
+) -> Result<()> {
+    if scenario_of(entries).is_none() {
+        return Ok(());
+    }
+    for &lang in &opts.langs {
+        let code = lang.code();
+        let evidence = evidence_markdown(entries, journal.path(), lang, red)?;
+        let ev_name = format!("evidence.{code}.md");
+        if opts.formats.contains(&Format::Md) {
+            let p = opts.out.join(&ev_name);
+            write_atomic(&p, evidence.as_bytes())?;
+            written.files.push(p);
+        }
+        let title = title(entries, lang, red);
+        if opts.formats.contains(&Format::Html) {
+            let p = opts.out.join(format!("evidence.{code}.html"));
+            write_atomic(&p, html::render(&evidence, &title, code, figures).as_bytes())?;
+            written.files.push(p);
+        }
+        for a in answers_of(entries, lang, opts.team.as_deref(), red) {
+            let base = format!("answer.phase{}.{code}", a.phase);
+            let atitle = format!("{title} ({} {})", texts(lang)["phase"], a.phase);
+            if opts.formats.contains(&Format::Md) {
+                let p = opts.out.join(format!("{base}.md"));
+                write_atomic(&p, a.md.as_bytes())?;
+                written.files.push(p);
+            }
+            let pictured = with_pictures(&a.md, lang, figures);
+            if opts.formats.contains(&Format::Html) {
+                let p = opts.out.join(format!("{base}.html"));
+                write_atomic(&p, html::render(&pictured, &atitle, code, figures).as_bytes())?;
+                written.files.push(p);
+            }
+            if opts.formats.contains(&Format::Pdf) && !written.pdf_skipped {
+                let p = opts.out.join(format!("{base}.pdf"));
+                let src = typst::document(&format!("{pictured}\n\n{evidence}"), code, &atitle, figures);
+                match typst::compile(&src, &p, timestamp, figures) {
+                    Ok(()) => written.files.push(p),
+                    Err(typst::PdfError::NoTypst) => written.pdf_skipped = true,
+                    Err(typst::PdfError::Other(e)) => return Err(e.context(format!("writing {}", p.display()))),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `head: tail`, or `head` alone when there is no tail (no line ends in an empty field).
 fn join_nonempty(head: &str, tail: &str) -> String {
     if tail.trim().is_empty() {
@@ -1043,6 +1179,9 @@ pub fn write(journal: &Journal, opts: &Options, red: &Redactor) -> Result<Writte
                 }
             }
         }
+    }
+    if opts.style == Style::Answer {
+        write_answers(&entries, journal, opts, red, &figures, timestamp, &mut written)?;
     }
     let copy = opts.out.join("journal.jsonl");
     let same = std::fs::canonicalize(&copy).ok() == std::fs::canonicalize(journal.path()).ok();

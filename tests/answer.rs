@@ -1,0 +1,175 @@
+//! The answer a judge reads, on the demo's output (as root: the demo builds the lab, runs, writes
+//! the answers and replays each on a fresh lab). Checked: one answer per phase and language with
+//! the h1 sections, each within 6,000 characters of Markdown in Japanese; rendered by the score
+//! server's pipeline (remark-gfm, remark-breaks, remark-math) to exactly the text meant; no local
+//! image; every quoted output line a line of its record; the solution's commands as typed; both
+//! answers replayed to every end state, and an answer missing one command fails its replay naming
+//! the end state that does not hold.
+
+mod common;
+use common::*;
+use postmortem::journal::{redact::Redactor, Body, Journal};
+use postmortem::report::{answers_of, Lang};
+use std::path::Path;
+use std::process::Command;
+
+const SECTIONS_JA: [&str; 7] = [
+    "# トラブルの内容",
+    "# 調査の過程",
+    "# 原因",
+    "# 解決方法",
+    "# 解決する理由とセキュリティへの影響",
+    "# 終了状態の確認",
+    "# 問題文の制約",
+];
+const SECTIONS_EN: [&str; 7] = [
+    "# The trouble",
+    "# How it was investigated",
+    "# The cause",
+    "# The solution",
+    "# Why it works, and what it changes in security",
+    "# The end state, checked",
+    "# The task's rules",
+];
+
+/// The text the score server's renderer shows for a Markdown file.
+fn rendered_text(md: &Path) -> String {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/remark");
+    assert!(
+        dir.join("node_modules/remark-math").exists(),
+        "tests/remark has no node_modules: run scripts/install-deps.sh (npm ci in tests/remark)"
+    );
+    let o = Command::new("node")
+        .arg(dir.join("render.mjs"))
+        .arg("--text")
+        .arg(md)
+        .output()
+        .expect("node runs");
+    assert!(o.status.success(), "{}", stderr(&o));
+    stdout(&o)
+}
+
+/// Text compared without white space and table bars (layout, not content).
+fn squeeze(s: &str) -> String {
+    s.chars().filter(|c| !c.is_whitespace() && *c != '|').collect()
+}
+
+/// Backslashes outside code spans and blocks.
+fn backslashes(md: &str) -> usize {
+    let mut n = 0;
+    let mut fence = false;
+    for line in md.lines() {
+        if line.starts_with("```") {
+            fence = !fence;
+            continue;
+        }
+        if fence {
+            continue;
+        }
+        let mut in_code = false;
+        for c in line.chars() {
+            match c {
+                '`' => in_code = !in_code,
+                '\\' if !in_code => n += 1,
+                _ => {}
+            }
+        }
+    }
+    n
+}
+
+#[test]
+fn the_demos_answers_stand_alone_render_as_meant_and_replay() {
+    let _g = lab_lock();
+    let d = tempdir();
+    let out = d.path().join("demo");
+    let o = Command::new(bin())
+        .args(["demo", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let journal = Journal::new(out.join("journal.jsonl"));
+    let entries = journal.read_all().unwrap();
+    let red = Redactor::new();
+
+    for (lang, sections) in [(Lang::Ja, SECTIONS_JA), (Lang::En, SECTIONS_EN)] {
+        let answers = answers_of(&entries, lang, None, &red);
+        assert_eq!(answers.len(), 2, "one answer per phase");
+        for a in &answers {
+            let path = out.join(format!("answer.phase{}.{}.md", a.phase, lang.code()));
+            let md = std::fs::read_to_string(&path).unwrap();
+            assert_eq!(md, a.md, "{} is what the journal gives", path.display());
+            let size = md.chars().count();
+            eprintln!(
+                "{}: {size} characters, {} backslashes outside code",
+                path.display(),
+                backslashes(&md)
+            );
+            if lang == Lang::Ja {
+                assert!(size <= 6000, "{}: {size} characters", path.display());
+            }
+            let mut at = 0;
+            for s in sections {
+                let i = md[at..]
+                    .find(&format!("\n{s}\n"))
+                    .unwrap_or_else(|| panic!("{}: no {s:?} (in order)", path.display()));
+                at += i + 1;
+            }
+            assert!(md.lines().next().unwrap().contains(if lang == Lang::Ja { "お世話になっております" } else { "Hello" }));
+            // Pictures only as URLs a judge can reach: none here.
+            assert!(!md.contains("]("), "{}: a link or picture", path.display());
+            assert!(!md.contains('<') || md.contains("\\<"), "{}: raw HTML", path.display());
+            // What the score server shows is what was meant.
+            let shown = rendered_text(&path);
+            assert_eq!(squeeze(&shown), squeeze(&a.text), "{}: rendered text differs:\n{shown}", path.display());
+            // Every quoted output line is a line of the record it names.
+            assert!(!a.quotes.is_empty());
+            for (seq, line) in &a.quotes {
+                let Body::Evidence(ev) = &entries[*seq as usize - 1].body else {
+                    panic!("#{seq} is not evidence")
+                };
+                let text = format!("{}\n{}", red.redact(&ev.stdout.text).0, red.redact(&ev.stderr.text).0);
+                assert!(text.lines().any(|l| l.trim_end() == line), "#{seq} has no line {line:?}");
+            }
+            // The commands are the operator's, never the tool's wrapper.
+            for (user, host, cmd) in &a.commands {
+                assert!(!cmd.contains("sudo -n") && !cmd.contains("-f json"), "{cmd}");
+                assert!(md.contains(&format!("{user}@{host}:~$ {cmd}\n")));
+            }
+            // Replayed, and it says so.
+            assert!(
+                md.contains(if lang == Lang::Ja { "postmortem replay" } else { "postmortem replay" }),
+                "{}: not marked as replayed",
+                path.display()
+            );
+        }
+    }
+    let replays: Vec<_> = entries
+        .iter()
+        .filter_map(|e| match &e.body {
+            Body::Replay(r) => Some(r.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(replays.len(), 2, "{replays:?}");
+    assert!(replays.iter().all(|r| r.ok), "{replays:?}");
+    assert!(out.join("evidence.ja.md").exists() && out.join("answer.phase1.ja.pdf").exists());
+
+    // One command fewer: the replay fails and names the end state that does not hold.
+    let a2 = std::fs::read_to_string(out.join("answer.phase2.ja.md")).unwrap();
+    let line = a2
+        .lines()
+        .find(|l| l.contains(":~$ openstack security group rule create"))
+        .unwrap()
+        .to_string();
+    let cut = d.path().join("answer.phase2.ja.md");
+    std::fs::write(&cut, a2.replacen(&format!("{line}\n"), "", 1)).unwrap();
+    let o = Command::new(bin())
+        .args(["replay", "--target", "lab"])
+        .arg(&cut)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(5), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("end states that do not hold: pattern-a"), "{}", stdout(&o));
+}
