@@ -98,7 +98,7 @@ pub async fn replay(
             .await;
         // A command the task prescribes as a step is that step's run (the deployment's RECAP
         // is the evidence of its end state).
-        ev.step = sc
+        ev.probe = sc
             .steps
             .iter()
             .find(|st| match &st.action {
@@ -107,15 +107,30 @@ pub async fn replay(
                 }
                 _ => false,
             })
-            .map(|st| st.id.clone());
+            .map(|st| format!("step:{}", st.id));
         if !ev.outcome.is_success() {
             failed.push((i + 1, cmd.clone(), crate::journal::Outcome::describe(&ev.outcome)));
         }
         journal.append(&crate::journal::now(), &Body::Evidence(ev))?;
     }
     pool.close().await;
-    let (_, d) = crate::run::collect_and_diagnose(sc, source, journal, s).await?;
-    let ends = crate::diagnose::end_states(sc, &d);
+    // The end states, looked at as `run` verifies a fix: again after a pause while they do not
+    // hold yet (BGP takes up to Calico's connect retry to come up after a rule is added).
+    let mut ends;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let (_, d) = crate::run::collect_and_diagnose(sc, source, journal, s).await?;
+        ends = crate::diagnose::end_states(sc, &d);
+        let all = ends
+            .iter()
+            .filter(|e| e["phase"].as_u64() == Some(phase as u64))
+            .all(|e| e["state"] == "held");
+        if all || attempt >= s.verify_attempts.max(1) {
+            break;
+        }
+        tokio::time::sleep(s.verify_pause).await;
+    }
     let mut end_states = std::collections::BTreeMap::new();
     let mut not_held = Vec::new();
     for e in ends.iter().filter(|e| e["phase"].as_u64() == Some(phase as u64)) {

@@ -334,6 +334,33 @@ fn key_lines(ev: &Evidence, quote: Option<&str>, n: usize, red: &Redactor) -> Ve
     out
 }
 
+/// Quoted lines from several records: the first record's `n` lines when the probe runs one
+/// command, else one line from each record that has one (a probe of several commands), at most
+/// `n` in all. Returns (record, line) pairs.
+fn quote_records(
+    recs: &[u64],
+    ev: &BTreeMap<u64, &Evidence>,
+    quote: Option<&str>,
+    n: usize,
+    red: &Redactor,
+) -> Vec<(u64, String)> {
+    let mut out = Vec::new();
+    let per = if recs.len() == 1 { n } else { 1 };
+    for seq in recs {
+        let Some(e) = ev.get(seq) else { continue };
+        for l in key_lines(e, quote, per, red) {
+            if out.len() < n {
+                out.push((*seq, l));
+            }
+        }
+        // Without a quote pattern, the first record speaks for the probe.
+        if quote.is_none() && !out.is_empty() {
+            break;
+        }
+    }
+    out
+}
+
 /// The command of a probe's evidence as a person would type it (no `sudo -n -- sh -c` wrapper).
 fn readable(ev: &Evidence, red: &Redactor) -> String {
     let c = red.redact(&ev.command).0;
@@ -430,19 +457,24 @@ pub fn answers(
                     .collect();
                 let title = probe(pid).map(|p| tx(&p.text, lang)).unwrap_or_default();
                 d.para(&[In::B(&format!("{n}. {title}"))]);
-                if let Some((&seq, e)) = recs.first().and_then(|s| ev.get_key_value(s)) {
+                let q = quote_records(&recs, &ev, probe(pid).and_then(|p| p.quote.as_deref()), 2, red);
+                if let Some((&seq, e)) = q.first().map(|(s, _)| *s).or(recs.first().copied()).and_then(|s| ev.get_key_value(&s)) {
                     let cmd = readable(e, red);
-                    let where_ = format!("({}, #{seq})", e.host);
+                    let mut from: Vec<u64> = q.iter().map(|(s, _)| *s).collect();
+                    from.dedup();
+                    if from.is_empty() {
+                        from.push(seq);
+                    }
+                    let where_ = format!("({}, {})", e.host, refs(&from));
                     // A long probe script is left to its record; a short one is shown.
-                    if cmd.chars().count() <= 140 {
+                    if cmd.chars().count() <= 140 && from.len() == 1 {
                         d.para(&[In::C(&cmd), In::T(" "), In::T(&where_)]);
                     } else {
                         d.para(&[In::T(&where_)]);
                     }
-                    let lines = key_lines(e, probe(pid).and_then(|p| p.quote.as_deref()), 2, red);
-                    if !lines.is_empty() {
-                        quotes.extend(lines.iter().map(|l| (seq, l.clone())));
-                        d.block("", &lines);
+                    if !q.is_empty() {
+                        d.block("", &q.iter().map(|(_, l)| l.clone()).collect::<Vec<_>>());
+                        quotes.extend(q);
                     }
                 }
                 let concl = format!("{}{}", w.concluded, vtx(&link["text"], lang));
@@ -527,17 +559,31 @@ pub fn answers(
                 Body::Fix(f)
                     if f.stage == "planned"
                         && cause_ids.contains(&f.cause.as_str())
-                        && !done_fix.contains(&f.target)
-                        && entries.iter().any(|x| matches!(&x.body, Body::Fix(g) if g.target == f.target && (g.stage == "verified" || g.stage == "applied" || g.stage == "already"))) =>
+                        && !done_fix.contains(&f.cause) =>
                 {
-                    done_fix.push(f.target.clone());
+                    // Every fix of this cause that was applied, planned in this round.
+                    done_fix.push(f.cause.clone());
                     let cause = sc.causes.iter().find(|c| c.id == f.cause);
-                    let spec = cause.and_then(|c| {
-                        c.fixes.iter().find(|s| match s {
-                            FixSpec::Sysctl { key, .. } => f.target.ends_with(key.as_str()),
-                            FixSpec::SgRule { group, .. } => f.target.ends_with(&format!(" {group}")),
+                    let applied = |target: &str| {
+                        entries.iter().any(|x| matches!(&x.body, Body::Fix(g) if g.target == target && matches!(g.stage.as_str(), "verified" | "applied" | "already")))
+                    };
+                    let planned: Vec<&crate::journal::FixRecord> = entries
+                        .iter()
+                        .filter(|x| x.seq >= e.seq)
+                        .filter_map(|x| match &x.body {
+                            Body::Fix(g) if g.cause == f.cause && g.stage == "planned" => Some(g),
+                            _ => None,
                         })
-                    });
+                        .take_while(|g| g.cause == f.cause)
+                        .fold(Vec::new(), |mut v: Vec<&crate::journal::FixRecord>, g| {
+                            if !v.iter().any(|x| x.target == g.target) && applied(&g.target) {
+                                v.push(g);
+                            }
+                            v
+                        });
+                    if planned.is_empty() {
+                        continue;
+                    }
                     let host = sc.hosts.hypervisor.clone();
                     let user = user_of(sc, &host);
                     k += 1;
@@ -548,21 +594,29 @@ pub fn answers(
                     );
                     d.para(&[In::B(&title)]);
                     let mut lines = Vec::new();
-                    for c in &f.commands {
-                        commands.push((user.clone(), host.clone(), c.clone()));
-                        lines.push(format!("{user}@{host}:~$ {c}"));
-                    }
-                    // A created file is shown with cat, as judges expect.
-                    if let Some(FixSpec::Sysctl { key, value, file, .. }) = spec {
-                        let cat = format!("cat {file}");
-                        commands.push((user.clone(), host.clone(), cat.clone()));
-                        lines.push(format!("{user}@{host}:~$ {cat}"));
-                        lines.push(format!("{key} = {value}"));
+                    for g in &planned {
+                        for c in &g.commands {
+                            commands.push((user.clone(), host.clone(), c.clone()));
+                            lines.push(format!("{user}@{host}:~$ {c}"));
+                        }
+                        let spec = cause.and_then(|c| {
+                            c.fixes.iter().find(|s| match s {
+                                FixSpec::Sysctl { key, .. } => g.target.ends_with(key.as_str()),
+                                FixSpec::SgRule { group, .. } => g.target.ends_with(&format!(" {group}")),
+                            })
+                        });
+                        // A created file is shown with cat, as judges expect.
+                        if let Some(FixSpec::Sysctl { key, value, file, .. }) = spec {
+                            let cat = format!("cat {file}");
+                            commands.push((user.clone(), host.clone(), cat.clone()));
+                            lines.push(format!("{user}@{host}:~$ {cat}"));
+                            lines.push(format!("{key} = {value}"));
+                        }
+                        if let Some(t) = g.delta.get(lang.code()) {
+                            deltas.push(t.clone());
+                        }
                     }
                     d.block("shellsession", &lines);
-                    if let Some(t) = f.delta.get(lang.code()) {
-                        deltas.push(t.clone());
-                    }
                 }
                 _ => {}
             }
@@ -589,7 +643,19 @@ pub fn answers(
                 .collect()
         };
         let after = states(last);
-        let first = states(Some(before));
+        let claimed_here = entries.iter().find_map(|e| match &e.body {
+            Body::Diagnosis(dg)
+                if dg.result["causes"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|c| c["phase"].as_u64() == Some(p as u64)) =>
+            {
+                Some(dg.result.clone())
+            }
+            _ => None,
+        });
+        let first = states(claimed_here.as_ref().or(Some(before)));
         let word = |s: &str| match s {
             "held" => w.held,
             "failed" => w.failed,
@@ -612,13 +678,11 @@ pub fn answers(
                 .and_then(|x| x.when.first())
                 .and_then(|c| c.probe.clone())
                 .unwrap_or_default();
-            if let Some((&seq, e)) = recs.first().and_then(|s| ev.get_key_value(s)) {
-                let lines = key_lines(e, probe(&pid).and_then(|p| p.quote.as_deref()), 3, red);
-                if !lines.is_empty() {
-                    d.end_list();
-                    quotes.extend(lines.iter().map(|l| (seq, l.clone())));
-                    d.block("", &lines);
-                }
+            let q = quote_records(&recs, &ev, probe(&pid).and_then(|p| p.quote.as_deref()), 3, red);
+            if !q.is_empty() {
+                d.end_list();
+                d.block("", &q.iter().map(|(_, l)| l.clone()).collect::<Vec<_>>());
+                quotes.extend(q);
             }
         }
         d.end_list();
