@@ -13,6 +13,63 @@ use postmortem::report::{answers_of, Lang};
 use std::path::Path;
 use std::process::Command;
 
+/// Headless Chromium (Debian's package) on `page`; the DOM it ends with, and its log.
+fn chromium(page: &Path) -> (String, String) {
+    require("chromium", "apt-get install chromium");
+    let o = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--allow-file-access-from-files",
+            "--window-size=1300,1000",
+            "--virtual-time-budget=5000",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--dump-dom",
+        ])
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs");
+    (stdout(&o), stderr(&o))
+}
+
+/// Load `file` (beside the harness) in a 1280 px wide frame and report, as JSON: the document's
+/// scroll and client widths, every picture's rendered size, and the pairs of SVG text labels
+/// whose boxes overlap.
+const HARNESS: &str = r#"<!doctype html><html><body style="margin:0">
+<iframe id="f" src="FILE" style="width:1280px;height:900px;border:0"></iframe>
+<pre id="out">pending</pre>
+<script>
+document.getElementById('f').onload = () => {
+  const d = document.getElementById('f').contentDocument;
+  const r = {};
+  r.scrollWidth = d.documentElement.scrollWidth;
+  r.clientWidth = d.documentElement.clientWidth;
+  r.images = [...(d.images || [])].map(i => [i.getBoundingClientRect().width, i.getBoundingClientRect().height]);
+  const boxes = [...d.querySelectorAll('text')].map(t => [t.textContent, t.getBBox()]);
+  r.texts = boxes.length;
+  r.overlaps = [];
+  for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+    const [a, A] = boxes[i], [b, B] = boxes[j];
+    if (A.x < B.x + B.width && B.x < A.x + A.width && A.y < B.y + B.height && B.y < A.y + A.height) r.overlaps.push([a, b]);
+  }
+  document.getElementById('out').textContent = JSON.stringify(r);
+};
+</script></body></html>"#;
+
+fn measure(dir: &Path, file: &str) -> serde_json::Value {
+    let h = dir.join(format!("harness-{file}.html"));
+    std::fs::write(&h, HARNESS.replace("FILE", file)).unwrap();
+    let (dom, _) = chromium(&h);
+    let json = dom
+        .split("<pre id=\"out\">")
+        .nth(1)
+        .and_then(|r| r.split("</pre>").next())
+        .unwrap_or_else(|| panic!("{file}: the harness reported nothing"));
+    serde_json::from_str(&json.replace("&quot;", "\"").replace("&amp;", "&")).unwrap()
+}
+
 const SECTIONS_JA: [&str; 7] = [
     "# トラブルの内容",
     "# 調査の過程",
@@ -166,6 +223,28 @@ fn the_demos_answers_stand_alone_render_as_meant_and_replay() {
     assert_eq!(replays.len(), 2, "{replays:?}");
     assert!(replays.iter().all(|r| r.ok), "{replays:?}");
     assert!(out.join("evidence.ja.md").exists() && out.join("answer.phase1.ja.pdf").exists());
+
+    // In a real browser: no console message, every picture drawn, nothing wider than the page,
+    // and no label of a picture over another.
+    for file in ["answer.phase1.ja.html", "answer.phase2.ja.html", "answer.phase1.en.html", "answer.phase2.en.html", "evidence.ja.html", "evidence.en.html"] {
+        let (_, log) = chromium(&out.join(file));
+        let console: Vec<&str> = log.lines().filter(|l| l.contains("CONSOLE")).collect();
+        assert!(console.is_empty(), "{file}: {console:?}");
+        let m = measure(&out, file);
+        assert_eq!(m["scrollWidth"], m["clientWidth"], "{file}: wider than the page: {m}");
+        let images = m["images"].as_array().unwrap();
+        if file.starts_with("answer") {
+            assert!(!images.is_empty(), "{file}: no picture");
+        }
+        for i in images {
+            assert!(i[0].as_f64().unwrap() > 0.0 && i[1].as_f64().unwrap() > 0.0, "{file}: a picture of no size: {m}");
+        }
+    }
+    for svg in ["report.topology.svg", "report.pings-before.svg", "report.pings-after.svg"] {
+        let m = measure(&out, svg);
+        assert!(m["texts"].as_u64().unwrap() > 0, "{svg}: {m}");
+        assert_eq!(m["overlaps"], serde_json::json!([]), "{svg}: labels overlap");
+    }
 
     // One command fewer (the task's `sudo cp` of the kubeconfig): the replay fails and names
     // the end state that does not hold.

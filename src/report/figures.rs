@@ -30,6 +30,8 @@ pub fn topology(d: &Value) -> String {
     let pairs = d["ping_pairs"].as_array().cloned().unwrap_or_default();
     let hv = hosts.first().copied().unwrap_or("hypervisor");
     let nodes: Vec<&str> = hosts.iter().skip(1).copied().collect();
+    // The incident's own pods only: the pods postmortem starts to probe (pm-probe-*) are not
+    // part of it.
     let mut pods: Vec<(String, String)> = Vec::new();
     for p in &pairs {
         for (pod, node) in [("to", "to_node"), ("from", "from_node")] {
@@ -37,7 +39,7 @@ pub fn topology(d: &Value) -> String {
                 p[pod].as_str().unwrap_or("").to_string(),
                 p[node].as_str().unwrap_or("").to_string(),
             );
-            if !item.0.is_empty() && !pods.contains(&item) {
+            if !item.0.is_empty() && !item.0.starts_with("pm-probe-") && !pods.contains(&item) {
                 pods.push(item);
             }
         }
@@ -50,7 +52,7 @@ pub fn topology(d: &Value) -> String {
         .map(|nd| pods.iter().filter(|(_, x)| x == nd).count())
         .max()
         .unwrap_or(0);
-    let h = 260 + max_pods * 26;
+    let h = 240 + max_pods * 26;
     let mut s = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">{STYLE}");
     let cls = |m: &str| if marks.contains(&m) { "fail" } else { "ok" };
     let hvx = w / 2 - 80;
@@ -81,13 +83,19 @@ pub fn topology(d: &Value) -> String {
         );
         let _ = write!(s, "<rect class=\"box\" x=\"{x}\" y=\"160\" width=\"160\" height=\"34\" rx=\"6\"/><text x=\"{}\" y=\"182\" text-anchor=\"middle\">{}</text>", x + 80, esc(nd));
         for (j, (pod, _)) in pods.iter().filter(|(_, x)| x == nd).enumerate() {
-            let y = 214 + j * 26;
+            let y = 240 + j * 26;
+            // A label no wider than its node's box (7 px a character at this font size).
+            let pod = if pod.chars().count() > 22 {
+                format!("{}…", pod.chars().take(21).collect::<String>())
+            } else {
+                pod.clone()
+            };
             let _ = write!(
                 s,
                 "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
                 x + 80,
                 y,
-                esc(pod)
+                esc(&pod)
             );
         }
     }
@@ -148,7 +156,7 @@ pub fn pings(d: &Value, title: &str) -> Option<String> {
     );
     for (j, (pod, node)) in cols.iter().enumerate() {
         let x = left + j * cw + cw / 2;
-        let _ = write!(s, "<text x=\"{x}\" y=\"44\" text-anchor=\"middle\">{}</text><text x=\"{x}\" y=\"60\" text-anchor=\"middle\">{}</text>", esc(pod), esc(node));
+        let _ = write!(s, "<text x=\"{x}\" y=\"42\" text-anchor=\"middle\">{}</text><text x=\"{x}\" y=\"62\" text-anchor=\"middle\">{}</text>", esc(pod), esc(node));
     }
     for (i, row) in rows.iter().enumerate() {
         let y = top + i * ch;

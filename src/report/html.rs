@@ -12,9 +12,10 @@ pub fn gfm_options() -> Options {
 const CSS: &str = "body{font-family:'Noto Sans CJK JP','Hiragino Sans','Yu Gothic',sans-serif;\
 max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.6;color:#1f2328}\
 h1,h2{border-bottom:1px solid #d0d7de;padding-bottom:.3em}\
-table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #d0d7de;padding:.3em .7em;vertical-align:top}\
+table{border-collapse:collapse;margin:1em 0;display:block;max-width:100%;overflow-x:auto}\
+th,td{border:1px solid #d0d7de;padding:.3em .7em;vertical-align:top;overflow-wrap:anywhere}\
 th{background:#f6f8fa}pre{background:#f6f8fa;padding:1em;overflow-x:auto;white-space:pre-wrap;word-break:break-all}\
-code{font-family:'Noto Sans Mono CJK JP',monospace;font-size:90%}img{max-width:100%}";
+code{font-family:'Noto Sans Mono CJK JP',monospace;font-size:90%;overflow-wrap:anywhere}img{max-width:100%}";
 
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
