@@ -46,7 +46,11 @@ fn esc_at(s: &str, mut line_start: bool) -> String {
         let prev = if i > 0 { chars[i - 1] } else { ' ' };
         let next = chars.get(i + 1).copied().unwrap_or(' ');
         let needs = match c {
-            '\\' | '`' | '*' | '[' | ']' | '<' | '>' | '$' | '|' | '~' => true,
+            '\\' | '`' | '*' | '<' | '>' | '$' | '|' | '~' => true,
+            // Brackets make a link only before a destination or a label, or as a definition at
+            // a line's start; [vm名] alone is text.
+            '[' => line_start,
+            ']' => matches!(next, '(' | '[' | ':'),
             // Intraword underscores are plain text in GFM (ip_forward); at a word's edge they
             // can open or close emphasis.
             '_' => !(prev.is_alphanumeric() && next.is_alphanumeric()),
@@ -345,7 +349,11 @@ fn quote_records(
     red: &Redactor,
 ) -> Vec<(u64, String)> {
     let mut out = Vec::new();
-    let per = if recs.len() == 1 { n } else { 1 };
+    // The same command on several hosts speaks through its first record; different commands
+    // (a probe of several steps) each give a line.
+    let cmds: Vec<&str> = recs.iter().filter_map(|s| ev.get(s)).map(|e| e.command.as_str()).collect();
+    let same = cmds.windows(2).all(|w| w[0] == w[1]);
+    let per = if same { n } else { 1 };
     for seq in recs {
         let Some(e) = ev.get(seq) else { continue };
         for l in key_lines(e, quote, per, red) {
@@ -353,8 +361,9 @@ fn quote_records(
                 out.push((*seq, l));
             }
         }
-        // Without a quote pattern, the first record speaks for the probe.
-        if quote.is_none() && !out.is_empty() {
+        // Without a quote pattern, or for one command on several hosts, the first record that
+        // has lines speaks for the probe.
+        if (quote.is_none() || same) && !out.is_empty() {
             break;
         }
     }
@@ -803,6 +812,8 @@ mod tests {
         assert_eq!(esc("1. not a list"), "1\\. not a list");
         assert_eq!(esc("a *b* _c_"), "a \\*b\\* \\_c\\_");
         assert_eq!(esc("<b>x</b>"), "\\<b\\>x\\</b\\>");
+        assert_eq!(esc("openstack server start [vm名] で"), "openstack server start [vm名] で");
+        assert_eq!(esc("a [b](c)"), "a [b\\](c)");
         assert_eq!(code("a`b"), "``a`b``");
         assert_eq!(code("`x"), "`` `x ``");
     }
