@@ -452,6 +452,16 @@ pub fn answers(
         } else {
             d.para(&[In::T(w.investigation_intro)]);
         }
+        // The topology, as text (the picture is in the HTML and PDF): where this phase broke.
+        if !causes.is_empty() {
+            let marks: Vec<&str> = sc
+                .causes
+                .iter()
+                .filter(|c| c.phase == p)
+                .filter_map(|c| c.marks.as_deref())
+                .collect();
+            d.block("", &topology_text(before, &marks, lang));
+        }
         let mut n = 0;
         for c in &causes {
             let chain: Vec<&Value> = c["chain"].as_array().into_iter().flatten().collect();
@@ -752,6 +762,35 @@ pub fn answers(
             commands,
             quotes,
         });
+    }
+    out
+}
+
+/// The path the traffic takes, as lines of text, with this phase's broken links marked:
+/// `uplink` (the hypervisor does not forward) and `mesh` (no BGP between the nodes).
+fn topology_text(d: &Value, marks: &[&str], lang: Lang) -> Vec<String> {
+    let hosts: Vec<&str> = d["hosts"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).filter(|h| !h.is_empty()).collect())
+        .unwrap_or_default();
+    let hv = hosts.first().copied().unwrap_or("hypervisor");
+    let nodes = &hosts[hosts.len().min(1)..];
+    let (outside, uplink, mesh) = match lang {
+        Lang::Ja => ("インターネット / apt ミラー", "  ✕ ここで転送されない", "✕ ノード間の BGP (TCP/179) が通らない"),
+        Lang::En => ("internet / apt mirror", "  ✕ not forwarded here", "✕ no BGP (TCP/179) between the nodes"),
+    };
+    let mut out = vec![outside.to_string(), "  |".to_string()];
+    if marks.contains(&"uplink") {
+        out.push(uplink.to_string());
+        out.push("  |".to_string());
+    }
+    out.push(hv.to_string());
+    for (i, n) in nodes.iter().enumerate() {
+        let last = i + 1 == nodes.len();
+        out.push(format!("  {}-- {n}", if last { "`" } else { "|" }));
+    }
+    if marks.contains(&"mesh") && nodes.len() > 1 {
+        out.push(format!("      {} <-> {}: {mesh}", nodes[0], nodes[1..].join(", ")));
     }
     out
 }
