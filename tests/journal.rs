@@ -224,6 +224,16 @@ impl Drop for Tmpfs {
     }
 }
 
+/// A journal in `dir` whose last line was torn by an interrupted write: its path and bytes.
+fn torn_journal(dir: &Path) -> (std::path::PathBuf, Vec<u8>) {
+    make_journal(dir);
+    let j = dir.join("journal.jsonl");
+    let mut text = fs::read(&j).unwrap();
+    text.extend_from_slice(b"{\"partial");
+    fs::write(&j, &text).unwrap();
+    (j, text)
+}
+
 /// The rescue file an error names (relative to `dir`, where the writer ran): its text; removed.
 fn take_rescued(dir: &Path, err: &str) -> String {
     let path = err
@@ -268,11 +278,7 @@ fn record_checks_the_journal_before_it_runs_the_command() {
 
     // A torn last line: refused before the command runs.
     let d = tempdir();
-    make_journal(d.path());
-    let j = d.path().join("journal.jsonl");
-    let mut text = fs::read(&j).unwrap();
-    text.extend_from_slice(b"{\"partial");
-    fs::write(&j, &text).unwrap();
+    let (j, text) = torn_journal(d.path());
     let o = record_touching(d.path(), &marker, &[], &[]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("incomplete"), "{}", stderr(&o));
@@ -593,11 +599,7 @@ fn concurrent_writers_each_land_whole_and_the_chain_holds() {
 fn collect_fix_and_run_check_the_journal_before_they_do_anything() {
     // A journal that cannot take a record: its last line is torn.
     let d = tempdir();
-    make_journal(d.path());
-    let j = d.path().join("journal.jsonl");
-    let mut text = fs::read(&j).unwrap();
-    text.extend_from_slice(b"{\"partial");
-    fs::write(&j, &text).unwrap();
+    let (j, text) = torn_journal(d.path());
     // server01 points at a port nothing listens on: a writer that went ahead would say so.
     fs::write(
         d.path().join("cfg"),

@@ -386,6 +386,16 @@ fn readable(ev: &Evidence, red: &Redactor) -> String {
     }
 }
 
+/// The items of a diagnosis list (`causes`, `ruled_out`) that belong to phase `p`.
+fn of_phase<'a>(d: &'a Value, key: &str, p: u32) -> Vec<&'a Value> {
+    d[key]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["phase"].as_u64() == Some(p as u64))
+        .collect()
+}
+
 /// The prompt user for a host: the hypervisor's user, else the nodes'.
 fn user_of(sc: &Scenario, host: &str) -> String {
     let role = if host == sc.hosts.hypervisor {
@@ -438,12 +448,7 @@ pub fn answers(
             d.para(&[In::T(&tx(&ph.trouble, lang))]);
         }
 
-        let causes: Vec<&Value> = before["causes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|c| c["phase"].as_u64() == Some(p as u64))
-            .collect();
+        let causes = of_phase(before, "causes", p);
 
         // How it was investigated: the chain from the symptom back to the cause.
         d.h1(w.investigation);
@@ -501,12 +506,7 @@ pub fn answers(
                 d.para(&[In::T(&concl), In::T(&r)]);
             }
         }
-        let ruled: Vec<&Value> = before["ruled_out"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|a| a["phase"].as_u64() == Some(p as u64))
-            .collect();
+        let ruled = of_phase(before, "ruled_out", p);
         if !ruled.is_empty() {
             d.para(&[In::T(w.ruled_out)]);
             for a in ruled {
