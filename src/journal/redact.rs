@@ -89,9 +89,9 @@ fn ascii(re: &str) -> String {
                 // A ] right after [ or [^ is a literal.
                 let rest = chars.as_str();
                 for lit in ["^]", "]"] {
-                    if rest.starts_with(lit) {
+                    if let Some(after) = rest.strip_prefix(lit) {
                         out.push_str(lit);
-                        chars = rest[lit.len()..].chars();
+                        chars = after.chars();
                         break;
                     }
                 }
@@ -333,13 +333,10 @@ fn secret_value(key: &str, class: Class, v: &str, names: bool) -> bool {
             if v.len() >= 16 && v.chars().all(|c| c.is_ascii_digit()) {
                 return true;
             }
-            v.len() >= 8
-                // `key` names many things that are not secrets; `token` hardly anything else.
-                && !(name_like(v) && bare_key(key))
-                && !v.contains(char::is_whitespace)
-                && !host_like
-                && !v.contains("://")
-                && entropy(v) >= a.token_entropy
+            // `key` names many things that are not secrets; `token` hardly anything else.
+            let a_name = name_like(v) && bare_key(key);
+            let shaped = !v.contains(char::is_whitespace) && !host_like && !v.contains("://");
+            v.len() >= 8 && !a_name && shaped && entropy(v) >= a.token_entropy
         }
     }
 }

@@ -38,7 +38,7 @@ pub fn detached_paths(journal: &Path) -> (PathBuf, PathBuf) {
 
 /// A signer: a private key file, or an identity of the running ssh-agent.
 pub enum Signer {
-    File(PrivateKey),
+    File(Box<PrivateKey>),
     Agent(PublicKey),
 }
 
@@ -59,7 +59,7 @@ pub async fn find_signer(key: Option<&Path>) -> Result<Option<Signer>> {
         let text = std::fs::read_to_string(p)
             .with_context(|| format!("key {}: cannot read", p.display()))?;
         if text.contains("PRIVATE KEY") {
-            return load_private(p, &text).map(|k| Some(Signer::File(k)));
+            return load_private(p, &text).map(|k| Some(Signer::File(Box::new(k))));
         }
         let public = PublicKey::from_openssh(text.trim())
             .with_context(|| format!("key {}: neither a private nor a public OpenSSH key", p.display()))?;
@@ -84,7 +84,7 @@ pub async fn find_signer(key: Option<&Path>) -> Result<Option<Signer>> {
         let p = Path::new(&home).join(".ssh").join(name);
         if let Ok(text) = std::fs::read_to_string(&p) {
             match load_private(&p, &text) {
-                Ok(k) => return Ok(Some(Signer::File(k))),
+                Ok(k) => return Ok(Some(Signer::File(Box::new(k)))),
                 Err(_) => continue,
             }
         }
