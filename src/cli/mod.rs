@@ -300,6 +300,9 @@ enum Command {
         /// Do not sign the journal at the end
         #[arg(long, conflicts_with = "sign_key")]
         no_sign: bool,
+        /// The team an answer's greeting names (default: the journal's title)
+        #[arg(long)]
+        team: Option<String>,
     },
     /// Follow an answer exactly: build its phase's initial state (with --target lab, a fresh
     /// lab), run its solution commands verbatim on the hosts their prompts name, then check the

@@ -154,6 +154,7 @@ pub(super) fn run(c: Command) -> Result<i32> {
             style,
             sign_key,
             no_sign,
+            team,
         } => {
             Journal::new(&journal.journal).ready(room_for(crate::collect::CAP))?;
             let Some(settings) = act.target.settings(act.yes)? else {
@@ -174,7 +175,7 @@ pub(super) fn run(c: Command) -> Result<i32> {
                     formats: vec![Format::Md, Format::Html, Format::Pdf],
                     out,
                     style,
-                    team: None,
+                    team,
                 },
                 &settings.red,
             )?;
