@@ -18,8 +18,11 @@ fn lab_sh(host: &str, script: &str) -> String {
     stdout(&o)
 }
 
+/// A security-group rule: group, port range, remote group, id.
+type Rule = (String, String, String, String);
+
 /// What the fixes could change: forwarding, the sysctl files, the security-group rules.
-fn state() -> (String, String, Vec<(String, String, String, String)>) {
+fn state() -> (String, String, Vec<Rule>) {
     let fwd = lab_sh("server01", "cat /proc/sys/net/ipv4/ip_forward")
         .trim()
         .to_string();
@@ -29,7 +32,7 @@ fn state() -> (String, String, Vec<(String, String, String, String)>) {
         "su - user -c 'openstack security group rule list --long -f json'",
     ))
     .unwrap();
-    let mut rules: Vec<(String, String, String, String)> = rules
+    let mut rules: Vec<Rule> = rules
         .iter()
         .map(|r| {
             let s = |k: &str| r[k].as_str().unwrap_or("").to_string();

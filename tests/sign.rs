@@ -176,12 +176,22 @@ fn an_rsa_key_in_a_real_ssh_agent_signs_and_ssh_keygen_verifies() {
     let d = setup();
     keygen(d.path(), "carol", "rsa", "carol@agent");
     let sock = d.path().join("agent.sock");
-    let mut agent = Command::new("ssh-agent")
-        .args(["-D", "-a"])
-        .arg(&sock)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    /// The agent ends with the test, whatever happens in it.
+    struct Agent(std::process::Child);
+    impl Drop for Agent {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _agent = Agent(
+        Command::new("ssh-agent")
+            .args(["-D", "-a"])
+            .arg(&sock)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     for _ in 0..100 {
         if sock.exists() {
             break;
@@ -203,7 +213,6 @@ fn an_rsa_key_in_a_real_ssh_agent_signs_and_ssh_keygen_verifies() {
         .args(["journal", "sign"])
         .output()
         .unwrap();
-    agent.kill().ok();
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("carol@agent (ssh-agent)"), "{}", stdout(&o));
     let list = allowed(d.path(), &[("carol@team", "carol")]);

@@ -386,11 +386,10 @@ pub fn ping(out: &str) -> Parsed<Ping> {
     let received = num_before(" received")
         .or_else(|| num_before("packets received"))
         .ok_or("no received count")?;
-    let loss_percent = if transmitted == 0 {
-        100
-    } else {
-        100 - received * 100 / transmitted
-    };
+    // Nothing sent counts as everything lost.
+    let loss_percent = (received * 100)
+        .checked_div(transmitted)
+        .map_or(100, |answered| 100 - answered);
     Ok(Ping {
         transmitted,
         received,

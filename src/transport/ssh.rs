@@ -137,9 +137,10 @@ pub struct Connection {
 }
 
 fn client_config(hc: &HostConfig) -> Arc<client::Config> {
-    let mut preferred = russh::Preferred::default();
-    preferred.key =
-        known_hosts::preferred_algorithms(&hc.known_hosts_files, &hc.hostname, hc.port).into();
+    let preferred = russh::Preferred {
+        key: known_hosts::preferred_algorithms(&hc.known_hosts_files, &hc.hostname, hc.port).into(),
+        ..Default::default()
+    };
     Arc::new(client::Config {
         preferred,
         inactivity_timeout: None,
@@ -529,10 +530,13 @@ impl Connection {
     }
 }
 
+/// One host's connection, opened once by whoever asks first; an error is kept as the answer.
+type Slot = Arc<OnceCell<Result<Arc<Connection>, String>>>;
+
 /// Connections shared by every command of a run: one per host, opened on first use.
 pub struct SshPool {
     opts: SshOptions,
-    conns: Mutex<HashMap<String, Arc<OnceCell<Result<Arc<Connection>, String>>>>>,
+    conns: Mutex<HashMap<String, Slot>>,
 }
 
 impl SshPool {
@@ -666,6 +670,7 @@ impl SshPool {
 
 /// Run one command on several hosts, at most `parallel` at once, one connection each; the
 /// evidence comes back in the order of `hosts`.
+#[allow(clippy::too_many_arguments)]
 pub async fn run_on_hosts(
     opts: SshOptions,
     hosts: &[String],
