@@ -13,7 +13,9 @@ use std::time::Instant;
 fn corpus_dir() -> PathBuf {
     let dir = std::env::var_os("POSTMORTEM_SECRETS_CORPUS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/secrets-corpus"));
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/secrets-corpus")
+        });
     if !dir.join("gitleaks-tps.txt").exists() {
         eprintln!(
             "redact_corpus: the corpus is absent ({}); set POSTMORTEM_SECRETS_CORPUS to its directory",
@@ -64,7 +66,10 @@ fn main() {
             let (out, _) = red.redact(line);
             if out.contains(secret.as_str()) {
                 if show {
-                    let rule = meta.get(i + 1).and_then(|m| m.split('\t').nth(1)).unwrap_or("");
+                    let rule = meta
+                        .get(i + 1)
+                        .and_then(|m| m.split('\t').nth(1))
+                        .unwrap_or("");
                     println!("miss {set}:{} [{rule}] {line}", i + 1);
                 }
             } else {
@@ -85,7 +90,10 @@ fn main() {
     let mut touched = 0;
     let mut other = 0;
     for (i, line) in fps.iter().enumerate() {
-        let class = meta.get(i + 1).and_then(|m| m.split('\t').nth(3)).unwrap_or("");
+        let class = meta
+            .get(i + 1)
+            .and_then(|m| m.split('\t').nth(3))
+            .unwrap_or("");
         let changed = red.redact(line).0 != *line;
         if class == "plain" {
             plain += 1;
@@ -107,7 +115,11 @@ fn main() {
 
     // Throughput: the true positives and the false positives as one text, 64 times over.
     let mut big = String::new();
-    for f in ["gitleaks-tps.txt", "gitleaks-gen-tps.txt", "gitleaks-fps.txt"] {
+    for f in [
+        "gitleaks-tps.txt",
+        "gitleaks-gen-tps.txt",
+        "gitleaks-fps.txt",
+    ] {
         big.push_str(&std::fs::read_to_string(dir.join(f)).unwrap());
     }
     throughput("corpus", &red, &big.repeat(64));
@@ -116,7 +128,11 @@ fn main() {
     // ansible, kubectl output), 256 times over: the case that dominates a journal.
     let mut ev = String::new();
     let samples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/samples");
-    let mut names: Vec<_> = std::fs::read_dir(&samples).unwrap().flatten().map(|e| e.path()).collect();
+    let mut names: Vec<_> = std::fs::read_dir(&samples)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     names.sort();
     for p in names {
         if let Ok(t) = std::fs::read_to_string(&p) {
@@ -125,7 +141,9 @@ fn main() {
     }
     throughput("evidence", &red, &ev.repeat(256));
     if !ok {
-        eprintln!("redact_corpus: below the bar (recall >= 99% on each set, <= 2 plain lines touched)");
+        eprintln!(
+            "redact_corpus: below the bar (recall >= 99% on each set, <= 2 plain lines touched)"
+        );
         std::process::exit(1);
     }
 }

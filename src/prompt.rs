@@ -20,7 +20,12 @@ pub struct Passwords {
 
 impl std::fmt::Debug for Passwords {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Passwords {{ ssh: {}, become: {} }}", self.ssh.is_some(), self.become_.is_some())
+        write!(
+            f,
+            "Passwords {{ ssh: {}, become: {} }}",
+            self.ssh.is_some(),
+            self.become_.is_some()
+        )
     }
 }
 
@@ -68,7 +73,12 @@ pub fn password(prompt: &str) -> Result<String> {
         .read(true)
         .write(true)
         .open("/dev/tty")
-        .map_err(|_| anyhow::anyhow!("a password is needed ({}) and there is no terminal to ask on", prompt.trim_end_matches([':', ' '])))?;
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "a password is needed ({}) and there is no terminal to ask on",
+                prompt.trim_end_matches([':', ' '])
+            )
+        })?;
     let fd = tty.as_raw_fd();
     let mut t: libc::termios = unsafe { std::mem::zeroed() };
     if unsafe { libc::tcgetattr(fd, &mut t) } != 0 {
@@ -81,7 +91,9 @@ pub fn password(prompt: &str) -> Result<String> {
         libc::tcsetattr(fd, libc::TCSAFLUSH, &t);
     }
     let mut w = &tty;
-    write!(w, "{prompt}").and_then(|_| w.flush()).context("cannot write the prompt")?;
+    write!(w, "{prompt}")
+        .and_then(|_| w.flush())
+        .context("cannot write the prompt")?;
     let mut line = String::new();
     std::io::BufReader::new(&tty)
         .read_line(&mut line)

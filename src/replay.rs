@@ -53,7 +53,10 @@ pub fn lab_state(sc: &Scenario, phase: u32) -> Result<(Vec<String>, bool)> {
                 let f = it.next().context("--faults needs a value")?;
                 faults = crate::lab::parse_faults(f)?;
             }
-            other => bail!("scenario {}: phase {phase}: unknown lab argument {other:?}", sc.id),
+            other => bail!(
+                "scenario {}: phase {phase}: unknown lab argument {other:?}",
+                sc.id
+            ),
         }
     }
     Ok((faults, deployed))
@@ -94,7 +97,14 @@ pub async fn replay(
     for (i, (_, host, cmd)) in commands.iter().enumerate() {
         eprintln!("replay: {host}$ {}", s.red.redact(cmd).0);
         let mut ev = pool
-            .run(host, cmd, 4 * 1024 * 1024, Some(Duration::from_secs(3600)), false, &s.red)
+            .run(
+                host,
+                cmd,
+                4 * 1024 * 1024,
+                Some(Duration::from_secs(3600)),
+                false,
+                &s.red,
+            )
             .await;
         // A command the task prescribes as a step is that step's run (the deployment's RECAP
         // is the evidence of its end state).
@@ -109,7 +119,11 @@ pub async fn replay(
             })
             .map(|st| format!("step:{}", st.id));
         if !ev.outcome.is_success() {
-            failed.push((i + 1, cmd.clone(), crate::journal::Outcome::describe(&ev.outcome)));
+            failed.push((
+                i + 1,
+                cmd.clone(),
+                crate::journal::Outcome::describe(&ev.outcome),
+            ));
         }
         journal.append(&crate::journal::now(), &Body::Evidence(ev))?;
     }
@@ -133,7 +147,10 @@ pub async fn replay(
     }
     let mut end_states = std::collections::BTreeMap::new();
     let mut not_held = Vec::new();
-    for e in ends.iter().filter(|e| e["phase"].as_u64() == Some(phase as u64)) {
+    for e in ends
+        .iter()
+        .filter(|e| e["phase"].as_u64() == Some(phase as u64))
+    {
         let id = e["id"].as_str().unwrap_or("").to_string();
         let state = e["state"].as_str().unwrap_or("").to_string();
         if state != "held" {

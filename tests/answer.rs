@@ -108,7 +108,9 @@ fn rendered_text(md: &Path) -> String {
 
 /// Text compared without white space and table bars (layout, not content).
 fn squeeze(s: &str) -> String {
-    s.chars().filter(|c| !c.is_whitespace() && *c != '|').collect()
+    s.chars()
+        .filter(|c| !c.is_whitespace() && *c != '|')
+        .collect()
 }
 
 /// The Markdown outside code spans and blocks.
@@ -179,7 +181,11 @@ fn the_demos_answers_stand_alone_render_as_meant_and_replay() {
                     .unwrap_or_else(|| panic!("{}: no {s:?} (in order)", path.display()));
                 at += i + 1;
             }
-            assert!(md.lines().next().unwrap().contains(if lang == Lang::Ja { "お世話になっております" } else { "Hello" }));
+            assert!(md.lines().next().unwrap().contains(if lang == Lang::Ja {
+                "お世話になっております"
+            } else {
+                "Hello"
+            }));
             // Pictures only as URLs a judge can reach: none here.
             assert!(!md.contains("]("), "{}: a link or picture", path.display());
             let prose = outside_code(&md);
@@ -190,23 +196,42 @@ fn the_demos_answers_stand_alone_render_as_meant_and_replay() {
             );
             // What the score server shows is what was meant.
             let shown = rendered_text(&path);
-            assert_eq!(squeeze(&shown), squeeze(&a.text), "{}: rendered text differs:\n{shown}", path.display());
+            assert_eq!(
+                squeeze(&shown),
+                squeeze(&a.text),
+                "{}: rendered text differs:\n{shown}",
+                path.display()
+            );
             // Every quoted output line is a line of the record it names.
             assert!(!a.quotes.is_empty());
             for (seq, line) in &a.quotes {
                 let Body::Evidence(ev) = &entries[*seq as usize - 1].body else {
                     panic!("#{seq} is not evidence")
                 };
-                let text = format!("{}\n{}", red.redact(&ev.stdout.text).0, red.redact(&ev.stderr.text).0);
-                assert!(text.lines().any(|l| l.trim_end() == line), "#{seq} has no line {line:?}");
+                let text = format!(
+                    "{}\n{}",
+                    red.redact(&ev.stdout.text).0,
+                    red.redact(&ev.stderr.text).0
+                );
+                assert!(
+                    text.lines().any(|l| l.trim_end() == line),
+                    "#{seq} has no line {line:?}"
+                );
             }
             // The commands are the operator's, never the tool's wrapper.
             for (user, host, cmd) in &a.commands {
-                assert!(!cmd.contains("sudo -n") && !cmd.contains("-f json"), "{cmd}");
+                assert!(
+                    !cmd.contains("sudo -n") && !cmd.contains("-f json"),
+                    "{cmd}"
+                );
                 assert!(md.contains(&format!("{user}@{host}:~$ {cmd}\n")));
             }
             // Replayed, and it says so.
-            assert!(md.contains("postmortem replay"), "{}: not marked as replayed", path.display());
+            assert!(
+                md.contains("postmortem replay"),
+                "{}: not marked as replayed",
+                path.display()
+            );
         }
     }
     let replays: Vec<_> = entries
@@ -222,24 +247,45 @@ fn the_demos_answers_stand_alone_render_as_meant_and_replay() {
 
     // In a real browser: no console message, every picture drawn, nothing wider than the page,
     // and no label of a picture over another.
-    for file in ["answer.phase1.ja.html", "answer.phase2.ja.html", "answer.phase1.en.html", "answer.phase2.en.html", "evidence.ja.html", "evidence.en.html"] {
+    for file in [
+        "answer.phase1.ja.html",
+        "answer.phase2.ja.html",
+        "answer.phase1.en.html",
+        "answer.phase2.en.html",
+        "evidence.ja.html",
+        "evidence.en.html",
+    ] {
         let (_, log) = chromium(&out.join(file));
         let console: Vec<&str> = log.lines().filter(|l| l.contains("CONSOLE")).collect();
         assert!(console.is_empty(), "{file}: {console:?}");
         let m = measure(&out, file);
-        assert_eq!(m["scrollWidth"], m["clientWidth"], "{file}: wider than the page: {m}");
+        assert_eq!(
+            m["scrollWidth"], m["clientWidth"],
+            "{file}: wider than the page: {m}"
+        );
         let images = m["images"].as_array().unwrap();
         if file.starts_with("answer") {
             assert!(!images.is_empty(), "{file}: no picture");
         }
         for i in images {
-            assert!(i[0].as_f64().unwrap() > 0.0 && i[1].as_f64().unwrap() > 0.0, "{file}: a picture of no size: {m}");
+            assert!(
+                i[0].as_f64().unwrap() > 0.0 && i[1].as_f64().unwrap() > 0.0,
+                "{file}: a picture of no size: {m}"
+            );
         }
     }
-    for svg in ["report.topology.svg", "report.pings-before.svg", "report.pings-after.svg"] {
+    for svg in [
+        "report.topology.svg",
+        "report.pings-before.svg",
+        "report.pings-after.svg",
+    ] {
         let m = measure(&out, svg);
         assert!(m["texts"].as_u64().unwrap() > 0, "{svg}: {m}");
-        assert_eq!(m["overlaps"], serde_json::json!([]), "{svg}: labels overlap");
+        assert_eq!(
+            m["overlaps"],
+            serde_json::json!([]),
+            "{svg}: labels overlap"
+        );
     }
 
     // One command fewer (the task's `sudo cp` of the kubeconfig): the replay fails and names

@@ -545,12 +545,22 @@ fn an_io_error_during_the_append_leaves_the_journal_as_it_was_and_keeps_the_evid
             .output()
             .unwrap();
         let err = stderr(&o);
-        assert!(!o.status.success(), "{mode}: a record that was not written is a failure");
+        assert!(
+            !o.status.success(),
+            "{mode}: a record that was not written is a failure"
+        );
         assert!(err.contains("Input/output error"), "{mode}: {err}");
-        assert_eq!(fs::read(&j).unwrap(), before, "{mode}: the journal is what it was");
+        assert_eq!(
+            fs::read(&j).unwrap(),
+            before,
+            "{mode}: the journal is what it was"
+        );
         let (ok, msg) = verify(d.path());
         assert!(ok, "{mode}: {msg}");
-        assert!(take_rescued(d.path(), &err).contains("evidence-EIO"), "{mode}");
+        assert!(
+            take_rescued(d.path(), &err).contains("evidence-EIO"),
+            "{mode}"
+        );
     }
 }
 
@@ -589,7 +599,11 @@ fn concurrent_writers_each_land_whole_and_the_chain_holds() {
     let (ok, msg) = verify(d.path());
     assert!(ok, "{msg}");
     let text = fs::read_to_string(d.path().join("journal.jsonl")).unwrap();
-    assert_eq!(text.lines().count(), 2 + 16, "run, start note, 8 records and 8 notes");
+    assert_eq!(
+        text.lines().count(),
+        2 + 16,
+        "run, start note, 8 records and 8 notes"
+    );
     for w in 0..8 {
         assert!(text.contains(&format!("writer-{w}-3")) && text.contains(&format!("note-{w}")));
     }
@@ -614,8 +628,14 @@ fn collect_fix_and_run_check_the_journal_before_they_do_anything() {
         let o = pm(d.path(), args);
         assert!(!o.status.success(), "{args:?}");
         let err = stderr(&o);
-        assert!(err.contains("the last line is incomplete"), "{args:?}: {err}");
-        assert!(!err.contains("127.0.0.1"), "{args:?} connected before checking: {err}");
+        assert!(
+            err.contains("the last line is incomplete"),
+            "{args:?}: {err}"
+        );
+        assert!(
+            !err.contains("127.0.0.1"),
+            "{args:?} connected before checking: {err}"
+        );
         assert_eq!(fs::read(&j).unwrap(), text, "{args:?} changed the journal");
     }
     // A full file system.
@@ -623,12 +643,23 @@ fn collect_fix_and_run_check_the_journal_before_they_do_anything() {
     pm(t.path(), &["note", "before"]);
     let _ = std::process::Command::new("sh")
         .arg("-c")
-        .arg(format!("head -c 250000 /dev/zero > {}/filler 2>/dev/null", t.path().display()))
+        .arg(format!(
+            "head -c 250000 /dev/zero > {}/filler 2>/dev/null",
+            t.path().display()
+        ))
         .status();
-    fs::write(d.path().join("cfg2"), "Host *\n  HostName 127.0.0.1\n  Port 1\n").unwrap();
+    fs::write(
+        d.path().join("cfg2"),
+        "Host *\n  HostName 127.0.0.1\n  Port 1\n",
+    )
+    .unwrap();
     let o = pm(
         t.path(),
-        &["collect", "--ssh-config", d.path().join("cfg2").to_str().unwrap()],
+        &[
+            "collect",
+            "--ssh-config",
+            d.path().join("cfg2").to_str().unwrap(),
+        ],
     );
     assert!(!o.status.success());
     assert!(stderr(&o).contains("bytes free"), "{}", stderr(&o));

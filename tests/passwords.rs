@@ -74,30 +74,57 @@ fn typed_passwords_log_in_and_sudo_and_are_written_nowhere() {
         .to_string();
     let cfg = cfg
         .replace(&format!("  IdentityFile {key}\n"), "")
-        .replace("  User user\n", "  User user\n  IdentityFile /nonexistent\n")
-        .replace("Host *\n", &format!("Host node1 node2\n  IdentityFile {key}\nHost *\n"));
+        .replace(
+            "  User user\n",
+            "  User user\n  IdentityFile /nonexistent\n",
+        )
+        .replace(
+            "Host *\n",
+            &format!("Host node1 node2\n  IdentityFile {key}\nHost *\n"),
+        );
     std::fs::write(d.path().join("cfg"), cfg).unwrap();
 
     // The task's first step, through the lab's openstack (the cloud's CLI needs no password).
-    let (code, out) = lab_exec("server01", "su - user -c 'openstack server start ictsc-master'");
+    let (code, out) = lab_exec(
+        "server01",
+        "su - user -c 'openstack server start ictsc-master'",
+    );
     assert_eq!(code, 0, "{out}");
     let t0 = Instant::now();
     loop {
-        let (c, out) = typed(d.path(), "record --ssh-config cfg --on node1 -k -- hostname", &format!("{pw}\n"));
+        let (c, out) = typed(
+            d.path(),
+            "record --ssh-config cfg --on node1 -k -- hostname",
+            &format!("{pw}\n"),
+        );
         if c == 0 {
-            assert!(out.contains("SSH password:"), "asked on the terminal: {out}");
+            assert!(
+                out.contains("SSH password:"),
+                "asked on the terminal: {out}"
+            );
             assert!(out.contains("node1"), "{out}");
             assert!(!out.contains(&pw), "the password is not echoed: {out}");
             break;
         }
-        assert!(t0.elapsed() < Duration::from_secs(40), "node1 never answered through server01: {out}");
+        assert!(
+            t0.elapsed() < Duration::from_secs(40),
+            "node1 never answered through server01: {out}"
+        );
         std::thread::sleep(Duration::from_secs(1));
     }
 
     // A wrong login password: a clear error, the command does not run.
-    let (code, out) = typed(d.path(), "record --ssh-config cfg --on server01 -k -- hostname", "not-the-password\n");
+    let (code, out) = typed(
+        d.path(),
+        "record --ssh-config cfg --on server01 -k -- hostname",
+        "not-the-password\n",
+    );
     assert_ne!(code, 0);
-    assert!(out.contains("Permission denied (publickey,password)") && out.contains("the password was refused"), "{out}");
+    assert!(
+        out.contains("Permission denied (publickey,password)")
+            && out.contains("the password was refused"),
+        "{out}"
+    );
 
     // sudo with the password typed: the command runs as root; the process list never shows it.
     let lab_cfg = lab_env("SSH_CONFIG");
@@ -125,18 +152,36 @@ fn typed_passwords_log_in_and_sudo_and_are_written_nowhere() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("BECOME password:"), "{out}");
     assert!(out.lines().any(|l| l.trim() == "0"), "ran as root: {out}");
-    assert!(!watcher.join().unwrap(), "the password was on a command line");
+    assert!(
+        !watcher.join().unwrap(),
+        "the password was on a command line"
+    );
 
     // Without -K, sudo's wish for a password is named, with the way out.
     let o = Command::new("ip")
         .current_dir(d.path())
         .args(["netns", "exec", "pm-operator"])
         .arg(bin())
-        .args(["record", "--ssh-config", &lab_cfg, "--on", "server01", "--sudo", "--", "id", "-u"])
+        .args([
+            "record",
+            "--ssh-config",
+            &lab_cfg,
+            "--on",
+            "server01",
+            "--sudo",
+            "--",
+            "id",
+            "-u",
+        ])
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert!(stderr(&o).contains("sudo on server01 wants a password: type it with --ask-become-pass (-K)"), "{}", stderr(&o));
+    assert!(
+        stderr(&o)
+            .contains("sudo on server01 wants a password: type it with --ask-become-pass (-K)"),
+        "{}",
+        stderr(&o)
+    );
 
     // A wrong sudo password.
     let (code, out) = typed(
@@ -145,7 +190,10 @@ fn typed_passwords_log_in_and_sudo_and_are_written_nowhere() {
         "wrong-sudo-password\n",
     );
     assert_ne!(code, 0);
-    assert!(out.contains("sudo on server01 refused the password given with --ask-become-pass (-K)"), "{out}");
+    assert!(
+        out.contains("sudo on server01 refused the password given with --ask-become-pass (-K)"),
+        "{out}"
+    );
 
     // No terminal: a clear error at once, never a wait.
     let t0 = Instant::now();
@@ -153,17 +201,46 @@ fn typed_passwords_log_in_and_sudo_and_are_written_nowhere() {
         .current_dir(d.path())
         .args(["-w", "ip", "netns", "exec", "pm-operator"])
         .arg(bin())
-        .args(["record", "--ssh-config", &lab_cfg, "--on", "server01", "--sudo", "-K", "--", "id"])
+        .args([
+            "record",
+            "--ssh-config",
+            &lab_cfg,
+            "--on",
+            "server01",
+            "--sudo",
+            "-K",
+            "--",
+            "id",
+        ])
         .stdin(Stdio::null())
         .output()
         .unwrap();
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("there is no terminal to ask on"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("there is no terminal to ask on"),
+        "{}",
+        stderr(&o)
+    );
     assert!(t0.elapsed() < Duration::from_secs(5));
     // --yes: nothing may be asked.
-    let o = pm(d.path(), &["run", "--target", "lab", "--yes", "-K", "--journal", "j2.jsonl"]);
+    let o = pm(
+        d.path(),
+        &[
+            "run",
+            "--target",
+            "lab",
+            "--yes",
+            "-K",
+            "--journal",
+            "j2.jsonl",
+        ],
+    );
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("--yes says nothing is asked"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--yes says nothing is asked"),
+        "{}",
+        stderr(&o)
+    );
 
     // The password is in no file the tool wrote (journal, report).
     let o = pm(d.path(), &["report", "--format", "md,html", "--out", "out"]);

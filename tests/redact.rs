@@ -33,7 +33,10 @@ fn every_pattern_rule_hides_its_examples_and_leaves_its_counter_examples() {
             }
             let all = r(c);
             if all != *c {
-                failures.push(format!("{}: counter-example changed by the redactor {c:?} -> {all:?}", p.id));
+                failures.push(format!(
+                    "{}: counter-example changed by the redactor {c:?} -> {all:?}",
+                    p.id
+                ));
             }
         }
     }
@@ -85,10 +88,7 @@ fn separators_and_quotes_around_a_secret_stay() {
         r("git clone https://deploy:Wq7Tn2pLm9Xc@git.example.org/r.git"),
         "git clone https://deploy:[REDACTED:url-password]@git.example.org/r.git"
     );
-    assert_eq!(
-        r("password: two words"),
-        "password: [REDACTED:password]"
-    );
+    assert_eq!(r("password: two words"), "password: [REDACTED:password]");
 }
 
 #[test]
@@ -111,7 +111,10 @@ fn a_command_line_is_redacted_argument_by_argument_and_inside_sh_c() {
         "echo \"password: [REDACTED:password]\" | tee /tmp/x; curl -u ops:[REDACTED:user-password] https://h"
     );
     assert_eq!(out[4], "[REDACTED:password]");
-    assert_eq!(out[6], "/etc/pw", "a file that holds a password is not the password");
+    assert_eq!(
+        out[6], "/etc/pw",
+        "a file that holds a password is not the password"
+    );
     assert_eq!(n, 3);
 }
 

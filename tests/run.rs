@@ -565,28 +565,51 @@ fn run_killed_at_many_points_leaves_a_journal_that_verifies_or_is_repaired() {
         // The whole process group, as a crash of the session takes everything with it.
         unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
         let _ = child.wait();
-        let o = Command::new(bin()).args(["journal", "verify", &js]).output().unwrap();
+        let o = Command::new(bin())
+            .args(["journal", "verify", &js])
+            .output()
+            .unwrap();
         if !o.status.success() && j.exists() {
-            let o = Command::new(bin()).args(["journal", "repair", &js]).output().unwrap();
-            assert!(o.status.success(), "after a kill at {ms} ms: {}", stderr(&o));
+            let o = Command::new(bin())
+                .args(["journal", "repair", &js])
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "after a kill at {ms} ms: {}",
+                stderr(&o)
+            );
             repaired += 1;
         }
         if j.exists() {
             pm_ok(&["journal", "verify", &js]);
             // Nothing written before is lost: what the journal held is still its beginning.
             let now = std::fs::read(&j).unwrap();
-            assert!(now.starts_with(&kept), "after a kill at {ms} ms the journal lost records");
+            assert!(
+                now.starts_with(&kept),
+                "after a kill at {ms} ms the journal lost records"
+            );
             kept = now;
         }
     }
-    eprintln!("{repaired} of 8 kills of run needed a repair; {} bytes kept", kept.len());
-    assert!(!kept.is_empty(), "no kill came late enough to write anything");
+    eprintln!(
+        "{repaired} of 8 kills of run needed a repair; {} bytes kept",
+        kept.len()
+    );
+    assert!(
+        !kept.is_empty(),
+        "no kill came late enough to write anything"
+    );
     // And the journal goes on: a whole run after the kills.
     let o = Command::new(bin())
         .args(["run", "--target", "lab", "--no-sign", "--journal", &js])
         .output()
         .unwrap();
-    assert!(stdout(&o).contains("round") || stderr(&o).contains("round"), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("round") || stderr(&o).contains("round"),
+        "{}",
+        stderr(&o)
+    );
     pm_ok(&["journal", "verify", &js]);
     pm_ok(&["lab", "down"]);
 }

@@ -8,7 +8,12 @@ pub(super) fn run(c: Command) -> Result<i32> {
             crate::lab::preflight()?;
             let t0 = std::time::Instant::now();
             eprintln!("postmortem demo: building the lab with the contest's faults");
-            crate::lab::up(&["ip-forward".to_string(), "sg-bgp".to_string()], 2, false, false)?;
+            crate::lab::up(
+                &["ip-forward".to_string(), "sg-bgp".to_string()],
+                2,
+                false,
+                false,
+            )?;
             std::fs::create_dir_all(&out)?;
             let out = std::fs::canonicalize(&out)?;
             let journal = out.join("journal.jsonl");
@@ -17,7 +22,15 @@ pub(super) fn run(c: Command) -> Result<i32> {
             let status = std::process::Command::new("ip")
                 .args(["netns", "exec", "pm-operator"])
                 .arg(std::env::current_exe()?)
-                .args(["run", "--apply", "--yes", "--no-sign", "--target", "lab", "--journal"])
+                .args([
+                    "run",
+                    "--apply",
+                    "--yes",
+                    "--no-sign",
+                    "--target",
+                    "lab",
+                    "--journal",
+                ])
                 .arg(&journal)
                 .arg("--out")
                 .arg(&out)

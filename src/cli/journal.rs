@@ -5,7 +5,11 @@ use super::*;
 pub(super) fn run(c: Command) -> Result<i32> {
     match c {
         Command::Journal {
-            command: JournalCommand::Verify { path, allowed_signers },
+            command:
+                JournalCommand::Verify {
+                    path,
+                    allowed_signers,
+                },
         } => crate::journal::sign::verify_command(&Journal::new(&path), allowed_signers.as_deref()),
         Command::Journal {
             command: JournalCommand::Sign { key, import, path },
@@ -41,7 +45,10 @@ pub(super) fn run(c: Command) -> Result<i32> {
             let head = entries
                 .last()
                 .ok_or_else(|| anyhow::anyhow!("journal {}: empty", path.display()))?;
-            print!("{}", crate::journal::sign::head_message(head.seq, &head.hash));
+            print!(
+                "{}",
+                crate::journal::sign::head_message(head.seq, &head.hash)
+            );
             Ok(0)
         }
         Command::Journal {

@@ -15,7 +15,9 @@ pub(super) fn run(c: Command) -> Result<i32> {
             let (sc, source) = crate::scenario::load(&scenario)?;
             let phase = phase
                 .or_else(|| crate::replay::phase_of(&answer))
-                .ok_or_else(|| anyhow::anyhow!("answer {}: say which phase (--phase N)", answer.display()))?;
+                .ok_or_else(|| {
+                    anyhow::anyhow!("answer {}: say which phase (--phase N)", answer.display())
+                })?;
             let lab = target.target.as_deref() == Some("lab");
             // With the lab: build the phase's initial state first, then work from its operator host.
             if lab && std::env::var_os("POSTMORTEM_IN_OPERATOR").is_none() {
@@ -23,7 +25,14 @@ pub(super) fn run(c: Command) -> Result<i32> {
                 eprintln!(
                     "postmortem replay: building the initial state of phase {phase} (lab up{}{})",
                     if deployed { " --deployed" } else { "" },
-                    format_args!(" --faults {}", if faults.is_empty() { "none".into() } else { faults.join(",") })
+                    format_args!(
+                        " --faults {}",
+                        if faults.is_empty() {
+                            "none".into()
+                        } else {
+                            faults.join(",")
+                        }
+                    )
                 );
                 crate::lab::up(&faults, 2, deployed, false)?;
                 let code = reexec_in_operator();
@@ -35,13 +44,14 @@ pub(super) fn run(c: Command) -> Result<i32> {
             let Some(settings) = target.settings(false)? else {
                 return reexec_in_operator();
             };
-            let rj = replay_journal.unwrap_or_else(|| {
-                answer.with_file_name(format!("replay.phase{phase}.jsonl"))
-            });
+            let rj = replay_journal
+                .unwrap_or_else(|| answer.with_file_name(format!("replay.phase{phase}.jsonl")));
             let _ = std::fs::remove_file(&rj);
             let journal = Journal::new(&rj);
             let rt = runtime()?;
-            let r = rt.block_on(crate::replay::replay(&sc, &source, &answer, phase, &journal, &settings))?;
+            let r = rt.block_on(crate::replay::replay(
+                &sc, &source, &answer, phase, &journal, &settings,
+            ))?;
             for (i, cmd, how) in &r.failed {
                 println!("command {i} failed ({how}): {cmd}");
             }
@@ -52,13 +62,21 @@ pub(super) fn run(c: Command) -> Result<i32> {
                 Journal::new(&j).append(&crate::journal::now(), &Body::Replay(r.record.clone()))?;
             }
             if r.record.ok {
-                println!("replayed {} ({} commands): every end state of phase {phase} holds", answer.display(), r.record.commands);
+                println!(
+                    "replayed {} ({} commands): every end state of phase {phase} holds",
+                    answer.display(),
+                    r.record.commands
+                );
                 Ok(0)
             } else {
                 println!(
                     "replayed {}: end states that do not hold: {}",
                     answer.display(),
-                    r.not_held.iter().map(|(i, s)| format!("{i} ({s})")).collect::<Vec<_>>().join(", ")
+                    r.not_held
+                        .iter()
+                        .map(|(i, s)| format!("{i} ({s})"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 );
                 Ok(5)
             }

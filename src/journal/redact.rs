@@ -252,7 +252,11 @@ fn classify(key: &str) -> Option<(Class, &'static str)> {
     }
     let last = w[i].as_str();
     if is(&a.password_words, last) {
-        let kind = if last.starts_with("pass") || last == "pwd" { "password" } else { "secret" };
+        let kind = if last.starts_with("pass") || last == "pwd" {
+            "password"
+        } else {
+            "secret"
+        };
         Some((Class::Password, kind))
     } else {
         Some((Class::Token, if last == "token" { "token" } else { "key" }))
@@ -263,7 +267,20 @@ fn classify(key: &str) -> Option<(Class, &'static str)> {
 /// private key: such a key names many things that are not secrets.
 fn bare_key(key: &str) -> bool {
     let w = words(key);
-    let strong = ["api", "access", "secret", "private", "client", "signing", "encryption", "master", "license", "auth", "app", "ssh"];
+    let strong = [
+        "api",
+        "access",
+        "secret",
+        "private",
+        "client",
+        "signing",
+        "encryption",
+        "master",
+        "license",
+        "auth",
+        "app",
+        "ssh",
+    ];
     match w.iter().rposition(|x| x == "key") {
         Some(i) => i == 0 || !strong.contains(&w[i - 1].as_str()),
         None => false,
@@ -278,10 +295,15 @@ fn name_like(v: &str) -> bool {
         !c.is_empty()
             && c.iter().all(|x| x.is_ascii_alphabetic())
             && (c.iter().all(|x| x.is_ascii_uppercase())
-                || c[1..].iter().zip(&c[..c.len() - 1]).all(|(x, prev)| x.is_ascii_lowercase() || prev.is_ascii_lowercase()))
+                || c[1..]
+                    .iter()
+                    .zip(&c[..c.len() - 1])
+                    .all(|(x, prev)| x.is_ascii_lowercase() || prev.is_ascii_lowercase()))
     };
     parts.len() >= 2
-        && parts.iter().all(|p| word(p) || (!p.is_empty() && p.chars().all(|c| c.is_ascii_digit())))
+        && parts
+            .iter()
+            .all(|p| word(p) || (!p.is_empty() && p.chars().all(|c| c.is_ascii_digit())))
         && parts.iter().any(|p| word(p))
 }
 
@@ -302,20 +324,31 @@ fn secret_value(key: &str, class: Class, v: &str, names: bool) -> bool {
     if a.not_values.iter().any(|n| n.eq_ignore_ascii_case(v)) {
         return false;
     }
-    let norm = |s: &str| s.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
+    let norm = |s: &str| {
+        s.chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_lowercase()
+    };
     if norm(v) == norm(key) {
         return false;
     }
     // A name that contains a secret word (ACCESS_TOKEN, MY-API-KEY, ClearTextPassword) names a
     // secret; an alphabet (abcdefghij...) is not one.
-    let camel = v.chars().all(|c| c.is_ascii_alphabetic()) && v.starts_with(|c: char| c.is_ascii_uppercase());
-    let upper = v.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_' || c == '-');
-    if names && (camel || upper) && classify(v).is_some()
-    {
+    let camel = v.chars().all(|c| c.is_ascii_alphabetic())
+        && v.starts_with(|c: char| c.is_ascii_uppercase());
+    let upper = v
+        .chars()
+        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    if names && (camel || upper) && classify(v).is_some() {
         return false;
     }
     let run = v.as_bytes().windows(2).fold((1, 1), |(best, cur), w| {
-        let cur = if w[1] == w[0].wrapping_add(1) { cur + 1 } else { 1 };
+        let cur = if w[1] == w[0].wrapping_add(1) {
+            cur + 1
+        } else {
+            1
+        };
         (best.max(cur), cur)
     });
     if run.0 >= 10 {
@@ -328,8 +361,16 @@ fn secret_value(key: &str, class: Class, v: &str, names: bool) -> bool {
             let host = v.split('/').next().unwrap_or("");
             let labels: Vec<&str> = host.split('.').collect();
             let host_like = labels.len() >= 2
-                && labels.iter().all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'))
-                && labels.last().unwrap().chars().all(|c| c.is_ascii_lowercase());
+                && labels.iter().all(|l| {
+                    !l.is_empty()
+                        && l.chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                })
+                && labels
+                    .last()
+                    .unwrap()
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase());
             if v.len() >= 16 && v.chars().all(|c| c.is_ascii_digit()) {
                 return true;
             }
@@ -362,7 +403,9 @@ fn value_span(text: &str, at: usize, yaml: bool, stop: Option<char>) -> (usize, 
         let mut i = 0;
         let bytes = body.as_bytes();
         while i < body.len() {
-            if body[i..].starts_with(q) && (q != "\"" || i == 0 || bytes[i - 1] != b'\\' || q == "\\\"") {
+            if body[i..].starts_with(q)
+                && (q != "\"" || i == 0 || bytes[i - 1] != b'\\' || q == "\\\"")
+            {
                 return (at + open, at + open + i, at + open + i + q.len());
             }
             if body[i..].starts_with('\n') {
@@ -378,7 +421,9 @@ fn value_span(text: &str, at: usize, yaml: bool, stop: Option<char>) -> (usize, 
             c == '\n'
                 || c == '\r'
                 || Some(c) == stop
-                || (!yaml && (c.is_whitespace() || matches!(c, ';' | '&' | '|' | ')' | '<' | '>' | ',' | '}' | ']')))
+                || (!yaml
+                    && (c.is_whitespace()
+                        || matches!(c, ';' | '&' | '|' | ')' | '<' | '>' | ',' | '}' | ']')))
         })
         .map_or(rest.len(), |(i, _)| i);
     let content = rest[..end].trim_end();
@@ -446,7 +491,9 @@ impl Redactor {
         for re in &self.patterns {
             let c = re.find_iter(&s).count() as u64;
             if c > 0 {
-                s = re.replace_all(&s, marker("user-pattern").as_str()).into_owned();
+                s = re
+                    .replace_all(&s, marker("user-pattern").as_str())
+                    .into_owned();
                 n += c;
             }
         }
@@ -505,7 +552,11 @@ fn apply_pattern(p: &Pattern, s: &str) -> (String, u64) {
     let mut out = String::with_capacity(s.len());
     let mut last = 0;
     let mut n = 0;
-    let names: Vec<&str> = p.re.capture_names().flatten().filter(|g| g.starts_with('s')).collect();
+    let names: Vec<&str> =
+        p.re.capture_names()
+            .flatten()
+            .filter(|g| g.starts_with('s'))
+            .collect();
     for c in p.re.captures_iter(s) {
         let m = names
             .iter()
@@ -568,14 +619,20 @@ fn redact_named(s: &str) -> (String, u64) {
         let quoted_key = !c["q"].is_empty() && c["q"] == c["q2"];
         let opt = op.as_str().trim();
         pos = op.end().max(m0.start() + 1);
-        let Some((class, kind)) = classify(key.as_str()) else { continue };
+        let Some((class, kind)) = classify(key.as_str()) else {
+            continue;
+        };
         let next = s[op.end()..].chars().next();
         // `key, value` only between quoted strings; `--key value` only for options; `key:` must
         // be followed by a blank, a quote or the end (io.jsonwebtoken:jjwt is not a key).
         let ok = match opt {
             "," => quoted_key && matches!(next, Some('"' | '\'')),
             "" => key.as_str().starts_with('-'),
-            ":" => quoted_key || op.as_str().len() > 1 || next.is_none_or(|c| c == '"' || c == '\'' || c == '\n'),
+            ":" => {
+                quoted_key
+                    || op.as_str().len() > 1
+                    || next.is_none_or(|c| c == '"' || c == '\'' || c == '\n')
+            }
             _ => true,
         };
         if !ok || next.is_none_or(|c| c == '\n') {
@@ -588,7 +645,8 @@ fn redact_named(s: &str) -> (String, u64) {
             (false, Some(q @ ('"' | '\''))) => Some(q),
             _ => c["q"].chars().last().filter(|_| !quoted_key),
         };
-        let yaml = opt == ":" || (opt.ends_with('=') && op.as_str().len() > opt.len() && !quoted_key);
+        let yaml =
+            opt == ":" || (opt.ends_with('=') && op.as_str().len() > opt.len() && !quoted_key);
         let (vs, ve, end) = value_span(s, op.end(), yaml && !key.as_str().starts_with('-'), stop);
         pos = end.max(pos);
         // A value that runs into a secret already hidden (a user's literal) ends before it.

@@ -61,8 +61,12 @@ pub async fn find_signer(key: Option<&Path>) -> Result<Option<Signer>> {
         if text.contains("PRIVATE KEY") {
             return load_private(p, &text).map(|k| Some(Signer::File(Box::new(k))));
         }
-        let public = PublicKey::from_openssh(text.trim())
-            .with_context(|| format!("key {}: neither a private nor a public OpenSSH key", p.display()))?;
+        let public = PublicKey::from_openssh(text.trim()).with_context(|| {
+            format!(
+                "key {}: neither a private nor a public OpenSSH key",
+                p.display()
+            )
+        })?;
         let ids = agent_identities().await?;
         if !ids.iter().any(|k| k.key_data() == public.key_data()) {
             bail!(
@@ -79,7 +83,9 @@ pub async fn find_signer(key: Option<&Path>) -> Result<Option<Signer>> {
             }
         }
     }
-    let Some(home) = std::env::var_os("HOME") else { return Ok(None) };
+    let Some(home) = std::env::var_os("HOME") else {
+        return Ok(None);
+    };
     for name in ["id_ed25519", "id_ecdsa", "id_rsa"] {
         let p = Path::new(&home).join(".ssh").join(name);
         if let Ok(text) = std::fs::read_to_string(&p) {
@@ -149,7 +155,12 @@ pub async fn sign(signer: &Signer, msg: &[u8]) -> Result<SshSig> {
 }
 
 /// The record of a signature over `head`.
-pub fn record(head: &Entry, sig: &SshSig, public: &PublicKey, how: &str) -> Result<SignatureRecord> {
+pub fn record(
+    head: &Entry,
+    sig: &SshSig,
+    public: &PublicKey,
+    how: &str,
+) -> Result<SignatureRecord> {
     let mut public = public.clone();
     let comment = public.comment().to_string();
     public.set_comment("");
@@ -178,16 +189,25 @@ pub fn check(rec: &SignatureRecord, entries: &[Entry]) -> std::result::Result<Pu
             rec.head_seq, rec.head_hash, head.hash
         ));
     }
-    let sig = SshSig::from_pem(&rec.signature).map_err(|e| format!("signature is not SSHSIG ({e})"))?;
-    let public = PublicKey::from_openssh(&rec.public_key).map_err(|e| format!("public key: {e}"))?;
+    let sig =
+        SshSig::from_pem(&rec.signature).map_err(|e| format!("signature is not SSHSIG ({e})"))?;
+    let public =
+        PublicKey::from_openssh(&rec.public_key).map_err(|e| format!("public key: {e}"))?;
     if sig.public_key() != public.key_data() {
         return Err("the signature was made with another key than the one the record names".into());
     }
     if sig.namespace() != NAMESPACE {
-        return Err(format!("namespace {:?}, not {NAMESPACE:?}", sig.namespace()));
+        return Err(format!(
+            "namespace {:?}, not {NAMESPACE:?}",
+            sig.namespace()
+        ));
     }
     public
-        .verify(NAMESPACE, head_message(head.seq, &head.hash).as_bytes(), &sig)
+        .verify(
+            NAMESPACE,
+            head_message(head.seq, &head.hash).as_bytes(),
+            &sig,
+        )
         .map_err(|e| format!("signature does not verify ({e})"))?;
     Ok(public)
 }
@@ -245,18 +265,27 @@ pub fn allowed_signers(path: &Path) -> Result<Vec<Allowed>> {
                 let (k, v) = o.split_once('=').unwrap_or((o.as_str(), ""));
                 match k.to_ascii_lowercase().as_str() {
                     "namespaces" => {
-                        namespaces = Some(v.trim_matches('"').split(',').map(str::to_string).collect())
+                        namespaces =
+                            Some(v.trim_matches('"').split(',').map(str::to_string).collect())
                     }
-                    "cert-authority" => bail!("{}: cert-authority keys are not supported; list the signer's own key", at()),
+                    "cert-authority" => bail!(
+                        "{}: cert-authority keys are not supported; list the signer's own key",
+                        at()
+                    ),
                     "valid-after" | "valid-before" => {}
                     other => bail!("{}: unknown option {other:?}", at()),
                 }
             }
             rest = r.trim_start();
         }
-        let key = PublicKey::from_openssh(rest).map_err(|e| anyhow!("{}: not a public key ({e})", at()))?;
+        let key = PublicKey::from_openssh(rest)
+            .map_err(|e| anyhow!("{}: not a public key ({e})", at()))?;
         out.push(Allowed {
-            principals: principals.trim_matches('"').split(',').map(str::to_string).collect(),
+            principals: principals
+                .trim_matches('"')
+                .split(',')
+                .map(str::to_string)
+                .collect(),
             namespaces,
             key,
         });
@@ -328,9 +357,12 @@ fn glob(p: &str, s: &str) -> bool {
 /// Sign the current head: append the signature record and write the detached pair.
 pub async fn sign_head(journal: &super::Journal, signer: &Signer) -> Result<SignatureRecord> {
     let entries = journal.read_all()?;
-    let head = entries
-        .last()
-        .ok_or_else(|| anyhow!("journal {}: empty, nothing to sign", journal.path().display()))?;
+    let head = entries.last().ok_or_else(|| {
+        anyhow!(
+            "journal {}: empty, nothing to sign",
+            journal.path().display()
+        )
+    })?;
     let msg = head_message(head.seq, &head.hash);
     let sig = sign(signer, msg.as_bytes()).await?;
     let how = match signer {
@@ -346,8 +378,8 @@ pub fn import_file(journal: &super::Journal, sig: &Path) -> Result<SignatureReco
     let armored = std::fs::read_to_string(sig)
         .with_context(|| format!("signature {}: cannot read", sig.display()))?;
     let entries = journal.read_all()?;
-    let (head, s, public) = import(&armored, &entries)
-        .with_context(|| format!("signature {}", sig.display()))?;
+    let (head, s, public) =
+        import(&armored, &entries).with_context(|| format!("signature {}", sig.display()))?;
     let rec = record(head, &s, &public, "imported (ssh-keygen -Y sign)")?;
     let head = head.clone();
     keep(journal, &head, rec)
@@ -367,8 +399,14 @@ fn keep(journal: &super::Journal, head: &Entry, rec: SignatureRecord) -> Result<
 pub fn verify_command(journal: &super::Journal, allowed: Option<&Path>) -> Result<i32> {
     let entries = journal.read_all()?;
     let path = journal.path().display();
-    let head = entries.last().map(|e| e.hash.clone()).unwrap_or_else(|| super::GENESIS.into());
-    println!("{path}: {} records, chain intact, head {head}", entries.len());
+    let head = entries
+        .last()
+        .map(|e| e.hash.clone())
+        .unwrap_or_else(|| super::GENESIS.into());
+    println!(
+        "{path}: {} records, chain intact, head {head}",
+        entries.len()
+    );
     let allowed = allowed.map(allowed_signers).transpose()?;
     let mut bad = 0;
     let mut last_signed = 0;
@@ -385,7 +423,10 @@ pub fn verify_command(journal: &super::Journal, allowed: Option<&Path>) -> Resul
                 }
                 Ok(key) => {
                     let who = match &allowed {
-                        None => format!("{} {} (no allowed-signers list given: the key is not vouched for)", rec.fingerprint, rec.comment),
+                        None => format!(
+                            "{} {} (no allowed-signers list given: the key is not vouched for)",
+                            rec.fingerprint, rec.comment
+                        ),
                         Some(list) => {
                             let p = principals(list, &key);
                             if p.is_empty() {
@@ -397,7 +438,10 @@ pub fn verify_command(journal: &super::Journal, allowed: Option<&Path>) -> Resul
                         }
                     };
                     last_signed = last_signed.max(rec.head_seq);
-                    println!("signature #{}: head #{} signed by {who}", e.seq, rec.head_seq);
+                    println!(
+                        "signature #{}: head #{} signed by {who}",
+                        e.seq, rec.head_seq
+                    );
                 }
             },
             _ => {}

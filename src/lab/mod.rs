@@ -7,8 +7,8 @@
 //! OpenStack control plane that cannot run here is the stand-in `openstack.py` on server01.
 //! Nothing in the lab is linked to the machine's own network namespace.
 
-use std::io::{Read, Write};
 use anyhow::{bail, Context, Result};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 

@@ -61,7 +61,10 @@ fn esc_at(s: &str, mut line_start: bool) -> String {
         };
         // "1. " at a line's start would become a list.
         if line_start && c.is_ascii_digit() {
-            let rest: String = chars[i..].iter().take_while(|c| c.is_ascii_digit()).collect();
+            let rest: String = chars[i..]
+                .iter()
+                .take_while(|c| c.is_ascii_digit())
+                .collect();
             let after = chars.get(i + rest.len()).copied();
             if matches!(after, Some('.') | Some(')')) {
                 out.push_str(&rest);
@@ -84,11 +87,7 @@ fn esc_at(s: &str, mut line_start: bool) -> String {
 
 /// A code span holding `s` literally.
 pub fn code(s: &str) -> String {
-    let longest = s
-        .split(|c| c != '`')
-        .map(str::len)
-        .max()
-        .unwrap_or(0);
+    let longest = s.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest + 1);
     let pad = s.starts_with('`') || s.ends_with('`') || (s.starts_with(' ') && s.ends_with(' '));
     if pad {
@@ -351,7 +350,11 @@ fn quote_records(
     let mut out = Vec::new();
     // The same command on several hosts speaks through its first record; different commands
     // (a probe of several steps) each give a line.
-    let cmds: Vec<&str> = recs.iter().filter_map(|s| ev.get(s)).map(|e| e.command.as_str()).collect();
+    let cmds: Vec<&str> = recs
+        .iter()
+        .filter_map(|s| ev.get(s))
+        .map(|e| e.command.as_str())
+        .collect();
     let same = cmds.windows(2).all(|w| w[0] == w[1]);
     let per = if same { n } else { 1 };
     for seq in recs {
@@ -403,7 +406,11 @@ fn user_of(sc: &Scenario, host: &str) -> String {
     } else {
         "nodes"
     };
-    sc.hosts.users.get(role).cloned().unwrap_or_else(|| "user".into())
+    sc.hosts
+        .users
+        .get(role)
+        .cloned()
+        .unwrap_or_else(|| "user".into())
 }
 
 /// The answers of every phase the scenario knows, from the journal alone.
@@ -481,8 +488,19 @@ pub fn answers(
                     .collect();
                 let title = probe(pid).map(|p| tx(&p.text, lang)).unwrap_or_default();
                 d.para(&[In::B(&format!("{n}. {title}"))]);
-                let q = quote_records(&recs, &ev, probe(pid).and_then(|p| p.quote.as_deref()), 2, red);
-                if let Some((&seq, e)) = q.first().map(|(s, _)| *s).or(recs.first().copied()).and_then(|s| ev.get_key_value(&s)) {
+                let q = quote_records(
+                    &recs,
+                    &ev,
+                    probe(pid).and_then(|p| p.quote.as_deref()),
+                    2,
+                    red,
+                );
+                if let Some((&seq, e)) = q
+                    .first()
+                    .map(|(s, _)| *s)
+                    .or(recs.first().copied())
+                    .and_then(|s| ev.get_key_value(&s))
+                {
                     let cmd = readable(e, red);
                     let mut from: Vec<u64> = q.iter().map(|(s, _)| *s).collect();
                     from.dedup();
@@ -519,7 +537,12 @@ pub fn answers(
                 let title = vtx(&a["title"], lang);
                 let seen = a["observed"][0].as_str().unwrap_or("").to_string();
                 let r = format!(" ({})", refs(&recs));
-                d.item(&[In::T(&title), In::T(": "), In::C(&red.redact(&seen).0), In::T(&r)]);
+                d.item(&[
+                    In::T(&title),
+                    In::T(": "),
+                    In::C(&red.redact(&seen).0),
+                    In::T(&r),
+                ]);
             }
             d.end_list();
         }
@@ -559,7 +582,9 @@ pub fn answers(
                     let step = sc.steps.iter().find(|s| s.id == st.id);
                     let user = user_of(sc, &host);
                     k += 1;
-                    let title = step.map(|s| tx(&s.title, lang)).unwrap_or_else(|| st.id.clone());
+                    let title = step
+                        .map(|s| tx(&s.title, lang))
+                        .unwrap_or_else(|| st.id.clone());
                     d.para(&[In::B(&format!("{k}. {title}"))]);
                     if let Some(s) = step {
                         d.para(&[In::T(&tx(&s.reason, lang))]);
@@ -621,11 +646,16 @@ pub fn answers(
                         let spec = cause.and_then(|c| {
                             c.fixes.iter().find(|s| match s {
                                 FixSpec::Sysctl { key, .. } => g.target.ends_with(key.as_str()),
-                                FixSpec::SgRule { group, .. } => g.target.ends_with(&format!(" {group}")),
+                                FixSpec::SgRule { group, .. } => {
+                                    g.target.ends_with(&format!(" {group}"))
+                                }
                             })
                         });
                         // A created file is shown with cat, as judges expect.
-                        if let Some(FixSpec::Sysctl { key, value, file, .. }) = spec {
+                        if let Some(FixSpec::Sysctl {
+                            key, value, file, ..
+                        }) = spec
+                        {
                             let cat = format!("cat {file}");
                             commands.push((user.clone(), host.clone(), cat.clone()));
                             lines.push(format!("{user}@{host}:~$ {cat}"));
@@ -689,7 +719,12 @@ pub fn answers(
                 .collect();
             let state = word(es["state"].as_str().unwrap_or(""));
             let r = format!(" ({})", refs(&recs));
-            d.item(&[In::T(&vtx(&es["text"], lang)), In::T(": "), In::B(state), In::T(&r)]);
+            d.item(&[
+                In::T(&vtx(&es["text"], lang)),
+                In::T(": "),
+                In::B(state),
+                In::T(&r),
+            ]);
             let pid = sc
                 .end_states
                 .iter()
@@ -697,7 +732,13 @@ pub fn answers(
                 .and_then(|x| x.when.first())
                 .and_then(|c| c.probe.clone())
                 .unwrap_or_default();
-            let q = quote_records(&recs, &ev, probe(&pid).and_then(|p| p.quote.as_deref()), 3, red);
+            let q = quote_records(
+                &recs,
+                &ev,
+                probe(&pid).and_then(|p| p.quote.as_deref()),
+                3,
+                red,
+            );
             if !q.is_empty() {
                 d.end_list();
                 d.block("", &q.iter().map(|(_, l)| l.clone()).collect::<Vec<_>>());
@@ -706,7 +747,10 @@ pub fn answers(
         }
         d.end_list();
         // The ping patterns before and after, as a table.
-        if after.iter().any(|e| e["id"].as_str().is_some_and(|i| i.starts_with("pattern"))) {
+        if after
+            .iter()
+            .any(|e| e["id"].as_str().is_some_and(|i| i.starts_with("pattern")))
+        {
             d.para(&[In::B(w.pings)]);
             let mut rows = Vec::new();
             for es in &after {
@@ -716,7 +760,14 @@ pub fn answers(
                     Some(v) => format!(
                         "{} ({})",
                         word(v["state"].as_str().unwrap_or("")),
-                        refs(&v["records"].as_array().into_iter().flatten().filter_map(Value::as_u64).collect::<Vec<_>>())
+                        refs(
+                            &v["records"]
+                                .as_array()
+                                .into_iter()
+                                .flatten()
+                                .filter_map(Value::as_u64)
+                                .collect::<Vec<_>>()
+                        )
                     ),
                     None => w.not_observed.to_string(),
                 };
@@ -727,7 +778,8 @@ pub fn answers(
 
         // The task's rules.
         d.h1(w.rules);
-        let mut by_id: BTreeMap<String, Vec<(u64, &crate::journal::ConstraintRecord)>> = BTreeMap::new();
+        let mut by_id: BTreeMap<String, Vec<(u64, &crate::journal::ConstraintRecord)>> =
+            BTreeMap::new();
         for e in entries {
             if let Body::Constraint(c) = &e.body {
                 by_id.entry(c.id.clone()).or_default().push((e.seq, c));
@@ -737,10 +789,19 @@ pub fn answers(
             let recs = by_id.get(&k.id).cloned().unwrap_or_default();
             let ok = !recs.is_empty() && recs.iter().all(|(_, c)| c.ok);
             let seqs: Vec<u64> = recs.iter().map(|(s, _)| *s).collect();
-            let last_value = recs.last().map(|(_, c)| red.redact(&c.value).0).unwrap_or_default();
+            let last_value = recs
+                .last()
+                .map(|(_, c)| red.redact(&c.value).0)
+                .unwrap_or_default();
             let verdict = if ok { w.kept } else { w.broken };
             let r = format!(" ({}) ", refs(&seqs));
-            d.item(&[In::T(&tx(&k.text, lang)), In::T(": "), In::B(verdict), In::T(&r), In::C(&last_value)]);
+            d.item(&[
+                In::T(&tx(&k.text, lang)),
+                In::T(": "),
+                In::B(verdict),
+                In::T(&r),
+                In::C(&last_value),
+            ]);
         }
         d.end_list();
 
@@ -771,13 +832,26 @@ pub fn answers(
 fn topology_text(d: &Value, marks: &[&str], lang: Lang) -> Vec<String> {
     let hosts: Vec<&str> = d["hosts"]
         .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).filter(|h| !h.is_empty()).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .filter(|h| !h.is_empty())
+                .collect()
+        })
         .unwrap_or_default();
     let hv = hosts.first().copied().unwrap_or("hypervisor");
     let nodes = &hosts[hosts.len().min(1)..];
     let (outside, uplink, mesh) = match lang {
-        Lang::Ja => ("インターネット / apt ミラー", "  ✕ ここで転送されない", "✕ ノード間の BGP (TCP/179) が通らない"),
-        Lang::En => ("internet / apt mirror", "  ✕ not forwarded here", "✕ no BGP (TCP/179) between the nodes"),
+        Lang::Ja => (
+            "インターネット / apt ミラー",
+            "  ✕ ここで転送されない",
+            "✕ ノード間の BGP (TCP/179) が通らない",
+        ),
+        Lang::En => (
+            "internet / apt mirror",
+            "  ✕ not forwarded here",
+            "✕ no BGP (TCP/179) between the nodes",
+        ),
     };
     let mut out = vec![outside.to_string(), "  |".to_string()];
     if marks.contains(&"uplink") {
@@ -790,7 +864,11 @@ fn topology_text(d: &Value, marks: &[&str], lang: Lang) -> Vec<String> {
         out.push(format!("  {}-- {n}", if last { "`" } else { "|" }));
     }
     if marks.contains(&"mesh") && nodes.len() > 1 {
-        out.push(format!("      {} <-> {}: {mesh}", nodes[0], nodes[1..].join(", ")));
+        out.push(format!(
+            "      {} <-> {}: {mesh}",
+            nodes[0],
+            nodes[1..].join(", ")
+        ));
     }
     out
 }
@@ -851,7 +929,10 @@ mod tests {
         assert_eq!(esc("1. not a list"), "1\\. not a list");
         assert_eq!(esc("a *b* _c_"), "a \\*b\\* \\_c\\_");
         assert_eq!(esc("<b>x</b>"), "\\<b\\>x\\</b\\>");
-        assert_eq!(esc("openstack server start [vm名] で"), "openstack server start [vm名] で");
+        assert_eq!(
+            esc("openstack server start [vm名] で"),
+            "openstack server start [vm名] で"
+        );
         assert_eq!(esc("a [b](c)"), "a [b\\](c)");
         assert_eq!(code("a`b"), "``a`b``");
         assert_eq!(code("`x"), "`` `x ``");
@@ -863,7 +944,11 @@ mod tests {
         assert_eq!(
             solution_commands(md),
             vec![
-                ("user".into(), "server01".into(), "sudo sysctl -w a=1".into()),
+                (
+                    "user".into(),
+                    "server01".into(),
+                    "sudo sysctl -w a=1".into()
+                ),
                 ("user".into(), "server01".into(), "cat /x".into()),
             ]
         );

@@ -1,8 +1,8 @@
 //! The report: built from the journal alone, rendered to Markdown (tera templates), then from
 //! that Markdown to HTML (pulldown-cmark) and PDF (Typst).
 
-pub mod figures;
 pub mod answer;
+pub mod figures;
 pub mod html;
 pub mod text;
 pub mod typst;
@@ -334,14 +334,23 @@ fn context(entries: &[Entry], journal: &Path, lang: Lang, red: &Redactor) -> Res
             Body::Replay(rp) => RecordView {
                 kind: "replay",
                 label: t["replay"].clone(),
-                summary: format!("{} ({}): {}", rp.answer, rp.commands, if rp.ok { "ok" } else { "FAILED" }),
+                summary: format!(
+                    "{} ({}): {}",
+                    rp.answer,
+                    rp.commands,
+                    if rp.ok { "ok" } else { "FAILED" }
+                ),
                 text: format!(
                     "{} replayed ({} commands, sha256 {}): {}; end states: {}",
                     rp.answer,
                     rp.commands,
                     rp.commands_sha256,
                     if rp.ok { "ok" } else { "FAILED" },
-                    rp.end_states.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+                    rp.end_states
+                        .iter()
+                        .map(|(k, v)| format!("{k} {v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
                 ..base
             },
@@ -933,7 +942,12 @@ pub fn markdown_styled(
 }
 
 /// The full evidence (run facts, timeline, every record), the companion of the answers.
-pub fn evidence_markdown(entries: &[Entry], journal: &Path, lang: Lang, red: &Redactor) -> Result<String> {
+pub fn evidence_markdown(
+    entries: &[Entry],
+    journal: &Path,
+    lang: Lang,
+    red: &Redactor,
+) -> Result<String> {
     let ctx = context(entries, journal, lang, red)?;
     render_template("evidence.md", &ctx)
 }
@@ -1023,9 +1037,16 @@ fn with_pictures(md: &str, lang: Lang, figures: &[(String, String)]) -> String {
     };
     let t = texts(lang);
     let mut pics = String::new();
-    for (name, key) in [(TOPOLOGY, "topology"), (PINGS_BEFORE, "pings_before"), (PINGS_AFTER, "pings_after")] {
+    for (name, key) in [
+        (TOPOLOGY, "topology"),
+        (PINGS_BEFORE, "pings_before"),
+        (PINGS_AFTER, "pings_after"),
+    ] {
         if figures.iter().any(|(n, _)| n == name) {
-            pics.push_str(&format!("![{}]({name})\n\n", t.get(key).cloned().unwrap_or_default()));
+            pics.push_str(&format!(
+                "![{}]({name})\n\n",
+                t.get(key).cloned().unwrap_or_default()
+            ));
         }
     }
     match md.find(cause) {
@@ -1036,10 +1057,19 @@ fn with_pictures(md: &str, lang: Lang, figures: &[(String, String)]) -> String {
 
 /// The answers of a journal, per phase, as `report --style answer` writes them (the team: the
 /// given name, else the journal's title). Empty without a scenario or a diagnosis.
-pub fn answers_of(entries: &[Entry], lang: Lang, team: Option<&str>, red: &Redactor) -> Vec<answer::Answer> {
-    let Some(sc) = scenario_of(entries) else { return Vec::new() };
+pub fn answers_of(
+    entries: &[Entry],
+    lang: Lang,
+    team: Option<&str>,
+    red: &Redactor,
+) -> Vec<answer::Answer> {
+    let Some(sc) = scenario_of(entries) else {
+        return Vec::new();
+    };
     let (before, _) = before_and_after(entries);
-    let Some((_, before)) = before else { return Vec::new() };
+    let Some((_, before)) = before else {
+        return Vec::new();
+    };
     let last = last_diagnosis(entries);
     let team = team
         .map(str::to_string)
@@ -1052,7 +1082,16 @@ pub fn answers_of(entries: &[Entry], lang: Lang, team: Option<&str>, red: &Redac
         .map(|t| red.redact(&t).0)
         .unwrap_or_else(|| "◯◯".into());
     let ev_name = format!("evidence.{}.md", lang.code());
-    answer::answers(entries, &sc, &before, last.as_ref(), lang, &team, &ev_name, red)
+    answer::answers(
+        entries,
+        &sc,
+        &before,
+        last.as_ref(),
+        lang,
+        &team,
+        &ev_name,
+        red,
+    )
 }
 
 /// `--style answer`: one answer per phase and language (answer.phaseN.LANG.md, .html, .pdf; the
@@ -1082,7 +1121,10 @@ fn write_answers(
         let title = title(entries, lang, red);
         if opts.formats.contains(&Format::Html) {
             let p = opts.out.join(format!("evidence.{code}.html"));
-            write_atomic(&p, html::render(&evidence, &title, code, figures).as_bytes())?;
+            write_atomic(
+                &p,
+                html::render(&evidence, &title, code, figures).as_bytes(),
+            )?;
             written.files.push(p);
         }
         for a in answers_of(entries, lang, opts.team.as_deref(), red) {
@@ -1096,16 +1138,22 @@ fn write_answers(
             let pictured = with_pictures(&a.md, lang, figures);
             if opts.formats.contains(&Format::Html) {
                 let p = opts.out.join(format!("{base}.html"));
-                write_atomic(&p, html::render(&pictured, &atitle, code, figures).as_bytes())?;
+                write_atomic(
+                    &p,
+                    html::render(&pictured, &atitle, code, figures).as_bytes(),
+                )?;
                 written.files.push(p);
             }
             if opts.formats.contains(&Format::Pdf) && !written.pdf_skipped {
                 let p = opts.out.join(format!("{base}.pdf"));
-                let src = typst::document(&format!("{pictured}\n\n{evidence}"), code, &atitle, figures);
+                let src =
+                    typst::document(&format!("{pictured}\n\n{evidence}"), code, &atitle, figures);
                 match typst::compile(&src, &p, timestamp, figures) {
                     Ok(()) => written.files.push(p),
                     Err(typst::PdfError::NoTypst) => written.pdf_skipped = true,
-                    Err(typst::PdfError::Other(e)) => return Err(e.context(format!("writing {}", p.display()))),
+                    Err(typst::PdfError::Other(e)) => {
+                        return Err(e.context(format!("writing {}", p.display())))
+                    }
                 }
             }
         }
@@ -1181,7 +1229,15 @@ pub fn write(journal: &Journal, opts: &Options, red: &Redactor) -> Result<Writte
         }
     }
     if opts.style == Style::Answer {
-        write_answers(&entries, journal, opts, red, &figures, timestamp, &mut written)?;
+        write_answers(
+            &entries,
+            journal,
+            opts,
+            red,
+            &figures,
+            timestamp,
+            &mut written,
+        )?;
     }
     let copy = opts.out.join("journal.jsonl");
     let same = std::fs::canonicalize(&copy).ok() == std::fs::canonicalize(journal.path()).ok();

@@ -217,9 +217,13 @@ async fn connect_one(
                 None => format!("SSH handshake with {target} failed: {}", russh_error(&e)),
             }
         })?;
-        authenticate(&mut handle, hc, opts.passwords.ssh.as_deref().map(String::as_str))
-            .await
-            .map_err(|e| format!("{who}: {e}"))?;
+        authenticate(
+            &mut handle,
+            hc,
+            opts.passwords.ssh.as_deref().map(String::as_str),
+        )
+        .await
+        .map_err(|e| format!("{who}: {e}"))?;
         let fingerprint = decision
             .lock()
             .unwrap()
@@ -337,9 +341,17 @@ async fn authenticate(
                 Ok(K::InfoRequest { prompts, .. }) => {
                     let answers = prompts
                         .iter()
-                        .map(|p| if p.echo { String::new() } else { pw.to_string() })
+                        .map(|p| {
+                            if p.echo {
+                                String::new()
+                            } else {
+                                pw.to_string()
+                            }
+                        })
                         .collect();
-                    reply = handle.authenticate_keyboard_interactive_respond(answers).await;
+                    reply = handle
+                        .authenticate_keyboard_interactive_respond(answers)
+                        .await;
                 }
                 Ok(K::Failure { .. }) => break,
                 Err(e) => {
@@ -352,7 +364,11 @@ async fn authenticate(
     }
     let mut msg = format!(
         "Permission denied ({}): tried {}",
-        if password.is_some() { "publickey,password" } else { "publickey" },
+        if password.is_some() {
+            "publickey,password"
+        } else {
+            "publickey"
+        },
         if tried.is_empty() {
             "no key".to_string()
         } else {
@@ -430,7 +446,8 @@ pub struct ExecOutput {
 impl Connection {
     /// Run `command` (a shell command line, as `ssh host command` runs it).
     pub async fn exec(&self, command: &str, cap: usize, timeout: Option<Duration>) -> ExecOutput {
-        self.exec_watched(command, None, cap, timeout, &|_| {}).await
+        self.exec_watched(command, None, cap, timeout, &|_| {})
+            .await
     }
 
     /// As `exec`, and `watch` sees stdout as it arrives (a progress display).
@@ -607,22 +624,33 @@ impl SshPool {
         let (outcome, out, err, address, host_key) = match self.get(alias).await {
             Ok(conn) => {
                 let r = conn
-                    .exec_watched(command, input.as_deref().map(str::as_bytes), cap, timeout, watch)
+                    .exec_watched(
+                        command,
+                        input.as_deref().map(str::as_bytes),
+                        cap,
+                        timeout,
+                        watch,
+                    )
                     .await;
                 let stderr_head = String::from_utf8_lossy(r.stderr.head()).into_owned();
                 let failed = matches!(r.outcome, Outcome::Exited { code: 1 });
-                let message = if sudo && failed && become_pw.is_none() && sudo_wants_password(&stderr_head) {
-                    Some(format!(
+                let message =
+                    if sudo && failed && become_pw.is_none() && sudo_wants_password(&stderr_head) {
+                        Some(format!(
                         "sudo on {alias} wants a password: type it with --ask-become-pass (-K), \
                          or allow the command for this user with NOPASSWD in sudoers"
                     ))
-                } else if sudo && failed && become_pw.is_some() && sudo_refused_password(&stderr_head) {
-                    Some(format!(
+                    } else if sudo
+                        && failed
+                        && become_pw.is_some()
+                        && sudo_refused_password(&stderr_head)
+                    {
+                        Some(format!(
                         "sudo on {alias} refused the password given with --ask-become-pass (-K)"
                     ))
-                } else {
-                    None
-                };
+                    } else {
+                        None
+                    };
                 (
                     match message {
                         Some(message) => Outcome::Failed { message },
