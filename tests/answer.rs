@@ -148,14 +148,82 @@ fn the_demos_answers_stand_alone_render_as_meant_and_replay() {
     let _g = lab_lock();
     let d = tempdir();
     let out = d.path().join("demo");
+    // The operator's key, in an agent: the demo signs its journal at the end.
+    let o = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "team@demo", "-f"])
+        .arg(d.path().join("id"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let agent = SshAgent::holding(d.path(), &d.path().join("id"));
     let o = Command::new(bin())
         .args(["demo", "--out"])
         .arg(&out)
+        .env("SSH_AUTH_SOCK", &agent.sock)
         .output()
         .unwrap();
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     let journal = Journal::new(out.join("journal.jsonl"));
     let entries = journal.read_all().unwrap();
+    let Body::Signature(sig) = &entries.last().unwrap().body else {
+        panic!("the journal does not end with its signature")
+    };
+    assert_eq!(
+        sig.head_seq as usize,
+        entries.len() - 1,
+        "the signature covers every record before it"
+    );
+    assert_eq!(sig.comment, "team@demo");
+
+    // The small defects: no `sysctl --system` anywhere, no timeline line ending in an empty
+    // field, no probe pod in the topology, and the post-mortem style shows the rounds.
+    for e in &entries {
+        if let Body::Evidence(ev) = &e.body {
+            assert!(
+                !ev.command.contains("sysctl --system"),
+                "#{}: {}",
+                e.seq,
+                ev.command
+            );
+        }
+    }
+    for lang in ["ja", "en"] {
+        let md = std::fs::read_to_string(out.join(format!("report.{lang}.md"))).unwrap();
+        assert!(
+            !md.lines()
+                .any(|l| l.starts_with("| ") && l.contains("\\: |")),
+            "report.{lang}.md"
+        );
+    }
+    let topo = std::fs::read_to_string(out.join("report.topology.svg")).unwrap();
+    assert!(!topo.contains("pm-probe-"), "{topo}");
+    let o = Command::new(bin())
+        .args([
+            "report",
+            "--style",
+            "postmortem",
+            "--format",
+            "md",
+            "--lang",
+            "en",
+            "--journal",
+        ])
+        .arg(out.join("journal.jsonl"))
+        .arg("--out")
+        .arg(d.path().join("pm"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let pm = std::fs::read_to_string(d.path().join("pm/report.en.md")).unwrap();
+    let rounds = pm
+        .split("\n## ")
+        .find(|s| s.starts_with("Rounds"))
+        .expect("a rounds section");
+    let rows = rounds
+        .lines()
+        .filter(|l| l.starts_with("| ") && l[2..].starts_with(|c: char| c.is_ascii_digit()))
+        .count();
+    assert!(rows >= 2, "every round of the run, in order: {rounds}");
     let red = Redactor::new();
 
     for (lang, sections) in [(Lang::Ja, SECTIONS_JA), (Lang::En, SECTIONS_EN)] {

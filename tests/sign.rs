@@ -255,42 +255,10 @@ fn an_ssh_keygen_signature_over_journal_head_is_imported_and_verifies() {
 
 #[test]
 fn an_rsa_key_in_a_real_ssh_agent_signs_and_ssh_keygen_verifies() {
-    require("ssh-agent", "apt-get install openssh-client");
     let d = setup();
     keygen(d.path(), "carol", "rsa", "carol@agent");
-    let sock = d.path().join("agent.sock");
-    /// The agent ends with the test, whatever happens in it.
-    struct Agent(std::process::Child);
-    impl Drop for Agent {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _agent = Agent(
-        Command::new("ssh-agent")
-            .args(["-D", "-a"])
-            .arg(&sock)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    for _ in 0..100 {
-        if sock.exists() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let add = Command::new("ssh-add")
-        .env("SSH_AUTH_SOCK", &sock)
-        .arg(d.path().join("carol"))
-        .output()
-        .unwrap();
-    assert!(
-        add.status.success(),
-        "{}",
-        String::from_utf8_lossy(&add.stderr)
-    );
+    let agent = common::SshAgent::holding(d.path(), &d.path().join("carol"));
+    let sock = agent.sock.clone();
     // The private key file is gone: only the agent can sign.
     std::fs::remove_file(d.path().join("carol")).unwrap();
     let o = Command::new(common::bin())

@@ -433,7 +433,14 @@ pub fn answers(
             _ => None,
         })
         .collect();
-    let head = entries.last().map(|e| e.hash.clone()).unwrap_or_default();
+    // The head the answer names: the last record that is not a signature (a signature over it,
+    // appended after the answer was written, does not change the answer).
+    let head = entries
+        .iter()
+        .rev()
+        .find(|e| !matches!(e.body, Body::Signature(_)))
+        .map(|e| e.hash.clone())
+        .unwrap_or_default();
     let mut phases: Vec<u32> = sc.phases.iter().map(|p| p.phase).collect();
     if phases.is_empty() {
         phases = sc.causes.iter().map(|c| c.phase).collect();

@@ -115,3 +115,44 @@ pub fn lab_exec(host: &str, script: &str) -> (i32, String) {
         .unwrap();
     (o.status.code().unwrap_or(-1), stdout(&o) + &stderr(&o))
 }
+
+/// A real ssh-agent on a socket of its own, holding the private key `key`; it ends with the
+/// value, whatever happens in the test.
+pub struct SshAgent {
+    child: std::process::Child,
+    pub sock: PathBuf,
+}
+
+impl SshAgent {
+    pub fn holding(dir: &Path, key: &Path) -> Self {
+        require("ssh-agent", "apt-get install openssh-client");
+        let sock = dir.join("agent.sock");
+        let child = Command::new("ssh-agent")
+            .args(["-D", "-a"])
+            .arg(&sock)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("ssh-agent starts");
+        let agent = SshAgent { child, sock };
+        for _ in 0..100 {
+            if agent.sock.exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let add = Command::new("ssh-add")
+            .env("SSH_AUTH_SOCK", &agent.sock)
+            .arg(key)
+            .output()
+            .unwrap();
+        assert!(add.status.success(), "{}", stderr(&add));
+        agent
+    }
+}
+
+impl Drop for SshAgent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
