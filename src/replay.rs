@@ -43,7 +43,7 @@ pub fn lab_state(sc: &Scenario, phase: u32) -> Result<(Vec<String>, bool)> {
         .iter()
         .find(|p| p.phase == phase)
         .with_context(|| format!("scenario {}: no phase {phase}", sc.id))?;
-    let mut faults = vec!["ip-forward".to_string(), "sg-bgp".to_string()];
+    let mut faults = crate::lab::parse_faults(crate::lab::DEFAULT_FAULTS)?;
     let mut deployed = false;
     let mut it = ph.lab.iter();
     while let Some(a) = it.next() {
@@ -91,7 +91,7 @@ pub async fn replay(
             );
         }
     }
-    journal.ready(4 * 1024 * 1024)?;
+    journal.ready(crate::collect::CAP as u64)?;
     let pool = SshPool::new(s.opts.clone());
     let mut failed = Vec::new();
     for (i, (_, host, cmd)) in commands.iter().enumerate() {
@@ -100,7 +100,7 @@ pub async fn replay(
             .run(
                 host,
                 cmd,
-                4 * 1024 * 1024,
+                crate::collect::CAP,
                 Some(Duration::from_secs(3600)),
                 false,
                 &s.red,

@@ -9,7 +9,7 @@ pub(super) fn run(c: Command) -> Result<i32> {
             let t0 = std::time::Instant::now();
             eprintln!("postmortem demo: building the lab with the contest's faults");
             crate::lab::up(
-                &["ip-forward".to_string(), "sg-bgp".to_string()],
+                &crate::lab::parse_faults(crate::lab::DEFAULT_FAULTS)?,
                 2,
                 false,
                 false,

@@ -436,7 +436,7 @@ enum LabCommand {
         #[arg(long)]
         deployed: bool,
         /// Faults to build in: ip-forward, sg-bgp (comma list), or none for a healthy lab
-        #[arg(long, default_value = "ip-forward,sg-bgp")]
+        #[arg(long, default_value = crate::lab::DEFAULT_FAULTS)]
         faults: String,
         /// Kubernetes nodes (VMs): node1 is ictsc-master, the others workers
         #[arg(long, default_value_t = 2)]

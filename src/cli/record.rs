@@ -7,13 +7,11 @@ pub(super) fn print_remote(ev: &crate::journal::Evidence, seq: u64) {
     use std::io::Write;
     let _ = std::io::stdout().write_all(ev.stdout.text.as_bytes());
     let _ = std::io::stderr().write_all(ev.stderr.text.as_bytes());
-    let how = match &ev.outcome {
-        crate::journal::Outcome::Exited { code } => format!("exit {code}"),
-        crate::journal::Outcome::Signaled { name, .. } => format!("killed by {name}"),
-        crate::journal::Outcome::Failed { message } => format!("failed: {message}"),
-        crate::journal::Outcome::TimedOut { after_ms } => format!("timed out after {after_ms} ms"),
-    };
-    eprintln!("postmortem: {}: {how} (recorded as #{seq})", ev.host);
+    eprintln!(
+        "postmortem: {}: {} (recorded as #{seq})",
+        ev.host,
+        ev.outcome.describe()
+    );
 }
 
 pub(super) fn hostname() -> String {
@@ -57,8 +55,7 @@ pub(super) fn run(c: Command) -> Result<i32> {
             let mut failed = Vec::new();
             let mut last = 0;
             for ev in evidence {
-                let entry = journal
-                    .append_or_rescue(&crate::journal::now(), &Body::Evidence(ev.clone()))?;
+                let entry = journal.append(&crate::journal::now(), &Body::Evidence(ev.clone()))?;
                 print_remote(&ev, entry.seq);
                 last = ev.outcome.shell_status();
                 if !ev.outcome.is_success() {
@@ -116,8 +113,7 @@ pub(super) fn run(c: Command) -> Result<i32> {
             if let crate::journal::Outcome::Failed { message } = &evidence.outcome {
                 eprintln!("postmortem: {message}");
             }
-            let entry =
-                journal.append_or_rescue(&crate::journal::now(), &Body::Evidence(evidence))?;
+            let entry = journal.append(&crate::journal::now(), &Body::Evidence(evidence))?;
             eprintln!(
                 "postmortem: recorded as #{} in {}",
                 entry.seq,

@@ -193,12 +193,6 @@ impl Journal {
         Ok((entries.len() as u64, head))
     }
 
-    /// Append one record: chain it, write it as one line, fsync. Creates the journal (with a
-    /// `run` record first) when it does not exist yet. Returns the written entry.
-    pub fn append(&self, at: &str, body: &Body) -> Result<Entry> {
-        self.append_or_rescue(at, body)
-    }
-
     /// `append` without the rescue: the journal stays as it was on failure, and that is all.
     fn append_in_place(&self, at: &str, body: &Body) -> Result<Entry> {
         let created = !self.path.exists() || std::fs::metadata(&self.path)?.len() == 0;
@@ -360,9 +354,11 @@ impl Journal {
         Ok(())
     }
 
-    /// Append, or, when the journal cannot take the record, keep it in a rescue file (next to
-    /// the journal, else in the temporary directory): the error names where it went.
-    pub fn append_or_rescue(&self, at: &str, body: &Body) -> Result<Entry> {
+    /// Append one record: chain it, write it as one line, fsync. Creates the journal (with a
+    /// `run` record first) when it does not exist yet. Returns the written entry. When the
+    /// journal cannot take the record, it stays as it was and the record goes to a rescue file
+    /// (next to the journal, else in the temporary directory): the error names where it went.
+    pub fn append(&self, at: &str, body: &Body) -> Result<Entry> {
         match self.append_in_place(at, body) {
             Ok(e) => Ok(e),
             Err(e) => {

@@ -582,7 +582,7 @@ fn apply_pattern(p: &Pattern, s: &str) -> (String, u64) {
 /// `key="Password" value="..."`: the value of an attribute pair whose key names a secret.
 fn redact_pairs(s: &str) -> (String, u64) {
     let r = rules();
-    if !s.contains("value") && !s.contains("VALUE") && !s.contains("Value") {
+    if !r.attr_pair.is_match(s) {
         return (s.to_string(), 0);
     }
     let mut out = String::with_capacity(s.len());

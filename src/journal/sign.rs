@@ -386,84 +386,10 @@ pub fn import_file(journal: &super::Journal, sig: &Path) -> Result<SignatureReco
 }
 
 fn keep(journal: &super::Journal, head: &Entry, rec: SignatureRecord) -> Result<SignatureRecord> {
-    journal.append_or_rescue(&super::now(), &super::Body::Signature(rec.clone()))?;
+    journal.append(&super::now(), &super::Body::Signature(rec.clone()))?;
     let (m, s) = detached_paths(journal.path());
     std::fs::write(&m, head_message(head.seq, &head.hash))
         .with_context(|| format!("{}: cannot write", m.display()))?;
     std::fs::write(&s, &rec.signature).with_context(|| format!("{}: cannot write", s.display()))?;
     Ok(rec)
-}
-
-/// `journal verify`: the chain, every repair, every signature; with an allowed-signers file,
-/// every signature's key must be allowed and there must be at least one.
-pub fn verify_command(journal: &super::Journal, allowed: Option<&Path>) -> Result<i32> {
-    let entries = journal.read_all()?;
-    let path = journal.path().display();
-    let head = entries
-        .last()
-        .map(|e| e.hash.clone())
-        .unwrap_or_else(|| super::GENESIS.into());
-    println!(
-        "{path}: {} records, chain intact, head {head}",
-        entries.len()
-    );
-    let allowed = allowed.map(allowed_signers).transpose()?;
-    let mut bad = 0;
-    let mut last_signed = 0;
-    for e in &entries {
-        match &e.body {
-            super::Body::Repair(r) => println!(
-                "repaired at #{}: {} bytes of an interrupted write cut off (sha256 {}), kept in {}",
-                e.seq, r.bytes, r.sha256, r.side_file
-            ),
-            super::Body::Signature(rec) => match check(rec, &entries) {
-                Err(why) => {
-                    bad += 1;
-                    println!("signature #{}: BAD: {why}", e.seq);
-                }
-                Ok(key) => {
-                    let who = match &allowed {
-                        None => format!(
-                            "{} {} (no allowed-signers list given: the key is not vouched for)",
-                            rec.fingerprint, rec.comment
-                        ),
-                        Some(list) => {
-                            let p = principals(list, &key);
-                            if p.is_empty() {
-                                bad += 1;
-                                format!("{} {}: NOT ALLOWED (the key is not in the allowed-signers list for {NAMESPACE})", rec.fingerprint, rec.comment)
-                            } else {
-                                format!("{} ({})", p.join(", "), rec.fingerprint)
-                            }
-                        }
-                    };
-                    last_signed = last_signed.max(rec.head_seq);
-                    println!(
-                        "signature #{}: head #{} signed by {who}",
-                        e.seq, rec.head_seq
-                    );
-                }
-            },
-            _ => {}
-        }
-    }
-    if last_signed == 0 {
-        println!("no signature");
-        if allowed.is_some() {
-            bail!("journal {path}: not signed (postmortem journal sign)");
-        }
-    } else {
-        // Records after the signed head: the signature records themselves, and anything later.
-        let after = entries
-            .iter()
-            .filter(|e| e.seq > last_signed && !matches!(e.body, super::Body::Signature(_)))
-            .count();
-        if after > 0 {
-            println!("{after} records after the last signed head #{last_signed} are not covered by a signature");
-        }
-    }
-    if bad > 0 {
-        bail!("journal {path}: {bad} signature(s) do not hold");
-    }
-    Ok(0)
 }

@@ -174,6 +174,9 @@ pub fn parse_faults(list: &str) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// The faults `lab up` builds in unless told otherwise: the contest's two.
+pub const DEFAULT_FAULTS: &str = "ip-forward,sg-bgp";
+
 /// Build the lab. Leftovers of an earlier lab (killed, not taken down) are removed first.
 /// Returns whether leftovers were cleaned.
 /// `sudo_password`: `user` on server01 logs in and uses sudo with a password (printed by `lab

@@ -625,7 +625,6 @@ pub fn answers(
                             Body::Fix(g) if g.cause == f.cause && g.stage == "planned" => Some(g),
                             _ => None,
                         })
-                        .take_while(|g| g.cause == f.cause)
                         .fold(Vec::new(), |mut v: Vec<&crate::journal::FixRecord>, g| {
                             if !v.iter().any(|x| x.target == g.target) && applied(&g.target) {
                                 v.push(g);
@@ -878,6 +877,11 @@ fn topology_text(d: &Value, marks: &[&str], lang: Lang) -> Vec<String> {
         ));
     }
     out
+}
+
+/// The heading of an answer's cause section (the HTML and PDF put the pictures before it).
+pub fn cause_heading(lang: Lang) -> &'static str {
+    words(lang).cause
 }
 
 /// The SHA-256 of a solution's commands (what a replay record names).

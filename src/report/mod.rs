@@ -934,22 +934,14 @@ pub fn markdown_styled(
     red: &Redactor,
 ) -> Result<String> {
     let ctx = context(entries, journal, lang, red)?;
-    let template = match style {
-        Style::Answer => "report.md",
-        Style::Postmortem => "postmortem.md",
-    };
-    render_template(template, &ctx)
+    render_template(template_of(style), &ctx)
 }
 
-/// The full evidence (run facts, timeline, every record), the companion of the answers.
-pub fn evidence_markdown(
-    entries: &[Entry],
-    journal: &Path,
-    lang: Lang,
-    red: &Redactor,
-) -> Result<String> {
-    let ctx = context(entries, journal, lang, red)?;
-    render_template("evidence.md", &ctx)
+fn template_of(style: Style) -> &'static str {
+    match style {
+        Style::Answer => "report.md",
+        Style::Postmortem => "postmortem.md",
+    }
 }
 
 fn render_template(template: &str, ctx: &tera::Context) -> Result<String> {
@@ -1031,10 +1023,7 @@ fn last_diagnosis(entries: &[Entry]) -> Option<serde_json::Value> {
 /// Pictures for the HTML and PDF of an answer (the Markdown has none: the score server cannot
 /// show local files): after the investigation's heading's section, before the cause.
 fn with_pictures(md: &str, lang: Lang, figures: &[(String, String)]) -> String {
-    let cause = match lang {
-        Lang::Ja => "\n# 原因\n",
-        Lang::En => "\n# The cause\n",
-    };
+    let cause = format!("\n# {}\n", answer::cause_heading(lang));
     let t = texts(lang);
     let mut pics = String::new();
     for (name, key) in [
@@ -1049,7 +1038,7 @@ fn with_pictures(md: &str, lang: Lang, figures: &[(String, String)]) -> String {
             ));
         }
     }
-    match md.find(cause) {
+    match md.find(&cause) {
         Some(i) if !pics.is_empty() => format!("{}\n{pics}{}", &md[..i], &md[i..]),
         _ => md.to_string(),
     }
@@ -1094,67 +1083,43 @@ pub fn answers_of(
     )
 }
 
-/// `--style answer`: one answer per phase and language (answer.phaseN.LANG.md, .html, .pdf; the
-/// PDF has the full evidence as its appendix), and evidence.LANG.md / .html.
+/// Write one document as `BASE.md`, `.html` and `.pdf`, as the formats ask: `md` is the
+/// Markdown file; `shown` (with pictures) is rendered to HTML; `pdf` (None: no PDF) to PDF.
 #[allow(clippy::too_many_arguments)]
-fn write_answers(
-    entries: &[Entry],
-    journal: &Journal,
+fn emit(
+    base: &Path,
+    md: &str,
+    shown: &str,
+    pdf: Option<&str>,
+    lang: Lang,
+    title: &str,
     opts: &Options,
-    red: &Redactor,
     figures: &[(String, String)],
     timestamp: i64,
     written: &mut Written,
 ) -> Result<()> {
-    if scenario_of(entries).is_none() {
-        return Ok(());
+    let path = |ext: &str| PathBuf::from(format!("{}.{ext}", base.display()));
+    if opts.formats.contains(&Format::Md) {
+        write_atomic(&path("md"), md.as_bytes())?;
+        written.files.push(path("md"));
     }
-    for &lang in &opts.langs {
-        let code = lang.code();
-        let evidence = evidence_markdown(entries, journal.path(), lang, red)?;
-        let ev_name = format!("evidence.{code}.md");
-        if opts.formats.contains(&Format::Md) {
-            let p = opts.out.join(&ev_name);
-            write_atomic(&p, evidence.as_bytes())?;
-            written.files.push(p);
-        }
-        let title = title(entries, lang, red);
-        if opts.formats.contains(&Format::Html) {
-            let p = opts.out.join(format!("evidence.{code}.html"));
-            write_atomic(
-                &p,
-                html::render(&evidence, &title, code, figures).as_bytes(),
-            )?;
-            written.files.push(p);
-        }
-        for a in answers_of(entries, lang, opts.team.as_deref(), red) {
-            let base = format!("answer.phase{}.{code}", a.phase);
-            let atitle = format!("{title} ({} {})", texts(lang)["phase"], a.phase);
-            if opts.formats.contains(&Format::Md) {
-                let p = opts.out.join(format!("{base}.md"));
-                write_atomic(&p, a.md.as_bytes())?;
-                written.files.push(p);
-            }
-            let pictured = with_pictures(&a.md, lang, figures);
-            if opts.formats.contains(&Format::Html) {
-                let p = opts.out.join(format!("{base}.html"));
-                write_atomic(
-                    &p,
-                    html::render(&pictured, &atitle, code, figures).as_bytes(),
-                )?;
-                written.files.push(p);
-            }
-            if opts.formats.contains(&Format::Pdf) && !written.pdf_skipped {
-                let p = opts.out.join(format!("{base}.pdf"));
-                let src =
-                    typst::document(&format!("{pictured}\n\n{evidence}"), code, &atitle, figures);
-                match typst::compile(&src, &p, timestamp, figures) {
-                    Ok(()) => written.files.push(p),
-                    Err(typst::PdfError::NoTypst) => written.pdf_skipped = true,
-                    Err(typst::PdfError::Other(e)) => {
-                        return Err(e.context(format!("writing {}", p.display())))
-                    }
-                }
+    if opts.formats.contains(&Format::Html) {
+        let html = html::render(shown, title, lang.code(), figures);
+        write_atomic(&path("html"), html.as_bytes())?;
+        written.files.push(path("html"));
+    }
+    if let Some(src) = pdf.filter(|_| opts.formats.contains(&Format::Pdf) && !written.pdf_skipped) {
+        let p = path("pdf");
+        match typst::compile(
+            &typst::document(src, lang.code(), title, figures),
+            &p,
+            timestamp,
+            figures,
+        ) {
+            Ok(()) => written.files.push(p),
+            Err(typst::PdfError::NoTypst) => written.pdf_skipped = true,
+            Err(typst::PdfError::Other(e)) => {
+                return Err(e.context(format!("writing {}", p.display())))
             }
         }
     }
@@ -1199,45 +1164,63 @@ pub fn write(journal: &Journal, opts: &Options, red: &Redactor) -> Result<Writte
         write_atomic(&p, svg.as_bytes())?;
         written.files.push(p);
     }
+    let answers = opts.style == Style::Answer && scenario_of(&entries).is_some();
     for &lang in &opts.langs {
-        let md = markdown_styled(&entries, journal.path(), lang, opts.style, red)?;
-        let base = opts.out.join(format!("report.{}", lang.code()));
-        if opts.formats.contains(&Format::Md) {
-            let p = base.with_extension(format!("{}.md", lang.code()));
-            write_atomic(&p, md.as_bytes())?;
-            written.files.push(p);
-        }
+        let code = lang.code();
+        // One context per language serves the report and the evidence of the answers.
+        let ctx = context(&entries, journal.path(), lang, red)?;
+        let md = render_template(template_of(opts.style), &ctx)?;
         let title = title(&entries, lang, red);
-        if opts.formats.contains(&Format::Html) {
-            let p = base.with_extension(format!("{}.html", lang.code()));
-            write_atomic(
-                &p,
-                html::render(&md, &title, lang.code(), &figures).as_bytes(),
-            )?;
-            written.files.push(p);
-        }
-        if opts.formats.contains(&Format::Pdf) && !written.pdf_skipped {
-            let p = base.with_extension(format!("{}.pdf", lang.code()));
-            let src = typst::document(&md, lang.code(), &title, &figures);
-            match typst::compile(&src, &p, timestamp, &figures) {
-                Ok(()) => written.files.push(p),
-                Err(typst::PdfError::NoTypst) => written.pdf_skipped = true,
-                Err(typst::PdfError::Other(e)) => {
-                    return Err(e.context(format!("writing {}", p.display())))
-                }
-            }
-        }
-    }
-    if opts.style == Style::Answer {
-        write_answers(
-            &entries,
-            journal,
+        let base = opts.out.join(format!("report.{code}"));
+        emit(
+            &base,
+            &md,
+            &md,
+            Some(&md),
+            lang,
+            &title,
             opts,
-            red,
             &figures,
             timestamp,
             &mut written,
         )?;
+        if !answers {
+            continue;
+        }
+        // One answer per phase (answer.phaseN.LANG: the PDF has the full evidence as its
+        // appendix), and the evidence itself (evidence.LANG.md, .html).
+        let evidence = render_template("evidence.md", &ctx)?;
+        let base = opts.out.join(format!("evidence.{code}"));
+        emit(
+            &base,
+            &evidence,
+            &evidence,
+            None,
+            lang,
+            &title,
+            opts,
+            &figures,
+            timestamp,
+            &mut written,
+        )?;
+        for a in answers_of(&entries, lang, opts.team.as_deref(), red) {
+            let base = opts.out.join(format!("answer.phase{}.{code}", a.phase));
+            let atitle = format!("{title} ({} {})", texts(lang)["phase"], a.phase);
+            let shown = with_pictures(&a.md, lang, &figures);
+            let pdf = format!("{shown}\n\n{evidence}");
+            emit(
+                &base,
+                &a.md,
+                &shown,
+                Some(&pdf),
+                lang,
+                &atitle,
+                opts,
+                &figures,
+                timestamp,
+                &mut written,
+            )?;
+        }
     }
     let copy = opts.out.join("journal.jsonl");
     let same = std::fs::canonicalize(&copy).ok() == std::fs::canonicalize(journal.path()).ok();
