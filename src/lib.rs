@@ -17,5 +17,6 @@ pub mod replay;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod shell;
 pub mod step;
 pub mod transport;

@@ -1,4 +1,4 @@
-//! `journal`: verify, repair, sign and start journals.
+//! `journal`: verify, repair, sign, start and export journals.
 
 use super::*;
 use crate::journal::sign;
@@ -166,6 +166,27 @@ pub(super) fn run(c: Command) -> Result<i32> {
                 .append(&crate::journal::now(), &Body::Run(RunMeta::here(title)))
                 .with_context(|| format!("journal {}: cannot start it", path.display()))?;
             println!("{}", path.display());
+            Ok(0)
+        }
+        Command::Journal {
+            command:
+                JournalCommand::Export {
+                    asciicast: _,
+                    session,
+                    out,
+                    path,
+                },
+        } => {
+            let entries = Journal::new(&path).read_all()?;
+            let cast = crate::shell::asciicast::export(&entries, session)
+                .with_context(|| format!("journal {}", path.display()))?;
+            match out {
+                Some(f) => {
+                    std::fs::write(&f, cast).with_context(|| format!("cannot write {}", f.display()))?;
+                    eprintln!("postmortem: wrote {}", f.display());
+                }
+                None => print!("{cast}"),
+            }
             Ok(0)
         }
         _ => unreachable!("dispatched by its variant"),

@@ -22,6 +22,7 @@ mod replay;
 mod report_cmd;
 mod run;
 mod scenario;
+mod shell;
 
 use diagnose::print_diagnosis;
 use fix::{confirm, print_plan};
@@ -219,6 +220,34 @@ enum Command {
         argv: Vec<String>,
     },
     /// Append a note to the journal.
+    /// Open your shell (here, or on a host with --on) and record every command line you run
+    ///
+    /// Each command becomes one evidence record: the line as the shell read it, the working
+    /// directory, the output as shown, the exit status, start and end. Secrets are redacted
+    /// before writing; input is never recorded, so what you type with echo off (a password)
+    /// cannot reach the journal. A line `#note: TEXT` becomes a note. bash and zsh are
+    /// integrated without touching your rc files; another shell is kept whole, as one record.
+    /// Exit the shell to end the session.
+    Shell {
+        #[command(flatten)]
+        journal: JournalArg,
+        /// The host to open the shell on, as your ssh_config names it (its login shell)
+        #[arg(long, value_name = "HOST")]
+        on: Option<String>,
+        /// Keep at most this many bytes of each command's output (head and tail)
+        #[arg(long, default_value_t = crate::capture::DEFAULT_CAP, value_name = "BYTES")]
+        cap: usize,
+        /// The OpenSSH client configuration to read (default: ~/.ssh/config)
+        #[arg(long, value_name = "FILE")]
+        ssh_config: Option<PathBuf>,
+        /// Accept and record the key of a host that known_hosts does not hold yet
+        #[arg(long)]
+        accept_new: bool,
+        #[command(flatten)]
+        secrets: SecretArgs,
+        #[command(flatten)]
+        passwords: PassArgs,
+    },
     Note {
         #[command(flatten)]
         journal: JournalArg,
@@ -510,6 +539,21 @@ enum JournalCommand {
         #[arg(env = "POSTMORTEM_JOURNAL", default_value = "journal.jsonl")]
         path: PathBuf,
     },
+    /// Write a recorded shell session out of the journal, for other tools
+    Export {
+        /// As asciicast v2, which `asciinema play` replays
+        #[arg(long, required = true)]
+        asciicast: bool,
+        /// The session: the seq of its `session` started record (default: the last one)
+        #[arg(long, value_name = "SEQ")]
+        session: Option<u64>,
+        /// Write here instead of standard output
+        #[arg(long, short = 'o', value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// The journal file
+        #[arg(env = "POSTMORTEM_JOURNAL", default_value = "journal.jsonl")]
+        path: PathBuf,
+    },
 }
 
 /// The most a record of a command can take: both streams at the cap, escaped, and the rest.
@@ -521,6 +565,7 @@ fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         c @ Command::Record { .. } => record::run(c),
         c @ Command::Note { .. } => note::run(c),
+        c @ Command::Shell { .. } => shell::run(c),
         c @ Command::Report { .. } => report_cmd::run(c),
         c @ Command::Lab { .. } => lab::run(c),
         c @ Command::Scenario { .. } => scenario::run(c),

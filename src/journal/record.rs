@@ -31,6 +31,34 @@ pub enum Body {
     Signature(SignatureRecord),
     /// An answer's solution run again, verbatim, on a freshly built initial state.
     Replay(ReplayRecord),
+    /// A recorded shell (`postmortem shell`) started or ended; its commands are evidence
+    /// records that name it.
+    Session(SessionRecord),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SessionRecord {
+    /// started or ended
+    pub stage: String,
+    pub host: String,
+    /// The terminal it ran in: TERM and the size at the start.
+    pub term: String,
+    pub cols: u16,
+    pub rows: u16,
+    /// On `ended`: the seq of its `started` record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<u64>,
+    /// On `ended`: the integration that ran (bash, zsh), or `none` when the session was kept
+    /// whole as one record.
+    #[serde(default)]
+    pub shell: String,
+    #[serde(default)]
+    pub commands: u64,
+    #[serde(default)]
+    pub notes: u64,
+    /// On `ended`: how the shell itself ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -230,6 +258,12 @@ pub struct Evidence {
     pub host_key: Option<String>,
     /// The command as run (shell-quoted when it was an argument vector), redacted.
     pub command: String,
+    /// The working directory it ran in, when known (a recorded shell's commands).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    /// The seq of the `session` record of the recorded shell it ran in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<u64>,
     /// The scenario probe this evidence was collected for, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe: Option<String>,

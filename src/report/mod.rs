@@ -331,6 +331,22 @@ fn context(entries: &[Entry], journal: &Path, lang: Lang, red: &Redactor) -> Res
                 ),
                 ..base
             },
+            Body::Session(ss) => RecordView {
+                kind: "session",
+                label: t["session"].clone(),
+                host: Some(r(&ss.host)),
+                summary: match ss.started {
+                    None => format!("{} {} ({}x{})", ss.stage, ss.host, ss.cols, ss.rows),
+                    Some(st) => format!(
+                        "{} #{st}: {} commands, {} notes ({})",
+                        ss.stage,
+                        ss.commands,
+                        ss.notes,
+                        ss.outcome.as_ref().map(|o| o.describe()).unwrap_or_default()
+                    ),
+                },
+                ..base
+            },
             Body::Replay(rp) => RecordView {
                 kind: "replay",
                 label: t["replay"].clone(),

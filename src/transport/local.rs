@@ -63,6 +63,8 @@ impl LocalRun<'_> {
             address: None,
             host_key: None,
             command: command.clone(),
+            cwd: None,
+            session: None,
             probe: None,
             step: None,
             started_at: started_at.clone(),
@@ -117,20 +119,25 @@ impl LocalRun<'_> {
             i.abort();
         }
         let outcome = match status {
-            Ok(s) => match (s.code(), s.signal()) {
-                (Some(code), _) => Outcome::Exited { code },
-                (None, Some(signal)) => Outcome::Signaled {
-                    signal,
-                    name: signal_name(signal),
-                },
-                (None, None) => Outcome::Failed {
-                    message: format!("ended without status: {s}"),
-                },
-            },
+            Ok(s) => outcome_of(s),
             Err(e) => Outcome::Failed {
                 message: format!("cannot wait for the command: {e}"),
             },
         };
         finish(outcome, out, err)
+    }
+}
+
+/// How a process that was waited for ended.
+pub fn outcome_of(s: std::process::ExitStatus) -> Outcome {
+    match (s.code(), s.signal()) {
+        (Some(code), _) => Outcome::Exited { code },
+        (None, Some(signal)) => Outcome::Signaled {
+            signal,
+            name: signal_name(signal),
+        },
+        (None, None) => Outcome::Failed {
+            message: format!("ended without status: {s}"),
+        },
     }
 }

@@ -413,7 +413,8 @@ pub async fn connect(alias: &str, opts: &SshOptions) -> Result<Connection, Strin
     })
 }
 
-fn sig_number(sig: &Sig) -> (i32, String) {
+/// A signal's number and name (SIGTERM), as an SSH exit-signal names it.
+pub fn sig_number(sig: &Sig) -> (i32, String) {
     let n = match sig {
         Sig::HUP => 1,
         Sig::INT => 2,
@@ -537,6 +538,29 @@ impl Connection {
             stdout,
             stderr,
         }
+    }
+
+    /// Open an interactive session: a pseudo-terminal of this size, then `command` in it.
+    pub async fn open_shell(
+        &self,
+        command: &str,
+        term: &str,
+        (cols, rows): (u16, u16),
+    ) -> Result<russh::Channel<client::Msg>, String> {
+        let channel = self
+            .handle
+            .channel_open_session()
+            .await
+            .map_err(|e| format!("cannot open a session: {}", russh_error(&e)))?;
+        channel
+            .request_pty(true, term, cols as u32, rows as u32, 0, 0, &[])
+            .await
+            .map_err(|e| format!("cannot get a terminal: {}", russh_error(&e)))?;
+        channel
+            .exec(true, command)
+            .await
+            .map_err(|e| format!("cannot start the shell: {}", russh_error(&e)))?;
+        Ok(channel)
     }
 
     pub async fn close(&self) {
@@ -675,6 +699,8 @@ impl SshPool {
             address,
             host_key: host_key.filter(|k| !k.is_empty()),
             command: red.redact(command).0,
+            cwd: None,
+            session: None,
             probe: None,
             step: None,
             started_at,
