@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 for pkg in pkg-config libssl-dev gcc fonts-noto-cjk poppler-utils ca-certificates curl openssh-server openssh-client \
-    iproute2 nftables bird2 iputils-ping python3 python3-apt python3-venv dpkg-dev apt-utils sudo util-linux bsdutils passwd chromium; do
+    iproute2 nftables bird2 iputils-ping python3 python3-apt python3-venv dpkg-dev apt-utils sudo util-linux bsdutils passwd chromium zsh less; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 command -v node >/dev/null || need_apt+=(nodejs)
@@ -44,4 +44,13 @@ if [ ! -x "$venv/bin/ansible-playbook" ]; then
   echo "install-deps: ansible-core 2.15.13 in $venv"
   /usr/bin/python3 -m venv "$venv"
   "$venv/bin/pip" install -q ansible-core==2.15.13
+fi
+
+# asciinema (the player of the asciicast files `journal export --asciicast` writes), pinned: the
+# tests play a recorded session with it.
+tools=/opt/postmortem-tools
+if [ ! -x "$tools/bin/asciinema" ]; then
+  echo "install-deps: asciinema 2.4.0 in $tools"
+  /usr/bin/python3 -m venv "$tools"
+  "$tools/bin/pip" install -q asciinema==2.4.0
 fi

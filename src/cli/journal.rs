@@ -182,7 +182,8 @@ pub(super) fn run(c: Command) -> Result<i32> {
                 .with_context(|| format!("journal {}", path.display()))?;
             match out {
                 Some(f) => {
-                    std::fs::write(&f, cast).with_context(|| format!("cannot write {}", f.display()))?;
+                    std::fs::write(&f, cast)
+                        .with_context(|| format!("cannot write {}", f.display()))?;
                     eprintln!("postmortem: wrote {}", f.display());
                 }
                 None => print!("{cast}"),

@@ -645,6 +645,11 @@ fn redact_named(s: &str) -> (String, u64) {
             (false, Some(q @ ('"' | '\''))) => Some(q),
             _ => c["q"].chars().last().filter(|_| !quoted_key),
         };
+        // The quote that encloses the key closes right after it: the key is a prompt's text
+        // (read -p 'Password: ' pw), with no value of its own.
+        if stop.is_some() && next == stop {
+            continue;
+        }
         let yaml =
             opt == ":" || (opt.ends_with('=') && op.as_str().len() > opt.len() && !quoted_key);
         let (vs, ve, end) = value_span(s, op.end(), yaml && !key.as_str().starts_with('-'), stop);
@@ -686,6 +691,17 @@ mod tests {
         let out = r("PRIVATE_KEY=~/.ssh/id OS_PASSWORD=hunter2secret");
         assert!(out.starts_with("PRIVATE_KEY=~/.ssh/id "), "{out}");
         assert!(!out.contains("hunter2secret"), "{out}");
+    }
+
+    #[test]
+    fn a_prompt_text_in_quotes_has_no_value() {
+        let line = "read -s -p 'Password: ' pw; echo; echo got ${#pw}";
+        assert_eq!(r(line), line);
+        assert_eq!(r("read -p \"password: \" x"), "read -p \"password: \" x");
+        assert_eq!(
+            r("sh -c 'echo \"password: hunter2x\"'"),
+            "sh -c 'echo \"password: [REDACTED:password]\"'"
+        );
     }
 
     #[test]

@@ -342,7 +342,10 @@ fn context(entries: &[Entry], journal: &Path, lang: Lang, red: &Redactor) -> Res
                         ss.stage,
                         ss.commands,
                         ss.notes,
-                        ss.outcome.as_ref().map(|o| o.describe()).unwrap_or_default()
+                        ss.outcome
+                            .as_ref()
+                            .map(|o| o.describe())
+                            .unwrap_or_default()
                     ),
                 },
                 ..base

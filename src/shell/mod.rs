@@ -599,7 +599,8 @@ pub fn run_remote(
             let mut status = None;
             while let Some(msg) = read.wait().await {
                 match msg {
-                    russh::ChannelMsg::Data { data } | russh::ChannelMsg::ExtendedData { data, .. } => {
+                    russh::ChannelMsg::Data { data }
+                    | russh::ChannelMsg::ExtendedData { data, .. } => {
                         if tx.send(Event::Output(data.to_vec())).await.is_err() {
                             return;
                         }
@@ -663,15 +664,7 @@ fn openpty((cols, rows): (u16, u16)) -> Result<(OwnedFd, OwnedFd)> {
         ws_xpixel: 0,
         ws_ypixel: 0,
     };
-    let r = unsafe {
-        libc::openpty(
-            &mut m,
-            &mut s,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            &ws,
-        )
-    };
+    let r = unsafe { libc::openpty(&mut m, &mut s, std::ptr::null_mut(), std::ptr::null(), &ws) };
     if r != 0 {
         return Err(std::io::Error::last_os_error()).context("cannot open a pseudo-terminal");
     }
