@@ -552,3 +552,139 @@ fn missing_typst_still_writes_md_and_html_and_says_how_to_install() {
     }
     assert!(!d.path().join("out/report.ja.pdf").exists());
 }
+
+/// Run postmortem in `dir` as the user `user` (the journal's author).
+fn pm_as(dir: &Path, user: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(bin())
+        .current_dir(dir)
+        .env_remove("POSTMORTEM_JOURNAL")
+        .env("USER", user)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_team_report_merges_journals_by_time_and_names_the_one_that_does_not_verify() {
+    let d = tempdir();
+    let dir = d.path();
+    let step = |user: &str, args: &[&str]| {
+        let o = pm_as(dir, user, args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    step(
+        "alice",
+        &[
+            "note",
+            "--journal",
+            "alice.jsonl",
+            "server01 forwards nothing",
+        ],
+    );
+    step(
+        "bob",
+        &[
+            "record",
+            "--journal",
+            "bob.jsonl",
+            "--",
+            "echo",
+            "bob-first",
+        ],
+    );
+    step(
+        "alice",
+        &[
+            "record",
+            "--journal",
+            "alice.jsonl",
+            "--",
+            "echo",
+            "alice-second",
+        ],
+    );
+    step(
+        "bob",
+        &[
+            "note",
+            "--journal",
+            "bob.jsonl",
+            "BGP is Active, not Established",
+        ],
+    );
+    step(
+        "carol",
+        &["note", "--journal", "carol.jsonl", "carol's note"],
+    );
+    // Carol's journal is edited after the fact.
+    let c = fs::read_to_string(dir.join("carol.jsonl")).unwrap();
+    fs::write(
+        dir.join("carol.jsonl"),
+        c.replace("carol's note", "carol's NOTE"),
+    )
+    .unwrap();
+
+    let o = pm(
+        dir,
+        &[
+            "report",
+            "--journal",
+            "alice.jsonl",
+            "--journal",
+            "bob.jsonl",
+            "--journal",
+            "carol.jsonl",
+            "--out",
+            "out",
+            "--format",
+            "md,html,pdf",
+            "--lang",
+            "en,ja",
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(4),
+        "a journal left out: {}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("carol.jsonl"), "{}", stderr(&o));
+    let md = fs::read_to_string(dir.join("out/team.en.md")).unwrap();
+    // Ordered by time across the journals, each record named by member and seq.
+    let pos = |s: &str| md.find(s).unwrap_or_else(|| panic!("{s} missing:\n{md}"));
+    let order = ["| alice#2 |", "| bob#2 |", "| alice#3 |", "| bob#3 |"];
+    for w in order.windows(2) {
+        assert!(pos(w[0]) < pos(w[1]), "{} before {}", w[0], w[1]);
+    }
+    // The author, user@host (escaped in Markdown so that it is no mail link).
+    assert!(md.contains("alice\\@"), "the author");
+    assert!(md.contains("bob\\@"));
+    assert!(md.contains("## Journals not merged"));
+    assert!(
+        !md.contains("carol's"),
+        "nothing of a journal that does not verify"
+    );
+    // The merged journals are copied beside the report, and still verify.
+    for m in ["alice", "bob"] {
+        let o = pm(
+            dir,
+            &["journal", "verify", &format!("out/journals/{m}.jsonl")],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    assert!(!dir.join("out/journals/carol.jsonl").exists());
+    let ja = fs::read_to_string(dir.join("out/team.ja.md")).unwrap();
+    assert!(ja.contains("チームの報告") && ja.contains("統合しなかったジャーナル"));
+    let html = fs::read_to_string(dir.join("out/team.en.html")).unwrap();
+    assert!(html.contains("alice#3") && html.contains("bob-first"));
+    assert!(
+        html.contains("journal carol.jsonl: line 2: content does not match its hash"),
+        "the reason names the journal and line"
+    );
+    let pdf = pdftotext(&dir.join("out/team.en.pdf"));
+    assert!(
+        pdf.contains("alice#3") && pdf.contains("BGP is Active"),
+        "{pdf}"
+    );
+}

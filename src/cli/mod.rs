@@ -257,10 +257,20 @@ enum Command {
         #[arg(required = true)]
         text: Vec<String>,
     },
-    /// Render the journal as report.<lang>.md, .html and .pdf, and copy the journal beside them.
+    /// Render the journal as report.<lang>.md, .html and .pdf, and copy the journal beside them
+    ///
+    /// With --journal given more than once, a team's report: every member's journal, each
+    /// verified on its own, merged into team.<lang>.md, .html and .pdf, ordered by time, each
+    /// record with its author. A journal that does not verify is named and left out (exit 4).
     Report {
-        #[command(flatten)]
-        journal: JournalArg,
+        /// The journal file; repeat it to merge a team's journals
+        #[arg(
+            long = "journal",
+            env = "POSTMORTEM_JOURNAL",
+            default_value = "journal.jsonl",
+            value_name = "FILE"
+        )]
+        journals: Vec<PathBuf>,
         /// Languages
         #[arg(long, value_enum, value_delimiter = ',', default_value = "ja,en")]
         lang: Vec<Lang>,

@@ -1,34 +1,46 @@
-//! `report`: render the journal (answers, evidence, the whole report).
+//! `report`: render the journal (answers, evidence, the whole report), or a team's journals.
 
 use super::*;
 
 pub(super) fn run(c: Command) -> Result<i32> {
-    match c {
-        Command::Report {
-            journal,
-            lang,
-            format,
-            out,
-            style,
-            team,
-            secrets,
-        } => {
-            let redactor = secrets.redactor()?;
-            let out = out.unwrap_or_else(|| journal.dir());
-            let journal = Journal::new(journal.journal);
-            let written = report::write(
-                &journal,
-                &report::Options {
-                    langs: lang,
-                    formats: format,
-                    out,
-                    style,
-                    team,
-                },
-                &redactor,
-            )?;
-            Ok(if print_written(&written) { 0 } else { 3 })
+    let Command::Report {
+        journals,
+        lang,
+        format,
+        out,
+        style,
+        team,
+        secrets,
+    } = c
+    else {
+        unreachable!("dispatched by its variant")
+    };
+    let redactor = secrets.redactor()?;
+    let first = JournalArg {
+        journal: journals[0].clone(),
+    };
+    let out = out.unwrap_or_else(|| first.dir());
+    let opts = report::Options {
+        langs: lang,
+        formats: format,
+        out,
+        style,
+        team,
+    };
+    if journals.len() > 1 {
+        let t = report::team::write(&journals, &opts, &redactor)?;
+        for why in &t.left_out {
+            eprintln!("postmortem: not merged: {why}");
         }
-        _ => unreachable!("dispatched by its variant"),
+        let pdf = print_written(&t.written);
+        return Ok(if !t.left_out.is_empty() {
+            4
+        } else if pdf {
+            0
+        } else {
+            3
+        });
     }
+    let written = report::write(&Journal::new(&journals[0]), &opts, &redactor)?;
+    Ok(if print_written(&written) { 0 } else { 3 })
 }

@@ -4,6 +4,7 @@
 pub mod answer;
 pub mod figures;
 pub mod html;
+pub mod team;
 pub mod text;
 pub mod typst;
 
@@ -49,6 +50,7 @@ const TEMPLATE: &str = include_str!("../../templates/report.md.tera");
 const POSTMORTEM: &str = include_str!("../../templates/postmortem.md.tera");
 const APPENDIX: &str = include_str!("../../templates/appendix.md.tera");
 const EVIDENCE: &str = include_str!("../../templates/evidence.md.tera");
+const TEAM: &str = include_str!("../../templates/team.md.tera");
 const TEXTS: &str = include_str!("../../templates/texts.toml");
 
 type Texts = HashMap<String, String>;
@@ -60,7 +62,7 @@ fn texts(lang: Lang) -> Texts {
         .expect("texts for every language")
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 struct Meta {
     tool: String,
     version: String,
@@ -89,11 +91,17 @@ struct StreamView {
 #[derive(Serialize, Default)]
 struct RecordView {
     seq: u64,
+    /// How the report names it: its seq, or `member#seq` in a team's report.
+    id: String,
+    /// Who wrote it (user@host, journal), in a team's report.
+    author: Option<String>,
     kind: &'static str,
     label: String,
     time: String,
     hash: String,
     host: Option<String>,
+    /// The working directory of a recorded shell's command.
+    cwd: Option<String>,
     address: Option<String>,
     host_key: Option<String>,
     summary: String,
@@ -169,14 +177,83 @@ fn title(entries: &[Entry], lang: Lang, red: &Redactor) -> String {
 /// so secrets added to it after the evidence was collected stay out of the report too.
 fn context(entries: &[Entry], journal: &Path, lang: Lang, red: &Redactor) -> Result<tera::Context> {
     let t = texts(lang);
+    let title = title(entries, lang, red);
+    let head = entries.last().map(|e| e.hash.clone()).unwrap_or_default();
+    let meta = meta_of(entries, journal, red);
+    let records = record_views(entries, &t, red);
+    let mut ctx = tera::Context::new();
+    let (before_owned, after) = before_and_after(entries);
+    let before = before_owned.as_ref().map(|(s, d)| (*s, d));
+    if let Some((seq, d)) = before {
+        ctx.insert("findings", &findings(seq, d, lang, red));
+        ctx.insert("figures", &figure_names(before, after));
+    }
+    if let (Some((bseq, b)), Some((aseq, a))) = (before, after) {
+        ctx.insert("after", &before_after(bseq, b, aseq, a, lang, red));
+    }
+    let scenario = scenario_of(entries);
+    if let Some(sc) = &scenario {
+        let claimed: Vec<String> = before
+            .and_then(|(_, d)| {
+                d["causes"].as_array().map(|a| {
+                    a.iter()
+                        .filter_map(|c| c["id"].as_str().map(String::from))
+                        .collect()
+                })
+            })
+            .unwrap_or_default();
+        let actions: Vec<serde_json::Value> = sc
+            .causes
+            .iter()
+            .filter(|c| claimed.contains(&c.id))
+            .filter_map(|c| {
+                c.action
+                    .as_ref()
+                    .map(|a| serde_json::json!({ "cause": c.id, "text": a.get(lang.code()) }))
+            })
+            .collect();
+        ctx.insert("actions", &actions);
+        if let Some(l) = sc.lessons.as_ref().and_then(|l| l.get(lang.code())) {
+            ctx.insert("lessons", l);
+        }
+    } else {
+        ctx.insert("actions", &Vec::<serde_json::Value>::new());
+    }
+    let fixes = fixes_view(entries, lang);
+    if !fixes.is_empty() {
+        ctx.insert("fixes", &fixes);
+    }
+    let rules = rules_view(entries, lang);
+    if !rules.is_empty() {
+        ctx.insert("rules", &rules);
+    }
+    ctx.insert("steps", &steps_view(entries, lang, red));
+    ctx.insert("rounds", &rounds_view(entries, lang));
+    ctx.insert("end_states", &end_states_view(entries, lang, red));
+    ctx.insert(
+        "integrity",
+        &t["integrity_text"]
+            .replace("{n}", &entries.len().to_string())
+            .replace("{head}", &head),
+    );
+    ctx.insert("t", &t);
+    ctx.insert("lang", lang.code());
+    ctx.insert("title", &title);
+    ctx.insert("meta", &meta);
+    ctx.insert("records", &records);
+    ctx.insert("team", &false);
+    Ok(ctx)
+}
+
+/// Where a journal comes from and what it holds, for the report's header.
+fn meta_of(entries: &[Entry], journal: &Path, red: &Redactor) -> Meta {
     let r = |s: &str| red.redact(s).0;
     let run = entries.iter().find_map(|e| match &e.body {
         Body::Run(m) => Some(m.clone()),
         _ => None,
     });
-    let title = title(entries, lang, red);
     let head = entries.last().map(|e| e.hash.clone()).unwrap_or_default();
-    let meta = Meta {
+    Meta {
         tool: run.as_ref().map(|m| m.tool.clone()).unwrap_or_default(),
         version: run.as_ref().map(|m| m.version.clone()).unwrap_or_default(),
         hostname: run.as_ref().map(|m| r(&m.hostname)).unwrap_or_default(),
@@ -210,7 +287,12 @@ fn context(entries: &[Entry], journal: &Path, lang: Lang, red: &Redactor) -> Res
                 _ => None,
             })
             .collect(),
-    };
+    }
+}
+
+/// Every record as the report shows it, in journal order.
+fn record_views(entries: &[Entry], t: &Texts, red: &Redactor) -> Vec<RecordView> {
+    let r = |s: &str| red.redact(s).0;
     let stream = |title: &str, s: &Stream| StreamView {
         title: title.to_string(),
         text: r(&s.text),
@@ -223,6 +305,7 @@ fn context(entries: &[Entry], journal: &Path, lang: Lang, red: &Redactor) -> Res
     for e in entries {
         let base = RecordView {
             seq: e.seq,
+            id: e.seq.to_string(),
             time: show_time(&e.at),
             hash: e.hash.clone(),
             ..Default::default()
@@ -384,6 +467,7 @@ fn context(entries: &[Entry], journal: &Path, lang: Lang, red: &Redactor) -> Res
                 kind: "evidence",
                 label: t["evidence"].clone(),
                 host: Some(r(&ev.host)),
+                cwd: ev.cwd.as_deref().map(r),
                 address: ev.address.clone(),
                 host_key: ev.host_key.clone(),
                 summary: first_line(&r(&ev.command), 60),
@@ -401,67 +485,7 @@ fn context(entries: &[Entry], journal: &Path, lang: Lang, red: &Redactor) -> Res
         };
         records.push(v);
     }
-    let mut ctx = tera::Context::new();
-    let (before_owned, after) = before_and_after(entries);
-    let before = before_owned.as_ref().map(|(s, d)| (*s, d));
-    if let Some((seq, d)) = before {
-        ctx.insert("findings", &findings(seq, d, lang, red));
-        ctx.insert("figures", &figure_names(before, after));
-    }
-    if let (Some((bseq, b)), Some((aseq, a))) = (before, after) {
-        ctx.insert("after", &before_after(bseq, b, aseq, a, lang, red));
-    }
-    let scenario = scenario_of(entries);
-    if let Some(sc) = &scenario {
-        let claimed: Vec<String> = before
-            .and_then(|(_, d)| {
-                d["causes"].as_array().map(|a| {
-                    a.iter()
-                        .filter_map(|c| c["id"].as_str().map(String::from))
-                        .collect()
-                })
-            })
-            .unwrap_or_default();
-        let actions: Vec<serde_json::Value> = sc
-            .causes
-            .iter()
-            .filter(|c| claimed.contains(&c.id))
-            .filter_map(|c| {
-                c.action
-                    .as_ref()
-                    .map(|a| serde_json::json!({ "cause": c.id, "text": a.get(lang.code()) }))
-            })
-            .collect();
-        ctx.insert("actions", &actions);
-        if let Some(l) = sc.lessons.as_ref().and_then(|l| l.get(lang.code())) {
-            ctx.insert("lessons", l);
-        }
-    } else {
-        ctx.insert("actions", &Vec::<serde_json::Value>::new());
-    }
-    let fixes = fixes_view(entries, lang);
-    if !fixes.is_empty() {
-        ctx.insert("fixes", &fixes);
-    }
-    let rules = rules_view(entries, lang);
-    if !rules.is_empty() {
-        ctx.insert("rules", &rules);
-    }
-    ctx.insert("steps", &steps_view(entries, lang, red));
-    ctx.insert("rounds", &rounds_view(entries, lang));
-    ctx.insert("end_states", &end_states_view(entries, lang, red));
-    ctx.insert(
-        "integrity",
-        &t["integrity_text"]
-            .replace("{n}", &entries.len().to_string())
-            .replace("{head}", &head),
-    );
-    ctx.insert("t", &t);
-    ctx.insert("lang", lang.code());
-    ctx.insert("title", &title);
-    ctx.insert("meta", &meta);
-    ctx.insert("records", &records);
-    Ok(ctx)
+    records
 }
 
 type Diag<'a> = Option<(u64, &'a serde_json::Value)>;
@@ -934,6 +958,7 @@ fn engine() -> tera::Tera {
         ("evidence.md", EVIDENCE),
         ("report.md", TEMPLATE),
         ("postmortem.md", POSTMORTEM),
+        ("team.md", TEAM),
     ])
     .expect("the templates are valid");
     tera
