@@ -44,6 +44,23 @@ impl Capture {
         self.tail.extend(data);
     }
 
+    /// The head is full: whatever comes now goes to the tail or is left out.
+    pub fn head_full(&self) -> bool {
+        self.head.len() >= self.half
+    }
+
+    /// How many bytes the tail keeps.
+    pub fn half(&self) -> usize {
+        self.half
+    }
+
+    /// Count `n` bytes that went by without being pushed, once the head is full: they, and
+    /// what the tail held until now, are left out between head and tail.
+    pub fn skip(&mut self, n: u64) {
+        self.total += n;
+        self.tail.clear();
+    }
+
     /// The first bytes kept (up to half the cap).
     pub fn head(&self) -> &[u8] {
         &self.head

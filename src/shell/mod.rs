@@ -341,27 +341,108 @@ pub fn term_size() -> (u16, u16) {
     }
 }
 
-/// What the session loop hears from its parts.
-enum Event {
-    Output(Vec<u8>),
-    Input(Vec<u8>),
-    Ended(Outcome),
-}
+/// Input from this process's terminal.
+type Input = Vec<u8>;
+
+/// Most output taken in one go: what is there when the shell's output is read, up to this.
+const OUTPUT_BATCH: usize = 256 * 1024;
 
 /// The terminal the shell runs in: a local pseudo-terminal or an SSH channel's.
 enum Pty {
     Local {
-        master: std::sync::Arc<tokio::io::unix::AsyncFd<OwnedFd>>,
+        master: tokio::io::unix::AsyncFd<OwnedFd>,
+        child: Option<std::process::Child>,
     },
     Remote {
+        read: russh::ChannelReadHalf,
         write: russh::ChannelWriteHalf<russh::client::Msg>,
+        status: Option<Outcome>,
     },
 }
 
+fn read_fd(fd: &OwnedFd, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    buf.reserve(64 * 1024);
+    let spare = buf.spare_capacity_mut();
+    let n = unsafe { libc::read(fd.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len()) };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    unsafe { buf.set_len(buf.len() + n as usize) };
+    Ok(n as usize)
+}
+
 impl Pty {
+    /// Wait for output, then take all there is (up to a batch) into `buf`. Err: the shell has
+    /// ended, and how.
+    async fn output(&mut self, buf: &mut Vec<u8>) -> Result<(), Outcome> {
+        match self {
+            Pty::Local { master, child } => {
+                loop {
+                    let Ok(mut guard) = master.readable().await else {
+                        break;
+                    };
+                    let mut ended = false;
+                    while buf.len() < OUTPUT_BATCH {
+                        match guard.try_io(|fd| read_fd(fd.get_ref(), buf)) {
+                            Ok(Ok(0)) | Ok(Err(_)) => {
+                                ended = true;
+                                break;
+                            }
+                            Ok(Ok(_)) => {}
+                            Err(_would_block) => break,
+                        }
+                    }
+                    if !buf.is_empty() {
+                        return Ok(());
+                    }
+                    if ended {
+                        break;
+                    }
+                }
+                // The terminal's last user closed it (EIO): the shell has ended.
+                let Some(mut c) = child.take() else {
+                    return Err(Outcome::Failed {
+                        message: "the shell was already waited for".into(),
+                    });
+                };
+                Err(match tokio::task::spawn_blocking(move || c.wait()).await {
+                    Ok(Ok(st)) => crate::transport::local::outcome_of(st),
+                    _ => Outcome::Failed {
+                        message: "cannot wait for the shell".into(),
+                    },
+                })
+            }
+            Pty::Remote { read, status, .. } => {
+                while let Some(msg) = read.wait().await {
+                    match msg {
+                        russh::ChannelMsg::Data { data }
+                        | russh::ChannelMsg::ExtendedData { data, .. } => {
+                            buf.extend_from_slice(&data);
+                            return Ok(());
+                        }
+                        russh::ChannelMsg::ExitStatus { exit_status } => {
+                            *status = Some(Outcome::Exited {
+                                code: exit_status as i32,
+                            })
+                        }
+                        russh::ChannelMsg::ExitSignal { signal_name, .. } => {
+                            let (signal, name) = crate::transport::ssh::sig_number(&signal_name);
+                            *status = Some(Outcome::Signaled { signal, name })
+                        }
+                        _ => {}
+                    }
+                }
+                Err(status.take().unwrap_or_else(|| Outcome::Failed {
+                    message: "the connection was lost before the shell ended (no exit status)"
+                        .into(),
+                }))
+            }
+        }
+    }
+
     async fn write(&self, mut data: &[u8]) {
         match self {
-            Pty::Local { master } => {
+            Pty::Local { master, .. } => {
                 while !data.is_empty() {
                     let Ok(mut guard) = master.writable().await else {
                         return;
@@ -382,7 +463,7 @@ impl Pty {
                     }
                 }
             }
-            Pty::Remote { write } => {
+            Pty::Remote { write, .. } => {
                 let _ = write.data_bytes(data.to_vec()).await;
             }
         }
@@ -390,7 +471,7 @@ impl Pty {
 
     async fn resize(&self, (cols, rows): (u16, u16)) {
         match self {
-            Pty::Local { master } => unsafe {
+            Pty::Local { master, .. } => unsafe {
                 let ws = libc::winsize {
                     ws_col: cols,
                     ws_row: rows,
@@ -399,7 +480,7 @@ impl Pty {
                 };
                 libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws);
             },
-            Pty::Remote { write } => {
+            Pty::Remote { write, .. } => {
                 let _ = write.window_change(cols as u32, rows as u32, 0, 0).await;
             }
         }
@@ -408,7 +489,7 @@ impl Pty {
 
 /// Copy this process's standard input to the session, from a thread of its own (a blocking
 /// read of the terminal cannot be cancelled; the thread ends with the process).
-fn read_stdin(tx: tokio::sync::mpsc::Sender<Event>) {
+fn read_stdin(tx: tokio::sync::mpsc::Sender<Input>) {
     std::thread::spawn(move || {
         let mut stdin = unsafe { std::fs::File::from_raw_fd(0) };
         let mut buf = vec![0u8; 16 * 1024];
@@ -416,7 +497,7 @@ fn read_stdin(tx: tokio::sync::mpsc::Sender<Event>) {
             match std::io::Read::read(&mut stdin, &mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
-                    if tx.blocking_send(Event::Input(buf[..n].to_vec())).is_err() {
+                    if tx.blocking_send(buf[..n].to_vec()).is_err() {
                         break;
                     }
                 }
@@ -427,47 +508,68 @@ fn read_stdin(tx: tokio::sync::mpsc::Sender<Event>) {
     });
 }
 
+/// Write to this process's terminal from a thread of its own, so that reading the shell's
+/// output goes on while the terminal takes what was read before. A few batches are queued at
+/// most; the end of the process ends the thread.
+fn write_stdout() -> (
+    tokio::sync::mpsc::Sender<Vec<u8>>,
+    std::thread::JoinHandle<()>,
+) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+    let writer = std::thread::spawn(move || {
+        let mut out = unsafe { std::mem::ManuallyDrop::new(std::fs::File::from_raw_fd(1)) };
+        while let Some(b) = rx.blocking_recv() {
+            if out.write_all(&b).is_err() {
+                // Keep taking, so the session never waits on a terminal that is gone.
+                continue;
+            }
+        }
+    });
+    (tx, writer)
+}
+
 /// The session's main loop: output to the screen (after its records are written), input and
 /// window size to the shell, until the shell ends.
-async fn relay(
-    pty: Pty,
-    mut rx: tokio::sync::mpsc::Receiver<Event>,
-    rec: &mut Recorder<'_>,
-    nonce: &str,
-) -> Outcome {
+async fn relay(mut pty: Pty, rec: &mut Recorder<'_>, nonce: &str) -> Outcome {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    read_stdin(tx);
     let mut marks = Marks::new(nonce);
     let mut winch =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change()).ok();
-    let mut out = unsafe { std::mem::ManuallyDrop::new(std::fs::File::from_raw_fd(1)) };
-    let mut shown: Vec<u8> = Vec::with_capacity(64 * 1024);
+    let (screen, writer) = write_stdout();
+    let mut data: Vec<u8> = Vec::with_capacity(OUTPUT_BATCH + 64 * 1024);
+    let mut stdin_open = true;
     loop {
-        let ev = tokio::select! {
-            ev = rx.recv() => ev,
-            Some(()) = async { match winch.as_mut() { Some(w) => w.recv().await, None => std::future::pending().await } } => {
-                pty.resize(term_size()).await;
-                continue;
-            }
-        };
-        match ev {
-            Some(Event::Output(data)) => {
-                shown.clear();
+        data.clear();
+        tokio::select! {
+            r = pty.output(&mut data) => {
+                if let Err(outcome) = r {
+                    // Everything read is shown before the session ends.
+                    drop(screen);
+                    let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+                    return outcome;
+                }
+                let mut shown = Vec::with_capacity(data.len());
                 marks.feed(&data, &mut |p| {
                     if let Piece::Text(t) = &p {
                         shown.extend_from_slice(t);
                     }
                     rec.piece(p);
                 });
-                let _ = out.write_all(&shown);
                 for m in rec.messages.drain(..) {
-                    let _ = write!(out, "\r\npostmortem: {}\r\n", m.replace('\n', "\r\n"));
+                    shown.extend_from_slice(format!("\r\npostmortem: {}\r\n", m.replace('\n', "\r\n")).as_bytes());
+                }
+                // Shown only now: the records of what it holds are written.
+                if screen.send(shown).await.is_err() {
+                    // The terminal is gone; the session goes on being recorded.
                 }
             }
-            Some(Event::Input(data)) => pty.write(&data).await,
-            Some(Event::Ended(o)) => return o,
-            None => {
-                return Outcome::Failed {
-                    message: "the session ended without an exit status".into(),
-                }
+            input = rx.recv(), if stdin_open => match input {
+                Some(input) => pty.write(&input).await,
+                None => stdin_open = false,
+            },
+            Some(()) = async { match winch.as_mut() { Some(w) => w.recv().await, None => std::future::pending().await } } => {
+                pty.resize(term_size()).await;
             }
         }
     }
@@ -505,7 +607,7 @@ pub fn run_local(journal: &Journal, red: &Redactor, cap: usize, host: String) ->
         ..Default::default()
     };
     let mut rec = Recorder::start(journal, red, place, cap, &term, size)?;
-    let mut child = cmd.spawn().context("cannot start /bin/sh for the shell")?;
+    let child = cmd.spawn().context("cannot start /bin/sh for the shell")?;
     drop(slave);
     let raw = RawMode::enter();
     let outcome = rt.block_on(async {
@@ -515,45 +617,11 @@ pub fn run_local(journal: &Journal, red: &Redactor, cap: usize, host: String) ->
         // Safety: the OwnedFd is the AsyncFd's own and stays open as long as it is registered.
         let master = unsafe { tokio::io::unix::AsyncFd::register(master) }
             .map_err(|e| anyhow::anyhow!("cannot watch the pseudo-terminal: {e}"))?;
-        let master = std::sync::Arc::new(master);
-        let (tx, rx) = tokio::sync::mpsc::channel(64);
-        read_stdin(tx.clone());
-        let reader = master.clone();
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 64 * 1024];
-            loop {
-                let Ok(mut guard) = reader.readable().await else {
-                    break;
-                };
-                match guard.try_io(|fd| {
-                    let n =
-                        unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-                    if n < 0 {
-                        Err(std::io::Error::last_os_error())
-                    } else {
-                        Ok(n as usize)
-                    }
-                }) {
-                    Ok(Ok(0)) | Ok(Err(_)) => break,
-                    Ok(Ok(n)) => {
-                        if tx.send(Event::Output(buf[..n].to_vec())).await.is_err() {
-                            return;
-                        }
-                    }
-                    Err(_would_block) => continue,
-                }
-            }
-            // The terminal's last user closed it (EIO): the shell has ended.
-            let status = tokio::task::spawn_blocking(move || child.wait()).await;
-            let outcome = match status {
-                Ok(Ok(st)) => crate::transport::local::outcome_of(st),
-                _ => Outcome::Failed {
-                    message: "cannot wait for the shell".into(),
-                },
-            };
-            let _ = tx.send(Event::Ended(outcome)).await;
-        });
-        Ok::<_, anyhow::Error>(relay(Pty::Local { master }, rx, &mut rec, &nonce).await)
+        let pty = Pty::Local {
+            master,
+            child: Some(child),
+        };
+        Ok::<_, anyhow::Error>(relay(pty, &mut rec, &nonce).await)
     })?;
     drop(raw);
     Ok(Summary::of(rec, outcome, &shell))
@@ -592,37 +660,13 @@ pub fn run_remote(
     let mut rec = Recorder::start(journal, red, place, cap, &term, size)?;
     let raw = RawMode::enter();
     let outcome = rt.block_on(async {
-        let (mut read, write) = channel.split();
-        let (tx, rx) = tokio::sync::mpsc::channel(64);
-        read_stdin(tx.clone());
-        tokio::spawn(async move {
-            let mut status = None;
-            while let Some(msg) = read.wait().await {
-                match msg {
-                    russh::ChannelMsg::Data { data }
-                    | russh::ChannelMsg::ExtendedData { data, .. } => {
-                        if tx.send(Event::Output(data.to_vec())).await.is_err() {
-                            return;
-                        }
-                    }
-                    russh::ChannelMsg::ExitStatus { exit_status } => {
-                        status = Some(Outcome::Exited {
-                            code: exit_status as i32,
-                        })
-                    }
-                    russh::ChannelMsg::ExitSignal { signal_name, .. } => {
-                        let (signal, name) = crate::transport::ssh::sig_number(&signal_name);
-                        status = Some(Outcome::Signaled { signal, name })
-                    }
-                    _ => {}
-                }
-            }
-            let outcome = status.unwrap_or_else(|| Outcome::Failed {
-                message: "the connection was lost before the shell ended (no exit status)".into(),
-            });
-            let _ = tx.send(Event::Ended(outcome)).await;
-        });
-        relay(Pty::Remote { write }, rx, &mut rec, &nonce).await
+        let (read, write) = channel.split();
+        let pty = Pty::Remote {
+            read,
+            write,
+            status: None,
+        };
+        relay(pty, &mut rec, &nonce).await
     });
     drop(raw);
     rt.block_on(conn.close());

@@ -222,6 +222,34 @@ pub struct Screen {
     alt: bool,
     /// Bytes written while a full-screen program had the alternate screen.
     pub full_screen_bytes: u64,
+    /// Once the head of what is kept is full, output is only skimmed: its last raw bytes (as
+    /// many as the tail keeps) wait here and are read as a screen at the end. `skipped`: the
+    /// raw bytes that went by before them.
+    raw: Option<std::collections::VecDeque<u8>>,
+    skipped: u64,
+    may_skim: bool,
+    /// The last bytes skimmed, for a switch split between two reads.
+    carry: Vec<u8>,
+}
+
+/// The alternate screen's switches: (sequence, on).
+const ALT_SWITCHES: [(&[u8], bool); 6] = [
+    (b"\x1b[?1049h", true),
+    (b"\x1b[?1049l", false),
+    (b"\x1b[?1047h", true),
+    (b"\x1b[?1047l", false),
+    (b"\x1b[?47h", true),
+    (b"\x1b[?47l", false),
+];
+
+/// The alternate screen's switches in `data`, in order.
+fn alt_switches(data: &[u8]) -> impl Iterator<Item = bool> + '_ {
+    memchr::memchr_iter(0x1b, data).filter_map(move |at| {
+        ALT_SWITCHES
+            .iter()
+            .find(|(seq, _)| data[at..].starts_with(seq))
+            .map(|(_, on)| *on)
+    })
 }
 
 impl Screen {
@@ -234,6 +262,45 @@ impl Screen {
             params: Vec::new(),
             alt: false,
             full_screen_bytes: 0,
+            raw: None,
+            skipped: 0,
+            may_skim: true,
+            carry: Vec::new(),
+        }
+    }
+
+    /// Output while skimming: follow the alternate screen, keep the last raw bytes.
+    fn skim(&mut self, data: &[u8]) {
+        let mut any = self.alt;
+        // A switch that began in the bytes before: look across the seam first.
+        let mut seam = std::mem::take(&mut self.carry);
+        let n = seam.len();
+        seam.extend_from_slice(&data[..data.len().min(8)]);
+        for at in memchr::memchr_iter(0x1b, &seam).filter(|&at| at < n) {
+            if let Some((_, on)) = ALT_SWITCHES.iter().find(|(q, _)| seam[at..].starts_with(q)) {
+                self.alt = *on;
+                any |= *on;
+            }
+        }
+        for on in alt_switches(data) {
+            self.alt = on;
+            any |= on;
+        }
+        self.carry = data[data.len().saturating_sub(7)..].to_vec();
+        if any {
+            self.full_screen_bytes += data.len() as u64;
+        }
+        let half = self.kept.half();
+        let raw = self.raw.get_or_insert_with(Default::default);
+        if data.len() >= half {
+            self.skipped += (raw.len() + data.len() - half) as u64;
+            raw.clear();
+            raw.extend(&data[data.len() - half..]);
+        } else {
+            let over = (raw.len() + data.len()).saturating_sub(half);
+            raw.drain(..over);
+            self.skipped += over as u64;
+            raw.extend(data);
         }
     }
 
@@ -278,7 +345,37 @@ impl Screen {
     }
 
     pub fn feed(&mut self, data: &[u8]) {
-        for &b in data {
+        let mut i = 0;
+        while i < data.len() {
+            if self.may_skim
+                && (self.raw.is_some()
+                    || (self.kept.head_full()
+                        && self.line.is_empty()
+                        && self.state == State::Ground
+                        && !self.alt))
+            {
+                self.skim(&data[i..]);
+                return;
+            }
+            // Most output is runs of printable bytes appended to the line: take them whole.
+            if self.state == State::Ground && !self.alt && self.col == self.line.len() {
+                let run = data[i..]
+                    .iter()
+                    .position(|&b| b < 0x20 || b == 0x7f)
+                    .unwrap_or(data.len() - i);
+                if run > 0 {
+                    let take = run.min(LINE_MAX - self.line.len());
+                    self.line.extend_from_slice(&data[i..i + take]);
+                    self.col = self.line.len();
+                    i += take;
+                    if self.line.len() >= LINE_MAX {
+                        self.commit();
+                    }
+                    continue;
+                }
+            }
+            let b = data[i];
+            i += 1;
             if self.alt {
                 self.full_screen_bytes += 1;
             }
@@ -352,6 +449,25 @@ impl Screen {
 
     /// Everything kept, the last line included even without its newline.
     pub fn finish(mut self) -> Capture {
+        if let Some(raw) = self.raw.take() {
+            let raw: Vec<u8> = raw.into();
+            // The bytes kept begin in the middle of a line when some went by: from the next on.
+            let start = if self.skipped > 0 {
+                memchr::memchr(b'\n', &raw).map_or(raw.len(), |nl| nl + 1)
+            } else {
+                0
+            };
+            self.kept.skip(self.skipped + start as u64);
+            let rest = &raw[start..];
+            // The alternate screen as it was where `rest` begins: before its first switch.
+            self.alt = alt_switches(rest).next().map_or(self.alt, |on| !on);
+            self.may_skim = false;
+            // What was skimmed counted full-screen bytes already; the tail, read again, may too.
+            let full = self.full_screen_bytes;
+            self.full_screen_bytes = 0;
+            self.feed(rest);
+            self.full_screen_bytes = self.full_screen_bytes.max(full);
+        }
         self.trim();
         if !self.line.is_empty() {
             self.kept.push(&self.line);
@@ -416,5 +532,44 @@ mod tests {
         let mut s = Screen::new(1 << 20);
         s.feed(b"\x1b[?1049hxyz\x1b[?1049l");
         assert!(s.full_screen_bytes >= 3);
+    }
+
+    /// Past the head, output is skimmed and its tail read at the end: the same text as reading
+    /// it all, with the middle counted as left out.
+    #[test]
+    fn a_long_output_keeps_head_and_tail_as_shown() {
+        let mut all = Vec::new();
+        for i in 0..20_000 {
+            all.extend_from_slice(
+                format!("\x1b[1mline {i}\x1b[0m 10%\rline {i} 100%\n").as_bytes(),
+            );
+        }
+        all.extend_from_slice(b"\x1b[?1049hSCREEN\x1b[?1049llast");
+        for chunk in [7usize, 4096, 1 << 20] {
+            let mut s = Screen::new(64 * 1024);
+            for c in all.chunks(chunk) {
+                s.feed(c);
+            }
+            let full = s.full_screen_bytes;
+            let st = s
+                .finish()
+                .into_stream(&crate::journal::redact::Redactor::new());
+            assert!(
+                st.text.starts_with("line 0 100%\nline 1 100%\n"),
+                "chunks of {chunk}"
+            );
+            assert!(
+                st.text.ends_with("line 19999 100%\nlast"),
+                "chunks of {chunk}: {:?}",
+                &st.text[st.text.len() - 80..]
+            );
+            assert!(!st.text.contains("SCREEN") && full > 0, "chunks of {chunk}");
+            assert!(st.omitted > 0);
+            assert!(
+                st.text.contains("bytes left out") || st.text.contains("omitted"),
+                "{}",
+                &st.text[..200]
+            );
+        }
     }
 }

@@ -1,4 +1,5 @@
 //! A terminal for tests: a program runs on the slave side of a real pseudo-terminal, the test
+#![allow(dead_code)]
 //! types on the master side and reads what the screen would get.
 
 use std::io::{Read, Write};
@@ -93,6 +94,12 @@ impl Term {
                 Err(_) => return false,
             }
         }
+    }
+
+    /// Read once, waiting up to `wait` for something; None at the end of the output.
+    pub fn read_some(&mut self, wait: Duration) -> Option<usize> {
+        let before = self.seen.len();
+        self.pump(wait).then(|| self.seen.len() - before)
     }
 
     /// Wait until `needle` shows after the last match; the text up to and with it.
