@@ -34,7 +34,16 @@ fn until_prompt(t: &mut Term) {
     }
 }
 
-fn start(dir: &Path, recorded: bool) -> Term {
+/// What runs the shell: bash alone, util-linux `script` (a relay through a second
+/// pseudo-terminal that does nothing else: the reference for the architecture), or postmortem.
+#[derive(Clone, Copy, PartialEq)]
+enum Via {
+    Bash,
+    Script,
+    Postmortem,
+}
+
+fn start(dir: &Path, via: Via) -> Term {
     let home = dir.join("home");
     std::fs::create_dir_all(&home).unwrap();
     std::fs::write(home.join(".bashrc"), "PS1='pm$ '\n").unwrap();
@@ -44,16 +53,17 @@ fn start(dir: &Path, recorded: bool) -> Term {
         ("TERM", "xterm-256color"),
     ];
     let bin = Path::new(env!("CARGO_BIN_EXE_postmortem"));
-    let mut t = if recorded {
-        Term::spawn(
-            bin,
-            &["shell", "--journal", "j.jsonl"],
+    let size = (120, 40);
+    let mut t = match via {
+        Via::Postmortem => Term::spawn(bin, &["shell", "--journal", "j.jsonl"], &env, dir, size),
+        Via::Script => Term::spawn(
+            Path::new("/usr/bin/script"),
+            &["-q", "-c", "/bin/bash -i", "/dev/null"],
             &env,
             dir,
-            (120, 40),
-        )
-    } else {
-        Term::spawn(Path::new("/bin/bash"), &["-i"], &env, dir, (120, 40))
+            size,
+        ),
+        Via::Bash => Term::spawn(Path::new("/bin/bash"), &["-i"], &env, dir, size),
     };
     until_prompt(&mut t);
     t
@@ -64,8 +74,8 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn latency(dir: &Path, recorded: bool, n: usize) -> f64 {
-    let mut t = start(dir, recorded);
+fn latency(dir: &Path, via: Via, n: usize) -> f64 {
+    let mut t = start(dir, via);
     let mut times = Vec::with_capacity(n);
     for _ in 0..n {
         let t0 = Instant::now();
@@ -88,8 +98,8 @@ fn peak_rss_kib(pid: u32) -> u64 {
 }
 
 /// Seconds to `cat` each file, and the tool's peak RSS after each.
-fn cat(dir: &Path, recorded: bool, files: &[&Path]) -> Vec<(f64, u64)> {
-    let mut t = start(dir, recorded);
+fn cat(dir: &Path, via: Via, files: &[&Path]) -> Vec<(f64, u64)> {
+    let mut t = start(dir, via);
     let mut out = Vec::new();
     for f in files {
         let t0 = Instant::now();
@@ -119,10 +129,10 @@ fn main() {
 
     let n = 300;
     // Warm up both (page cache, the binary), then measure.
-    latency(d, false, 20);
-    latency(d, true, 20);
-    let plain = latency(d, false, n);
-    let rec = latency(d, true, n);
+    latency(d, Via::Bash, 20);
+    latency(d, Via::Postmortem, 20);
+    let plain = latency(d, Via::Bash, n);
+    let rec = latency(d, Via::Postmortem, n);
     let added = rec - plain;
     println!(
         "latency, Enter to the next prompt, median of {n}: bash {plain:.2} ms, recorded {rec:.2} ms: {added:+.2} ms added (ratio {:.2})",
@@ -131,19 +141,27 @@ fn main() {
 
     // Three rounds, each with and without the tool, one after the other: medians.
     let mut plain_s = Vec::new();
+    let mut script_s = Vec::new();
     let mut rec_s = Vec::new();
     let mut with = Vec::new();
     for _ in 0..3 {
-        plain_s.push(cat(d, false, &[&big])[0].0);
-        with = cat(d, true, &[&small, &big]);
+        plain_s.push(cat(d, Via::Bash, &[&big])[0].0);
+        script_s.push(cat(d, Via::Script, &[&big])[0].0);
+        with = cat(d, Via::Postmortem, &[&small, &big]);
         rec_s.push(with[1].0);
     }
-    let (p, r) = (median(plain_s.clone()), median(rec_s.clone()));
+    let (p, sc, r) = (
+        median(plain_s.clone()),
+        median(script_s.clone()),
+        median(rec_s.clone()),
+    );
     let ratio = p / r;
     println!(
-        "cat of 200 MiB, median of 3: bash {p:.2} s ({:.0} MiB/s), recorded {r:.2} s ({:.0} MiB/s): {ratio:.2}x of the throughput without the tool (runs: {plain_s:.2?} / {rec_s:.2?})",
+        "cat of 200 MiB, median of 3: bash {p:.2} s ({:.0} MiB/s), recorded {r:.2} s ({:.0} MiB/s): {ratio:.2}x of the throughput without the tool; \
+         through util-linux script (a bare relay) {sc:.2} s: {:.2}x (runs: {plain_s:.2?} / {script_s:.2?} / {rec_s:.2?})",
         200.0 / p,
-        200.0 / r
+        200.0 / r,
+        p / sc
     );
     println!(
         "the tool's peak RSS: {} KiB after 20 MiB of output, {} KiB after 200 MiB more (ratio {:.2}; each record keeps at most the cap, 4 MiB)",

@@ -515,14 +515,22 @@ fn write_stdout() -> (
     tokio::sync::mpsc::Sender<Vec<u8>>,
     std::thread::JoinHandle<()>,
 ) {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(32);
     let writer = std::thread::spawn(move || {
         let mut out = unsafe { std::mem::ManuallyDrop::new(std::fs::File::from_raw_fd(1)) };
+        let mut pending: Vec<u8> = Vec::new();
         while let Some(b) = rx.blocking_recv() {
-            if out.write_all(&b).is_err() {
-                // Keep taking, so the session never waits on a terminal that is gone.
-                continue;
+            // What queued up meanwhile goes in the same write: fewer, larger writes.
+            pending.clear();
+            pending.extend_from_slice(&b);
+            while pending.len() < OUTPUT_BATCH {
+                match rx.try_recv() {
+                    Ok(more) => pending.extend_from_slice(&more),
+                    Err(_) => break,
+                }
             }
+            // A terminal that is gone is not waited on: the session goes on being recorded.
+            let _ = out.write_all(&pending);
         }
     });
     (tx, writer)
