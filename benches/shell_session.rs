@@ -139,12 +139,12 @@ fn main() {
         rec / plain
     );
 
-    // Three rounds, each with and without the tool, one after the other: medians.
+    // Five rounds, each with and without the tool, one after the other: medians.
     let mut plain_s = Vec::new();
     let mut script_s = Vec::new();
     let mut rec_s = Vec::new();
     let mut with = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..5 {
         plain_s.push(cat(d, Via::Bash, &[&big])[0].0);
         script_s.push(cat(d, Via::Script, &[&big])[0].0);
         with = cat(d, Via::Postmortem, &[&small, &big]);
@@ -157,7 +157,7 @@ fn main() {
     );
     let ratio = p / r;
     println!(
-        "cat of 200 MiB, median of 3: bash {p:.2} s ({:.0} MiB/s), recorded {r:.2} s ({:.0} MiB/s): {ratio:.2}x of the throughput without the tool; \
+        "cat of 200 MiB, median of 5: bash {p:.2} s ({:.0} MiB/s), recorded {r:.2} s ({:.0} MiB/s): {ratio:.2}x of the throughput without the tool; \
          through util-linux script (a bare relay) {sc:.2} s: {:.2}x (runs: {plain_s:.2?} / {script_s:.2?} / {rec_s:.2?})",
         200.0 / p,
         200.0 / r,

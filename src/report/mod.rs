@@ -471,7 +471,7 @@ fn record_views(entries: &[Entry], t: &Texts, red: &Redactor) -> Vec<RecordView>
                 address: ev.address.clone(),
                 host_key: ev.host_key.clone(),
                 summary: first_line(&r(&ev.command), 60),
-                result: outcome_text(&ev.outcome, &t),
+                result: outcome_text(&ev.outcome, t),
                 command: r(&ev.command),
                 started: show_time(&ev.started_at),
                 ended: show_time(&ev.ended_at),
