@@ -390,6 +390,15 @@ fn over_ssh_the_host_login_shell_is_recorded() {
     t.expect("# ");
     t.send("#note: on the host\r");
     t.expect("# ");
+    t.send("sleep 30\r");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    t.send("\x03");
+    t.expect("# ");
+    t.send("read -s -p 'Password: ' pw; echo got ${#pw}\r");
+    t.expect("Password: ");
+    t.send("remote-SECRET-typed\r");
+    t.expect("got 19");
+    t.expect("# ");
     t.send("cd /etc && false\r");
     t.expect("/etc# ");
     t.send("exit 4\r");
@@ -403,6 +412,13 @@ fn over_ssh_the_host_login_shell_is_recorded() {
     assert_eq!(r["address"], format!("127.0.0.1:{}", a.port));
     assert!(r["host_key"].as_str().unwrap().starts_with("SHA256:"));
     assert_eq!(code(by_command(&recs, "cd /etc && false")), 1);
+    assert_eq!(code(by_command(&recs, "sleep 30")), 130, "Ctrl-C over SSH");
+    assert!(
+        !std::fs::read_to_string(dir.join("j.jsonl"))
+            .unwrap()
+            .contains("remote-SECRET-typed"),
+        "input typed with echo off was recorded"
+    );
     assert_eq!(by_command(&recs, "exit 4")["cwd"], "/etc");
     assert!(recs
         .iter()
