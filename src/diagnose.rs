@@ -77,6 +77,10 @@ fn observe(probe: &Probe, evs: &[(u64, &Evidence)]) -> Result<Value, String> {
         "ansible" => to_value(parse::ansible(&ev.stdout.text)),
         "routes" => to_value(parse::routes(&ev.stdout.text)),
         "bgp" => to_value(parse::bgp(&text)),
+        "nft" => to_value(crate::probe::nft::firewall(
+            probe.key.as_deref().unwrap_or(""),
+            &ev.stdout.text,
+        )),
         "links" => to_value(parse::encapsulation(&ev.stdout.text)),
         "security_groups" => to_value(parse::security_groups(&ev.stdout.text)),
         "kube_nodes" => parse::kube_nodes(&ev.stdout.text).map(

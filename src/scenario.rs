@@ -260,6 +260,7 @@ pub const PARSERS: &[&str] = &[
     "kube_nodes",
     "kube_pods",
     "ping_matrix",
+    "nft",
 ];
 pub const OPS: &[&str] = &[
     "eq",

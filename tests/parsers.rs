@@ -288,6 +288,7 @@ fn sysctl_runtime_and_persisted() {
 }
 
 fn all_parsers(s: &str) {
+    let _ = postmortem::probe::nft::firewall("10.20.20.0/24", s);
     let _ = sysctl("net.ipv4.ip_forward", s);
     let _ = apt_update(s);
     let _ = ansible(s);
@@ -306,9 +307,18 @@ fn all_parsers(s: &str) {
 
 #[test]
 fn every_truncation_of_every_sample_parses_or_errs() {
-    let dir = format!("{}/tests/samples", env!("CARGO_MANIFEST_DIR"));
-    for e in std::fs::read_dir(dir).unwrap() {
-        let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+    let dir = std::path::PathBuf::from(format!("{}/tests/samples", env!("CARGO_MANIFEST_DIR")));
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            files.push(p);
+        }
+    }
+    for p in files {
+        let text = std::fs::read_to_string(&p).unwrap();
         let mut cut = 0;
         while cut <= text.len() {
             if text.is_char_boundary(cut) {
@@ -326,8 +336,80 @@ proptest! {
         all_parsers(&s);
     }
 
+    /// Real nft JSON, cut anywhere and with any byte changed: an error or a judgement, no panic.
+    #[test]
+    fn damaged_nft_json_never_panics(cut in 0usize..2200, at in 0usize..2200, b in any::<u8>()) {
+        let mut t = std::fs::read(format!(
+            "{}/tests/samples/nft/forward-drop.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        if at < t.len() {
+            t[at] = b;
+        }
+        t.truncate(cut.min(t.len()));
+        let _ = postmortem::probe::nft::firewall("10.20.20.0/24", &String::from_utf8_lossy(&t));
+    }
+
     #[test]
     fn table_like_text_never_panics(lines in proptest::collection::vec("[|+ a-zA-Z0-9:._=/-]{0,40}", 0..12)) {
         all_parsers(&lines.join("\n"));
     }
+}
+
+// --- nft -j list ruleset ----------------------------------------------------------------------
+
+fn nft(name: &str) -> postmortem::probe::nft::Firewall {
+    let text = std::fs::read_to_string(format!(
+        "{}/tests/samples/nft/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    postmortem::probe::nft::firewall("10.20.20.0/24", &text).unwrap()
+}
+
+#[test]
+fn nft_microstack_masquerades_the_external_network_and_forwards_it() {
+    let fw = nft("microstack");
+    assert!(fw.masquerades_range);
+    assert_eq!(
+        fw.masquerade_rules,
+        vec!["ip microstack-nat postrouting #2"]
+    );
+    assert!(
+        !fw.forward_blocks_range,
+        "no forward chain with policy drop"
+    );
+    assert!(fw.forward_drop_chains.is_empty());
+}
+
+#[test]
+fn nft_without_masquerade_is_seen() {
+    let fw = nft("no-nat");
+    assert!(!fw.masquerades_range);
+    assert_eq!(fw.nat_chains, vec!["ip microstack-nat postrouting"]);
+}
+
+#[test]
+fn nft_forward_policy_drop_blocks_the_range_until_it_is_accepted() {
+    // Docker's kind of host firewall: it accepts its own bridges, not the cloud's network.
+    let fw = nft("forward-drop");
+    assert!(fw.forward_blocks_range);
+    assert_eq!(fw.forward_blocking, vec!["inet filter forward"]);
+    assert!(fw.masquerades_range);
+    // The same chain with the range accepted both ways; a NAT rule through a set that holds it.
+    let fw = nft("forward-drop-fixed");
+    assert_eq!(fw.forward_drop_chains, vec!["inet filter forward"]);
+    assert!(!fw.forward_blocks_range, "{fw:?}");
+    assert!(fw.masquerades_range, "a set holding the range: {fw:?}");
+}
+
+#[test]
+fn nft_bad_input_is_an_error_not_a_judgement() {
+    use postmortem::probe::nft::firewall;
+    assert!(firewall("10.20.20.0/24", "Error: Could not process rule").is_err());
+    assert!(firewall("10.20.20.0/24", "{\"x\": 1}").is_err());
+    assert!(firewall("not a prefix", "{\"nftables\": []}").is_err());
+    let empty = firewall("10.20.20.0/24", "{\"nftables\": []}").unwrap();
+    assert!(!empty.masquerades_range && !empty.forward_blocks_range);
 }

@@ -1,3 +1,4 @@
 //! Probes: typed observations parsed from the raw evidence of commands.
 
+pub mod nft;
 pub mod parse;
