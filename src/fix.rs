@@ -46,6 +46,21 @@ pub fn plan(cause: &str, spec: &FixSpec, hypervisor: &str) -> Planned {
             ],
             delta: delta(reason, &format!("{key}: → {value} ({file})"), &format!("{key}: → {value} ({file})")),
         },
+        FixSpec::Nft { chain, rules, file, create, reason, .. } => {
+            let nft = NftFix::new(chain, rules, file, create.as_deref());
+            Planned {
+                cause: cause.into(),
+                spec: spec.clone(),
+                host: host.clone(),
+                target: format!("{host} nftables {chain}"),
+                commands: nft.preview(),
+                delta: delta(
+                    reason,
+                    &format!("nftables の {chain} に {} 件のルールを追加し、{file} に保存して /etc/nftables.conf から読み込む: {}", rules.len(), rules.join("; ")),
+                    &format!("{} rule(s) added to nftables {chain}, kept in {file}, which /etc/nftables.conf includes: {}", rules.len(), rules.join("; ")),
+                ),
+            }
+        }
         FixSpec::SgRule { group, remote_group, protocol, port, reason, .. } => Planned {
             cause: cause.into(),
             spec: spec.clone(),
@@ -123,6 +138,7 @@ impl Runner<'_> {
     ) -> Result<u64> {
         let kind = match p.spec {
             FixSpec::Sysctl { .. } => "sysctl",
+            FixSpec::Nft { .. } => "nft",
             FixSpec::SgRule { .. } => "sg_rule",
         };
         let e = self.journal.append(
@@ -223,6 +239,81 @@ impl Runner<'_> {
                     records,
                 })
             }
+            FixSpec::Nft {
+                chain,
+                rules,
+                file,
+                create,
+                ..
+            } => {
+                let nft = NftFix::new(chain, rules, file, create.as_deref());
+                let before = self
+                    .run(p, &nft.check(), true, "check", &mut records)
+                    .await?;
+                let state = NftState::read(&before.stdout.text);
+                if !before.outcome.is_success() {
+                    return Ok(failed(
+                        format!("cannot read nftables: {}", before.stderr.text.trim()),
+                        records,
+                    ));
+                }
+                if !state.chain_exists && create.is_none() {
+                    return Ok(failed(
+                        format!(
+                            "the chain {chain} does not exist on {}: nothing to add to",
+                            p.host
+                        ),
+                        records,
+                    ));
+                }
+                let missing: Vec<&String> = rules.iter().filter(|r| !state.has_rule(r)).collect();
+                if missing.is_empty() && state.file == nft.file_text() && state.included {
+                    return Ok(Applied {
+                        stage: "already".into(),
+                        summary: format!("{chain} already has the rules, kept in {file}"),
+                        undo: vec![],
+                        records,
+                    });
+                }
+                let ev = self
+                    .run(p, &nft.apply(&state, &missing), true, "apply", &mut records)
+                    .await?;
+                let after = self
+                    .run(p, &nft.check(), true, "check-after", &mut records)
+                    .await?;
+                let now = NftState::read(&after.stdout.text);
+                let undo = nft.undo(&state, &now);
+                if !ev.outcome.is_success() {
+                    return Ok(Applied {
+                        undo,
+                        ..failed(
+                            format!("applying failed: {}", ev.stderr.text.trim()),
+                            records,
+                        )
+                    });
+                }
+                if rules.iter().any(|r| !now.has_rule(r))
+                    || !now.included
+                    || now.file != nft.file_text()
+                {
+                    return Ok(Applied {
+                        undo,
+                        ..failed(
+                            format!("after applying, {chain} or {file} does not hold the rules"),
+                            records,
+                        )
+                    });
+                }
+                Ok(Applied {
+                    stage: "applied".into(),
+                    summary: format!(
+                        "{} rule(s) added to {chain}, kept in {file} (included by /etc/nftables.conf)",
+                        missing.len()
+                    ),
+                    undo,
+                    records,
+                })
+            }
             FixSpec::SgRule {
                 group,
                 remote_group,
@@ -298,7 +389,7 @@ impl Runner<'_> {
 
     /// Undo an applied fix.
     pub async fn rollback(&self, p: &Planned, undo: &[String]) -> Result<(bool, Vec<u64>)> {
-        let sudo = matches!(p.spec, FixSpec::Sysctl { .. });
+        let sudo = matches!(p.spec, FixSpec::Sysctl { .. } | FixSpec::Nft { .. });
         let mut records = Vec::new();
         let mut ok = true;
         for cmd in undo {
@@ -322,4 +413,312 @@ fn failed(summary: String, records: Vec<u64>) -> Applied {
 fn split_check(out: &str) -> (String, String) {
     let (a, b) = out.split_once("---\n").unwrap_or((out, ""));
     (a.trim().to_string(), b.to_string())
+}
+
+/// What an nftables fix keeps in its file (empty for another kind of fix).
+pub fn nft_file_text(spec: &FixSpec) -> String {
+    match spec {
+        FixSpec::Nft {
+            chain,
+            rules,
+            file,
+            create,
+            ..
+        } => NftFix::new(chain, rules, file, create.as_deref()).file_text(),
+        _ => String::new(),
+    }
+}
+
+/// An nftables fix: the chain (`FAMILY TABLE CHAIN`), its rules, the file that keeps them.
+struct NftFix<'a> {
+    family: &'a str,
+    table: &'a str,
+    chain: &'a str,
+    rules: &'a [String],
+    file: &'a str,
+    create: Option<&'a str>,
+}
+
+const NFT_CONF: &str = "/etc/nftables.conf";
+
+impl<'a> NftFix<'a> {
+    fn new(chain: &'a str, rules: &'a [String], file: &'a str, create: Option<&'a str>) -> Self {
+        let mut it = chain.split_whitespace();
+        NftFix {
+            family: it.next().unwrap_or(""),
+            table: it.next().unwrap_or(""),
+            chain: it.next().unwrap_or(""),
+            rules,
+            file,
+            create,
+        }
+    }
+
+    fn where_(&self) -> String {
+        format!("{} {} {}", self.family, self.table, self.chain)
+    }
+
+    fn include(&self) -> String {
+        format!("include \"{}\"", self.file)
+    }
+
+    /// What the file holds: the table whole when the fix makes its own, else `add rule` lines
+    /// for a chain that the configuration before the include defines.
+    fn file_text(&self) -> String {
+        match self.create {
+            Some(spec) => {
+                let mut t = format!(
+                    "table {} {} {{\n  chain {} {{\n    {spec}\n",
+                    self.family, self.table, self.chain
+                );
+                for r in self.rules {
+                    t.push_str(&format!("    {r}\n"));
+                }
+                t.push_str("  }\n}\n");
+                t
+            }
+            None => self
+                .rules
+                .iter()
+                .map(|r| format!("add rule {} {r}\n", self.where_()))
+                .collect(),
+        }
+    }
+
+    /// The commands as an operator types them (the answer shows these; replay runs them).
+    fn preview(&self) -> Vec<String> {
+        let w = self.where_();
+        let mut c = Vec::new();
+        if let Some(spec) = self.create {
+            c.push(format!("sudo nft add table {} {}", self.family, self.table));
+            c.push(format!(
+                "sudo nft {}",
+                shell_quote(&format!("add chain {w} {{ {spec} }}"))
+            ));
+        }
+        for r in self.rules {
+            c.push(format!("sudo nft add rule {w} {}", shell_quote(r)));
+        }
+        let lines: Vec<String> = self.file_text().lines().map(shell_quote).collect();
+        c.push(format!(
+            "sudo mkdir -p {} && printf '%s\\n' {} | sudo tee {} > /dev/null",
+            shell_quote(
+                std::path::Path::new(self.file)
+                    .parent()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "/".into())
+                    .as_str()
+            ),
+            lines.join(" "),
+            shell_quote(self.file)
+        ));
+        c.push(format!(
+            "grep -qxF {inc} {NFT_CONF} 2>/dev/null || echo {inc} | sudo tee -a {NFT_CONF} > /dev/null",
+            inc = shell_quote(&self.include())
+        ));
+        c
+    }
+
+    /// Read the chain (with handles), the file and the include, in one go.
+    fn check(&self) -> String {
+        format!(
+            "nft -a list chain {} 2>&1; echo '### file'; cat {} 2>/dev/null; echo '### conf'; grep -xF {} {NFT_CONF} 2>/dev/null; true",
+            self.where_(),
+            shell_quote(self.file),
+            shell_quote(&self.include())
+        )
+    }
+
+    /// One script that adds what is missing, writes the file and the include.
+    fn apply(&self, state: &NftState, missing: &[&String]) -> String {
+        let w = self.where_();
+        let mut s = vec!["set -e".to_string()];
+        if !state.chain_exists {
+            if let Some(spec) = self.create {
+                s.push(format!("nft add table {} {}", self.family, self.table));
+                s.push(format!(
+                    "nft {}",
+                    shell_quote(&format!("add chain {w} {{ {spec} }}"))
+                ));
+            }
+        }
+        for r in missing {
+            s.push(format!("nft add rule {w} {}", shell_quote(r)));
+        }
+        if let Some(dir) = std::path::Path::new(self.file).parent() {
+            s.push(format!("mkdir -p {}", shell_quote(&dir.to_string_lossy())));
+        }
+        s.push(format!(
+            "printf '%s' {} > {}",
+            shell_quote(&self.file_text()),
+            shell_quote(self.file)
+        ));
+        s.push(format!(
+            "grep -qxF {inc} {NFT_CONF} 2>/dev/null || printf '%s\\n' {inc} >> {NFT_CONF}",
+            inc = shell_quote(&self.include())
+        ));
+        s.join("\n")
+    }
+
+    /// What undoes it: the rules added (by handle) or the table made, the file, the include.
+    fn undo(&self, before: &NftState, after: &NftState) -> Vec<String> {
+        let w = self.where_();
+        let mut u = Vec::new();
+        if !before.chain_exists && self.create.is_some() {
+            u.push(format!("nft delete table {} {}", self.family, self.table));
+        } else {
+            for (rule, handle) in &after.rules {
+                if self.rules.iter().any(|r| r == rule) && !before.has_rule(rule) {
+                    u.push(format!("nft delete rule {w} handle {handle}"));
+                }
+            }
+        }
+        if before.file.is_empty() {
+            u.push(format!("rm -f {}", shell_quote(self.file)));
+        } else {
+            u.push(format!(
+                "printf '%s' {} > {}",
+                shell_quote(&before.file),
+                shell_quote(self.file)
+            ));
+        }
+        if !before.included {
+            u.push(format!(
+                "grep -vxF {} {NFT_CONF} > {NFT_CONF}.pm-undo; cat {NFT_CONF}.pm-undo > {NFT_CONF}; rm -f {NFT_CONF}.pm-undo",
+                shell_quote(&self.include())
+            ));
+        }
+        u
+    }
+}
+
+/// What `NftFix::check` saw.
+#[derive(Debug, Default)]
+struct NftState {
+    chain_exists: bool,
+    /// The chain's rules as `nft -a list` prints them, with their handles.
+    rules: Vec<(String, u64)>,
+    file: String,
+    included: bool,
+}
+
+impl NftState {
+    fn read(out: &str) -> Self {
+        let (chain, rest) = out.split_once("### file\n").unwrap_or((out, ""));
+        let (file, conf) = rest.split_once("### conf\n").unwrap_or((rest, ""));
+        let mut st = NftState {
+            chain_exists: chain
+                .lines()
+                .any(|l| l.trim_start().starts_with("chain ") && l.contains('{')),
+            file: file.to_string(),
+            included: !conf.trim().is_empty(),
+            ..Default::default()
+        };
+        for line in chain.lines() {
+            let l = line.trim();
+            if let Some((rule, h)) = l.rsplit_once(" # handle ") {
+                if l.starts_with("chain ") || l.starts_with("table ") || l.starts_with("type ") {
+                    continue;
+                }
+                if let Ok(h) = h.trim().parse() {
+                    st.rules.push((rule.trim().to_string(), h));
+                }
+            }
+        }
+        st
+    }
+
+    fn has_rule(&self, rule: &str) -> bool {
+        self.rules.iter().any(|(r, _)| r == rule)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `nft -a list chain inet filter forward` as nftables 1.0.6 prints it, then the file and
+    /// the include as `NftFix::check` prints them.
+    const LISTED: &str = "table inet filter {\n\tchain forward { # handle 1\n\t\ttype filter hook forward priority filter; policy drop;\n\t\tiifname \"br-int\" oifname \"br-int\" accept # handle 2\n\t\tip saddr 10.20.20.0/24 accept # handle 3\n\t}\n}\n### file\n### conf\n";
+
+    fn forward() -> (String, Vec<String>) {
+        (
+            "inet filter forward".into(),
+            vec![
+                "ip saddr 10.20.20.0/24 accept".into(),
+                "ip daddr 10.20.20.0/24 ct state established,related accept".into(),
+            ],
+        )
+    }
+
+    #[test]
+    fn the_state_is_read_from_nfts_own_listing() {
+        let st = NftState::read(LISTED);
+        assert!(st.chain_exists);
+        assert!(st.has_rule("ip saddr 10.20.20.0/24 accept"));
+        assert!(!st.has_rule("ip daddr 10.20.20.0/24 ct state established,related accept"));
+        assert_eq!(st.rules.len(), 2);
+        assert!(!st.included && st.file.is_empty());
+        let none = NftState::read("Error: No such file or directory\nlist chain ip nope postrouting\n### file\n### conf\n");
+        assert!(!none.chain_exists);
+    }
+
+    #[test]
+    fn only_the_missing_rule_is_added_and_only_it_is_undone() {
+        let (chain, rules) = forward();
+        let f = NftFix::new(&chain, &rules, "/etc/nftables.d/90-x.nft", None);
+        let before = NftState::read(LISTED);
+        let missing: Vec<&String> = rules.iter().filter(|r| !before.has_rule(r)).collect();
+        assert_eq!(missing.len(), 1);
+        let script = f.apply(&before, &missing);
+        assert_eq!(script.matches("nft add rule").count(), 1);
+        assert!(script.contains("established,related"));
+        assert_eq!(
+            f.file_text(),
+            "add rule inet filter forward ip saddr 10.20.20.0/24 accept\nadd rule inet filter forward ip daddr 10.20.20.0/24 ct state established,related accept\n"
+        );
+        let after = NftState::read(&LISTED.replace(
+            "accept # handle 3\n",
+            "accept # handle 3\n\t\tip daddr 10.20.20.0/24 ct state established,related accept # handle 7\n",
+        ));
+        let undo = f.undo(&before, &after);
+        assert_eq!(
+            undo[0], "nft delete rule inet filter forward handle 7",
+            "{undo:?}"
+        );
+        assert!(
+            undo.iter().all(|u| !u.contains("handle 3")),
+            "a rule that was there stays"
+        );
+        assert!(undo.iter().any(|u| u.starts_with("rm -f")));
+        assert!(undo.iter().any(|u| u.contains("grep -vxF")));
+    }
+
+    #[test]
+    fn a_table_of_its_own_is_made_whole_and_deleted_whole() {
+        let rules = vec!["ip saddr 10.20.20.0/24 ip daddr != 10.20.20.0/24 masquerade".to_string()];
+        let spec = "type nat hook postrouting priority srcnat; policy accept;";
+        let f = NftFix::new(
+            "ip postmortem-nat postrouting",
+            &rules,
+            "/etc/nftables.d/90-nat.nft",
+            Some(spec),
+        );
+        assert_eq!(
+            f.file_text(),
+            "table ip postmortem-nat {\n  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n    ip saddr 10.20.20.0/24 ip daddr != 10.20.20.0/24 masquerade\n  }\n}\n"
+        );
+        let preview = f.preview();
+        assert_eq!(preview[0], "sudo nft add table ip postmortem-nat");
+        assert!(preview[1].starts_with("sudo nft 'add chain ip postmortem-nat postrouting {"));
+        assert!(preview
+            .last()
+            .unwrap()
+            .contains("include \"/etc/nftables.d/90-nat.nft\""));
+        let none = NftState::default();
+        assert_eq!(
+            f.undo(&none, &none)[0],
+            "nft delete table ip postmortem-nat"
+        );
+    }
 }

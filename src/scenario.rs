@@ -64,6 +64,20 @@ pub enum FixSpec {
         file: String,
         reason: Texts,
     },
+    /// Rules added to a chain of the host's nftables at run time (`nft add rule`), and kept in a
+    /// file of their own that /etc/nftables.conf includes, so a boot loads them again. `chain`
+    /// is `FAMILY TABLE CHAIN`; with `create` (a base chain's spec, `type nat hook postrouting
+    /// priority srcnat; policy accept;`) the chain is made in a table of its own when absent,
+    /// and the file holds that table whole. Rules are written as `nft list` prints them.
+    Nft {
+        on: String,
+        chain: String,
+        rules: Vec<String>,
+        file: String,
+        #[serde(default)]
+        create: Option<String>,
+        reason: Texts,
+    },
     /// An ingress security-group rule through the openstack CLI, from a remote group.
     SgRule {
         on: String,

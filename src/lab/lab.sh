@@ -108,6 +108,20 @@ vm_init() {
   # A boot starts from the kernel's defaults; only what /etc/sysctl.d says is applied again.
   echo 0 > /proc/sys/net/ipv4/ip_forward
   sysctl --system >/dev/null 2>&1 || true
+  if [ "$role" = hypervisor ]; then
+    # The firewall as a boot leaves it: the cloud's own tables (microstack's NAT as microstack
+    # sets it up, the security groups), then /etc/nftables.conf as nftables.service loads it.
+    # A rule added at run time and kept nowhere is gone.
+    local fam tname
+    nft list tables 2>/dev/null | while read -r _ fam tname; do
+      case "$fam $tname" in
+        "bridge sg-ports" | "inet sg" | "ip microstack-nat") ;;
+        *) nft delete table "$fam" "$tname" ;;
+      esac
+    done
+    microstack_nat | nft -f -
+    if [ -r /etc/nftables.conf ]; then nft -f /etc/nftables.conf || echo "lab: /etc/nftables.conf did not load" >&2; fi
+  fi
   if [ "$role" = node ]; then # the guest's network (netplan): its NIC and its default route
     ip link set ens3 up
     ip route replace default via 192.168.222.1 dev ens3
@@ -185,6 +199,7 @@ SSHD
       install -m 600 -o user -g user "$LAB/keys/ictsc_rsa" /home/user/.ssh/ictsc_rsa
       install -m 644 -o user -g user "$LAB/known_hosts.nodes" /home/user/.ssh/known_hosts
       has_fault ip-forward || echo 'net.ipv4.ip_forward = 1' > /etc/sysctl.d/60-microstack.conf
+      has_fault forward-drop && host_firewall > /etc/nftables.conf
       kubespray_tree /home/user/kubespray
       chown -R user:user /home/user/kubespray
       ln -sf "$ANSIBLE_VENV/bin/ansible-playbook" /usr/local/bin/ansible-playbook
@@ -463,6 +478,34 @@ T
 }
 
 # --- the network ---------------------------------------------------------------------------
+# microstack's NAT of its external network to the outside, as microstack sets it up at each
+# start (its rule, in nft); with the no-nat fault, the chain is there and the rule is not.
+microstack_nat() {
+  local rule='ip saddr 10.20.20.0/24 ip daddr != 10.20.20.0/24 masquerade'
+  has_fault no-nat && rule='# (no masquerade: the no-nat fault)'
+  printf 'table ip microstack-nat\ndelete table ip microstack-nat\ntable ip microstack-nat {\n  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n    %s\n  }\n}\n' "$rule"
+}
+
+# The host's own firewall with the forward-drop fault: what it routes is dropped unless a rule
+# accepts it, as Docker (iptables' FORWARD policy DROP) or ufw leave a host; it accepts only
+# its own bridges. In /etc/nftables.conf, which the hypervisor loads at boot (nftables.service).
+host_firewall() {
+  cat <<'NFT'
+#!/usr/sbin/nft -f
+# The host's firewall: what it routes is dropped unless a rule accepts it.
+table inet filter
+delete table inet filter
+table inet filter {
+  chain forward {
+    type filter hook forward priority filter; policy drop;
+    iifname "br-int" oifname "br-int" accept
+    iifname "docker0" oifname != "docker0" accept
+    oifname "docker0" ct state established,related accept
+  }
+}
+NFT
+}
+
 net_up() {
   local i
   for ns in operator internet server01 qrouter; do ip netns add "pm-$ns"; done
@@ -500,15 +543,7 @@ net_up() {
   ip -n pm-qrouter addr add 192.168.222.1/24 dev qr0
   nsx server01 sh -c 'echo 1 > /proc/sys/net/bridge/bridge-nf-call-iptables' 2>/dev/null || true
 
-  # masquerade the cloud's external network out of the uplink, as microstack does
-  nsx server01 nft -f - <<NFT
-table ip microstack-nat {
-  chain postrouting {
-    type nat hook postrouting priority srcnat; policy accept;
-    ip saddr 10.20.20.0/24 oifname "uplink0" masquerade
-  }
-}
-NFT
+  microstack_nat | nsx server01 nft -f -
 
   local qnat="table ip neutron-qrouter {
   chain prerouting {

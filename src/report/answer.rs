@@ -652,6 +652,7 @@ pub fn answers(
                         let spec = cause.and_then(|c| {
                             c.fixes.iter().find(|s| match s {
                                 FixSpec::Sysctl { key, .. } => g.target.ends_with(key.as_str()),
+                                FixSpec::Nft { chain, .. } => g.target.ends_with(chain.as_str()),
                                 FixSpec::SgRule { group, .. } => {
                                     g.target.ends_with(&format!(" {group}"))
                                 }
@@ -666,6 +667,13 @@ pub fn answers(
                             commands.push((user.clone(), host.clone(), cat.clone()));
                             lines.push(format!("{user}@{host}:~$ {cat}"));
                             lines.push(format!("{key} = {value}"));
+                        }
+                        if let Some(FixSpec::Nft { file, .. }) = spec {
+                            let cat = format!("cat {file}");
+                            commands.push((user.clone(), host.clone(), cat.clone()));
+                            lines.push(format!("{user}@{host}:~$ {cat}"));
+                            let text = crate::fix::nft_file_text(spec.expect("matched"));
+                            lines.extend(text.lines().map(String::from));
                         }
                         if let Some(t) = g.delta.get(lang.code()) {
                             deltas.push(t.clone());
