@@ -213,6 +213,21 @@ fn each_fault_alone_and_a_healthy_lab() {
     for (faults, want) in [
         ("ip-forward", vec!["ip-forward-disabled"]),
         ("sg-bgp", vec!["sg-bgp-blocked"]),
+        ("no-nat", vec!["nat-missing"]),
+        ("forward-drop", vec!["forward-policy-drop"]),
+        // The contest's two faults, and each neighbour with them.
+        (
+            "ip-forward,sg-bgp,no-nat",
+            vec!["ip-forward-disabled", "nat-missing", "sg-bgp-blocked"],
+        ),
+        (
+            "ip-forward,sg-bgp,forward-drop",
+            vec![
+                "ip-forward-disabled",
+                "forward-policy-drop",
+                "sg-bgp-blocked",
+            ],
+        ),
         ("none", vec![]),
     ] {
         // Steady on return: no waiting for BGP here.

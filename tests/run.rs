@@ -613,3 +613,74 @@ fn run_killed_at_many_points_leaves_a_journal_that_verifies_or_is_repaired() {
     pm_ok(&["journal", "verify", &js]);
     pm_ok(&["lab", "down"]);
 }
+
+/// The neighbours of phase 1 (a missing masquerade, a firewall whose forward policy is drop):
+/// `run --apply` finds each alone, fixes it with exactly its rules, proves it with the same
+/// probes, and the fix outlives a reboot of server01 (its file is loaded at boot).
+#[test]
+fn phase_1_neighbours_are_fixed_with_their_rules_alone_and_persist() {
+    let _g = lab_lock();
+    for (fault, cause, table, added) in [
+        ("no-nat", "nat-missing", "ip postmortem-nat", 1),
+        ("forward-drop", "forward-policy-drop", "inet filter", 2),
+    ] {
+        pm_ok(&["lab", "up", "--deployed", "--faults", fault]);
+        let before = lab_sh("server01", &format!("nft list table {table} 2>/dev/null"));
+        let dir = tempdir();
+        let (code, out) = run(dir.path(), true);
+        assert_eq!(code, 0, "{fault}: {out}");
+        let recs = records(dir.path());
+        let verified: Vec<&str> = recs
+            .iter()
+            .filter(|r| r["kind"] == "fix" && r["stage"] == "verified")
+            .map(|r| r["cause"].as_str().unwrap())
+            .collect();
+        assert_eq!(verified, vec![cause], "{fault}: {out}");
+        // The smallest change: the table gained exactly the fix's rules, the policy is as it was.
+        let after = lab_sh("server01", &format!("nft list table {table}"));
+        let rules = |t: &str| {
+            t.lines()
+                .filter(|l| l.starts_with("\t\t") && !l.contains("type "))
+                .count()
+        };
+        assert_eq!(
+            rules(&after) - rules(&before),
+            added,
+            "{fault}:\n{before}\n{after}"
+        );
+        if fault == "forward-drop" {
+            assert!(
+                after.contains("policy drop;"),
+                "the policy stays drop:\n{after}"
+            );
+        }
+        assert!(lab_sh("server01", "cat /etc/nftables.conf")
+            .contains("include \"/etc/nftables.d/90-postmortem-"));
+        // A reboot of server01 loads the fix again from its file: nothing to diagnose after it.
+        pm_ok(&["lab", "reboot", "server01"]);
+        assert_eq!(
+            lab_sh("server01", &format!("nft list table {table}")),
+            after,
+            "{fault}: after the reboot"
+        );
+        let d2 = tempdir();
+        let j = d2.path().join("journal.jsonl");
+        pm_ok(&[
+            "collect",
+            "--target",
+            "lab",
+            "--journal",
+            j.to_str().unwrap(),
+        ]);
+        let o = Command::new(bin())
+            .args(["diagnose", "--json", "--journal", j.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let d: Value = serde_json::from_str(&stdout(&o)).unwrap();
+        assert!(
+            d["causes"].as_array().unwrap().is_empty(),
+            "{fault} after reboot: {d:#}"
+        );
+    }
+    pm_ok(&["lab", "down"]);
+}

@@ -697,13 +697,18 @@ up() {
 
 # The state in which phase 2 was found: the VMs running, the task's kubespray command run to its
 # end (by the lab's own kubespray, for real), kubectl set up for ubuntu with the task's commands.
-# With the ip-forward fault, forwarding is on only while kubespray runs (a reboot undid it).
+# With the ip-forward, no-nat and forward-drop faults, the VMs reach the outside only while
+# kubespray runs (a reboot undid forwarding; the NAT or the firewall is as it was found).
 deployed() {
   local i
   for i in $(seq 1 "$NODES"); do power on "node$i"; done
   for i in $(seq 1 "$NODES"); do vm_wait "node$i"; set_status "node$i" ACTIVE; done
   ssh_ready
+  # The faults that keep the VMs from the outside are lifted while the deployment runs (the
+  # state phase 2 was found in came after phase 1's fix), and put back after.
   has_fault ip-forward && vmx server01 sysctl -qw net.ipv4.ip_forward=1
+  has_fault no-nat && vmx server01 nft add rule ip microstack-nat postrouting ip saddr 10.20.20.0/24 ip daddr != 10.20.20.0/24 masquerade
+  has_fault forward-drop && vmx server01 nft insert rule inet filter forward accept
   if ! vmx server01 su - user -c 'cd ~/kubespray && ansible-playbook -i inventory/mycluster/hosts.yaml --become --become-user=root cluster.yml -u ubuntu --private-key=~/.ssh/ictsc_rsa' \
       > "$LAB/deploy.log" 2>&1; then
     echo "lab: the deployment failed; the end of its log ($LAB/deploy.log):" >&2
@@ -711,6 +716,8 @@ deployed() {
     return 1
   fi
   has_fault ip-forward && vmx server01 sysctl -qw net.ipv4.ip_forward=0
+  has_fault no-nat && vmx server01 nft flush chain ip microstack-nat postrouting
+  has_fault forward-drop && vmx server01 nft -f /etc/nftables.conf
   vmx node1 su - ubuntu -c 'mkdir -p $HOME/.kube && sudo cp /etc/kubernetes/admin.conf $HOME/.kube/config && sudo chown $(id -u):$(id -g) $HOME/.kube/config'
 }
 
