@@ -349,8 +349,11 @@ const OUTPUT_BATCH: usize = 256 * 1024;
 
 /// The terminal the shell runs in: a local pseudo-terminal or an SSH channel's.
 enum Pty {
+    /// Read by a thread of its own (blocking reads, so reading goes on while the output read
+    /// before is recorded), written by the input thread.
     Local {
-        master: tokio::io::unix::AsyncFd<OwnedFd>,
+        master: std::sync::Arc<OwnedFd>,
+        output: tokio::sync::mpsc::Receiver<Vec<u8>>,
         child: Option<std::process::Child>,
     },
     Remote {
@@ -360,44 +363,21 @@ enum Pty {
     },
 }
 
-fn read_fd(fd: &OwnedFd, buf: &mut Vec<u8>) -> std::io::Result<usize> {
-    buf.reserve(64 * 1024);
-    let spare = buf.spare_capacity_mut();
-    let n = unsafe { libc::read(fd.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len()) };
-    if n < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    unsafe { buf.set_len(buf.len() + n as usize) };
-    Ok(n as usize)
-}
-
 impl Pty {
     /// Wait for output, then take all there is (up to a batch) into `buf`. Err: the shell has
     /// ended, and how.
     async fn output(&mut self, buf: &mut Vec<u8>) -> Result<(), Outcome> {
         match self {
-            Pty::Local { master, child } => {
-                loop {
-                    let Ok(mut guard) = master.readable().await else {
-                        break;
-                    };
-                    let mut ended = false;
+            Pty::Local { output, child, .. } => {
+                if let Some(first) = output.recv().await {
+                    buf.extend_from_slice(&first);
                     while buf.len() < OUTPUT_BATCH {
-                        match guard.try_io(|fd| read_fd(fd.get_ref(), buf)) {
-                            Ok(Ok(0)) | Ok(Err(_)) => {
-                                ended = true;
-                                break;
-                            }
-                            Ok(Ok(_)) => {}
-                            Err(_would_block) => break,
+                        match output.try_recv() {
+                            Ok(more) => buf.extend_from_slice(&more),
+                            Err(_) => break,
                         }
                     }
-                    if !buf.is_empty() {
-                        return Ok(());
-                    }
-                    if ended {
-                        break;
-                    }
+                    return Ok(());
                 }
                 // The terminal's last user closed it (EIO): the shell has ended.
                 let Some(mut c) = child.take() else {
@@ -440,32 +420,10 @@ impl Pty {
         }
     }
 
-    async fn write(&self, mut data: &[u8]) {
-        match self {
-            Pty::Local { master, .. } => {
-                while !data.is_empty() {
-                    let Ok(mut guard) = master.writable().await else {
-                        return;
-                    };
-                    match guard.try_io(|fd| {
-                        let n = unsafe {
-                            libc::write(fd.as_raw_fd(), data.as_ptr().cast(), data.len())
-                        };
-                        if n < 0 {
-                            Err(std::io::Error::last_os_error())
-                        } else {
-                            Ok(n as usize)
-                        }
-                    }) {
-                        Ok(Ok(n)) => data = &data[n..],
-                        Ok(Err(_)) => return,
-                        Err(_would_block) => continue,
-                    }
-                }
-            }
-            Pty::Remote { write, .. } => {
-                let _ = write.data_bytes(data.to_vec()).await;
-            }
+    /// Input for the shell (a local terminal's input goes straight to it from its thread).
+    async fn write(&self, data: &[u8]) {
+        if let Pty::Remote { write, .. } = self {
+            let _ = write.data_bytes(data.to_vec()).await;
         }
     }
 
@@ -487,9 +445,32 @@ impl Pty {
     }
 }
 
+/// Where this process's input goes: a channel (to an SSH channel), or straight to a local
+/// pseudo-terminal.
+enum InputTo {
+    Channel(tokio::sync::mpsc::Sender<Input>),
+    Pty(std::sync::Arc<OwnedFd>),
+}
+
+/// Read the shell's output from a local pseudo-terminal in a thread of its own (blocking reads)
+/// into a channel, which closes when the terminal's last user has closed it (EIO).
+fn read_master(master: std::sync::Arc<OwnedFd>) -> tokio::sync::mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = unsafe { libc::read(master.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            if n <= 0 || tx.blocking_send(buf[..n as usize].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
 /// Copy this process's standard input to the session, from a thread of its own (a blocking
 /// read of the terminal cannot be cancelled; the thread ends with the process).
-fn read_stdin(tx: tokio::sync::mpsc::Sender<Input>) {
+fn read_stdin(to: InputTo) {
     std::thread::spawn(move || {
         let mut stdin = unsafe { std::fs::File::from_raw_fd(0) };
         let mut buf = vec![0u8; 16 * 1024];
@@ -497,7 +478,18 @@ fn read_stdin(tx: tokio::sync::mpsc::Sender<Input>) {
             match std::io::Read::read(&mut stdin, &mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
-                    if tx.blocking_send(buf[..n].to_vec()).is_err() {
+                    let sent = match &to {
+                        InputTo::Channel(tx) => tx.blocking_send(buf[..n].to_vec()).is_ok(),
+                        InputTo::Pty(fd) => {
+                            let mut w = unsafe {
+                                std::mem::ManuallyDrop::new(std::fs::File::from_raw_fd(
+                                    fd.as_raw_fd(),
+                                ))
+                            };
+                            w.write_all(&buf[..n]).is_ok()
+                        }
+                    };
+                    if !sent {
                         break;
                     }
                 }
@@ -540,13 +532,19 @@ fn write_stdout() -> (
 /// window size to the shell, until the shell ends.
 async fn relay(mut pty: Pty, rec: &mut Recorder<'_>, nonce: &str) -> Outcome {
     let (tx, mut rx) = tokio::sync::mpsc::channel(64);
-    read_stdin(tx);
+    let mut stdin_open = true;
+    match &pty {
+        Pty::Local { master, .. } => {
+            read_stdin(InputTo::Pty(master.clone()));
+            stdin_open = false;
+        }
+        Pty::Remote { .. } => read_stdin(InputTo::Channel(tx)),
+    }
     let mut marks = Marks::new(nonce);
     let mut winch =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change()).ok();
     let (screen, writer) = write_stdout();
     let mut data: Vec<u8> = Vec::with_capacity(OUTPUT_BATCH + 64 * 1024);
-    let mut stdin_open = true;
     loop {
         data.clear();
         tokio::select! {
@@ -619,13 +617,9 @@ pub fn run_local(journal: &Journal, red: &Redactor, cap: usize, host: String) ->
     drop(slave);
     let raw = RawMode::enter();
     let outcome = rt.block_on(async {
-        unsafe {
-            libc::fcntl(master.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK);
-        }
-        // Safety: the OwnedFd is the AsyncFd's own and stays open as long as it is registered.
-        let master = unsafe { tokio::io::unix::AsyncFd::register(master) }
-            .map_err(|e| anyhow::anyhow!("cannot watch the pseudo-terminal: {e}"))?;
+        let master = std::sync::Arc::new(master);
         let pty = Pty::Local {
+            output: read_master(master.clone()),
             master,
             child: Some(child),
         };
