@@ -53,6 +53,39 @@ pub async fn collect_and_diagnose(
     Ok((c.scenario_seq, d))
 }
 
+/// `{probe.field}` in an nft fix's rules, filled from what that probe observed (the first host
+/// that gave a value): a rule names the uplink the evidence showed, not one assumed.
+fn filled(spec: &crate::scenario::FixSpec, d: &Diagnosis) -> crate::scenario::FixSpec {
+    let crate::scenario::FixSpec::Nft { rules, .. } = spec else {
+        return spec.clone();
+    };
+    let re = regex::Regex::new(r"\{([a-z_]+)\.([a-z_.]+)\}").expect("a valid regex");
+    let rules = rules
+        .iter()
+        .map(|r| {
+            re.replace_all(r, |c: &regex::Captures| {
+                d.observations
+                    .iter()
+                    .filter(|o| o.probe == c[1])
+                    .find_map(|o| {
+                        let v = o.value.as_ref().ok()?;
+                        c[2].split('.')
+                            .try_fold(v, |v, k| v.get(k))?
+                            .as_str()
+                            .map(String::from)
+                    })
+                    .unwrap_or_else(|| c[0].to_string())
+            })
+            .into_owned()
+        })
+        .collect();
+    let mut spec = spec.clone();
+    if let crate::scenario::FixSpec::Nft { rules: r, .. } = &mut spec {
+        *r = rules;
+    }
+    spec
+}
+
 /// The fixes of every claimed cause, in phase order.
 pub fn plan(scenario: &Scenario, d: &Diagnosis) -> Vec<Planned> {
     let mut causes: Vec<_> = scenario
@@ -66,7 +99,7 @@ pub fn plan(scenario: &Scenario, d: &Diagnosis) -> Vec<Planned> {
         .flat_map(|c| {
             c.fixes
                 .iter()
-                .map(|f| fix::plan(&c.id, f, &scenario.hosts.hypervisor))
+                .map(|f| fix::plan(&c.id, &filled(f, d), &scenario.hosts.hypervisor))
         })
         .collect()
 }

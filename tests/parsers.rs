@@ -359,12 +359,14 @@ proptest! {
 
 // --- nft -j list ruleset ----------------------------------------------------------------------
 
+/// The probe's output: the default route (the uplink), then the ruleset's JSON.
 fn nft(name: &str) -> postmortem::probe::nft::Firewall {
-    let text = std::fs::read_to_string(format!(
+    let json = std::fs::read_to_string(format!(
         "{}/tests/samples/nft/{name}.json",
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();
+    let text = format!("default via 198.51.100.1 dev uplink0 \n###\n{json}");
     postmortem::probe::nft::firewall("10.20.20.0/24", &text).unwrap()
 }
 

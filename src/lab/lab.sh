@@ -199,6 +199,8 @@ SSHD
       install -m 600 -o user -g user "$LAB/keys/ictsc_rsa" /home/user/.ssh/ictsc_rsa
       install -m 644 -o user -g user "$LAB/known_hosts.nodes" /home/user/.ssh/known_hosts
       has_fault ip-forward || echo 'net.ipv4.ip_forward = 1' > /etc/sysctl.d/60-microstack.conf
+      # No firewall configuration of this machine's own (Debian's flushes the whole ruleset).
+      rm -rf /etc/nftables.conf /etc/nftables.d
       has_fault forward-drop && host_firewall > /etc/nftables.conf
       kubespray_tree /home/user/kubespray
       chown -R user:user /home/user/kubespray
@@ -481,7 +483,7 @@ T
 # microstack's NAT of its external network to the outside, as microstack sets it up at each
 # start (its rule, in nft); with the no-nat fault, the chain is there and the rule is not.
 microstack_nat() {
-  local rule='ip saddr 10.20.20.0/24 ip daddr != 10.20.20.0/24 masquerade'
+  local rule='ip saddr 10.20.20.0/24 oifname "uplink0" masquerade'
   has_fault no-nat && rule='# (no masquerade: the no-nat fault)'
   printf 'table ip microstack-nat\ndelete table ip microstack-nat\ntable ip microstack-nat {\n  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n    %s\n  }\n}\n' "$rule"
 }
@@ -707,7 +709,7 @@ deployed() {
   # The faults that keep the VMs from the outside are lifted while the deployment runs (the
   # state phase 2 was found in came after phase 1's fix), and put back after.
   has_fault ip-forward && vmx server01 sysctl -qw net.ipv4.ip_forward=1
-  has_fault no-nat && vmx server01 nft add rule ip microstack-nat postrouting ip saddr 10.20.20.0/24 ip daddr != 10.20.20.0/24 masquerade
+  has_fault no-nat && vmx server01 nft add rule ip microstack-nat postrouting ip saddr 10.20.20.0/24 oifname uplink0 masquerade
   has_fault forward-drop && vmx server01 nft insert rule inet filter forward accept
   if ! vmx server01 su - user -c 'cd ~/kubespray && ansible-playbook -i inventory/mycluster/hosts.yaml --become --become-user=root cluster.yml -u ubuntu --private-key=~/.ssh/ictsc_rsa' \
       > "$LAB/deploy.log" 2>&1; then

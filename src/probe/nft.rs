@@ -7,10 +7,14 @@
 //! - The postrouting hook: a `masquerade` rule whose `ip saddr` holds the range (or that has no
 //!   source match) masquerades it.
 //!
-//! What it cannot tell: a rule is read only by its address matches, `ct state` and its verdict.
-//! Rules that also match interfaces, ports, marks or sets by name, and jumps to other chains,
-//! are not counted as accepting (they may accept less than the range): such a chain is judged
-//! by what it surely does. Explicit `drop` rules are not read; the policy is.
+//! The uplink (the device of the default route, when `ip -4 route show default` comes before the
+//! JSON) is what "the outside" is: `oifname UPLINK` holds for the range's traffic out, `iifname
+//! UPLINK` for the replies in.
+//!
+//! What it cannot tell: a rule is read only by its address matches, `ct state`, the uplink and
+//! its verdict. Rules that also match other interfaces, ports, marks or sets by name, and jumps
+//! to other chains, are not counted as accepting (they may accept less than the range): such a
+//! chain is judged by what it surely does. Explicit `drop` rules are not read; the policy is.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -29,6 +33,8 @@ pub struct Firewall {
     pub masquerades_range: bool,
     /// Base chains on the postrouting hook of type nat: `family table chain`.
     pub nat_chains: Vec<String>,
+    /// The default route's device, when the output had it.
+    pub uplink: Option<String>,
 }
 
 /// An IPv4 prefix as (address, length).
@@ -85,7 +91,7 @@ struct Reading {
     verdict: Option<String>,
 }
 
-fn read_rule(expr: &[Value], range: Prefix) -> Reading {
+fn read_rule(expr: &[Value], range: Prefix, uplink: Option<&str>) -> Reading {
     // `from`: every packet the range sends out matches; `to`: every reply to it does.
     let mut from = true;
     let mut to = true;
@@ -123,8 +129,20 @@ fn read_rule(expr: &[Value], range: Prefix) -> Reading {
                     };
                     from &= states.contains(&"new");
                     to &= states.contains(&"established");
+                } else if let (Some(key @ ("oifname" | "iifname")), "==", Some(dev)) =
+                    (left["meta"]["key"].as_str(), op, body["right"].as_str())
+                {
+                    // Out by the uplink: the range's traffic to the outside; in by it: replies.
+                    let up = Some(dev) == uplink;
+                    if key == "oifname" {
+                        from &= up;
+                        to = false;
+                    } else {
+                        to &= up;
+                        from = false;
+                    }
                 } else {
-                    // Interfaces, ports, marks...: it may match less than the range.
+                    // Other interfaces, ports, marks...: it may match less than the range.
                     from = false;
                     to = false;
                 }
@@ -144,6 +162,14 @@ pub fn firewall(range: &str, out: &str) -> Result<Firewall, String> {
     let start = out
         .find('{')
         .ok_or("no JSON in the output (is it `nft -j list ruleset`?)")?;
+    let uplink = out[..start]
+        .lines()
+        .find(|l| l.starts_with("default "))
+        .and_then(|l| {
+            let mut w = l.split_whitespace();
+            w.find(|x| *x == "dev").and_then(|_| w.next())
+        })
+        .map(String::from);
     let v: Value = serde_json::Deserializer::from_str(&out[start..])
         .into_iter::<Value>()
         .next()
@@ -168,6 +194,7 @@ pub fn firewall(range: &str, out: &str) -> Result<Firewall, String> {
         masquerade_rules: vec![],
         masquerades_range: false,
         nat_chains: vec![],
+        uplink: uplink.clone(),
     };
     let ipv4 = |fam: &str| matches!(fam, "ip" | "inet");
     let chains: Vec<&Value> = items
@@ -192,7 +219,7 @@ pub fn firewall(range: &str, out: &str) -> Result<Firewall, String> {
             let (mut out_ok, mut back_ok) = (false, false);
             for rule in rules_of(c) {
                 let expr = rule["expr"].as_array().map(Vec::as_slice).unwrap_or(&[]);
-                let rd = read_rule(expr, r);
+                let rd = read_rule(expr, r, uplink.as_deref());
                 if rd.verdict.as_deref() == Some("accept") {
                     out_ok |= rd.from;
                     back_ok |= rd.to;
@@ -206,7 +233,7 @@ pub fn firewall(range: &str, out: &str) -> Result<Firewall, String> {
             fw.nat_chains.push(name(c));
             for rule in rules_of(c) {
                 let expr = rule["expr"].as_array().map(Vec::as_slice).unwrap_or(&[]);
-                let rd = read_rule(expr, r);
+                let rd = read_rule(expr, r, uplink.as_deref());
                 if rd.verdict.as_deref() == Some("masquerade") && rd.from {
                     fw.masquerade_rules.push(format!(
                         "{} #{}",
