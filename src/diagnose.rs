@@ -379,6 +379,26 @@ pub fn summary(o: &Observation) -> String {
                     .join("; ")
             })
             .unwrap_or_default(),
+        _ if v.get("masquerades_range").is_some() => {
+            let list = |k: &str| {
+                v[k].as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .filter(|l| !l.is_empty())
+                    .unwrap_or_else(|| "none".into())
+            };
+            format!(
+                "{}: forward chains that drop it: {}; masqueraded by: {} (uplink {})",
+                s("range").unwrap_or_default(),
+                list("forward_blocking"),
+                list("masquerade_rules"),
+                s("uplink").unwrap_or_else(|| "unknown".into())
+            )
+        }
         _ if v.get("bgp_allowed_between_nodes").is_some() => {
             let list = |k: &str| {
                 v[k].as_array()

@@ -20,6 +20,8 @@ pub struct Planned {
     pub target: String,
     pub commands: Vec<String>,
     pub delta: Texts,
+    /// The file it writes, and what it will hold.
+    pub file: Option<crate::journal::FileShown>,
 }
 
 /// What applying did; `undo` is what a rollback runs (empty: nothing to undo).
@@ -45,6 +47,7 @@ pub fn plan(cause: &str, spec: &FixSpec, hypervisor: &str) -> Planned {
                 format!("sudo sysctl -p {file}"),
             ],
             delta: delta(reason, &format!("{key}: → {value} ({file})"), &format!("{key}: → {value} ({file})")),
+            file: Some(crate::journal::FileShown { path: file.clone(), content: format!("{key} = {value}\n") }),
         },
         FixSpec::Nft { chain, rules, file, create, reason, .. } => {
             let nft = NftFix::new(chain, rules, file, create.as_deref());
@@ -54,6 +57,7 @@ pub fn plan(cause: &str, spec: &FixSpec, hypervisor: &str) -> Planned {
                 host: host.clone(),
                 target: format!("{host} nftables {chain}"),
                 commands: nft.preview(),
+                file: Some(crate::journal::FileShown { path: file.clone(), content: nft.file_text() }),
                 delta: delta(
                     reason,
                     &format!("nftables の {chain} に {} 件のルールを追加し、{file} に保存して /etc/nftables.conf から読み込む: {}", rules.len(), rules.join("; ")),
@@ -74,6 +78,7 @@ pub fn plan(cause: &str, spec: &FixSpec, hypervisor: &str) -> Planned {
                 &format!("セキュリティグループ {group} の受信ルールを追加: {protocol}/{port}、送信元はセキュリティグループ {remote_group}"),
                 &format!("ingress rule added to security group {group}: {protocol}/{port} from security group {remote_group}"),
             ),
+            file: None,
         },
     }
 }
@@ -152,6 +157,7 @@ impl Runner<'_> {
                 commands,
                 delta: p.delta.clone(),
                 records,
+                file: (stage == "planned").then(|| p.file.clone()).flatten(),
             }),
         )?;
         Ok(e.seq)
@@ -413,20 +419,6 @@ fn failed(summary: String, records: Vec<u64>) -> Applied {
 fn split_check(out: &str) -> (String, String) {
     let (a, b) = out.split_once("---\n").unwrap_or((out, ""));
     (a.trim().to_string(), b.to_string())
-}
-
-/// What an nftables fix keeps in its file (empty for another kind of fix).
-pub fn nft_file_text(spec: &FixSpec) -> String {
-    match spec {
-        FixSpec::Nft {
-            chain,
-            rules,
-            file,
-            create,
-            ..
-        } => NftFix::new(chain, rules, file, create.as_deref()).file_text(),
-        _ => String::new(),
-    }
 }
 
 /// An nftables fix: the chain (`FAMILY TABLE CHAIN`), its rules, the file that keeps them.

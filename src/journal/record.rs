@@ -139,7 +139,7 @@ pub struct RoundRecord {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct FixRecord {
     pub cause: String,
-    /// sysctl or sg_rule
+    /// sysctl, nft or sg_rule
     pub fix_kind: String,
     /// What is changed, where: "server01 net.ipv4.ip_forward", "security group master".
     pub target: String,
@@ -155,6 +155,15 @@ pub struct FixRecord {
     /// The evidence records of this step.
     #[serde(default)]
     pub records: Vec<u64>,
+    /// On `planned`: the file the fix writes and what it will hold (an answer shows it with cat).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileShown>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FileShown {
+    pub path: String,
+    pub content: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

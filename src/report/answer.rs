@@ -373,10 +373,12 @@ fn quote_records(
     out
 }
 
-/// The command of a probe's evidence as a person would type it (no `sudo -n -- sh -c` wrapper).
+/// The command of a probe's evidence as a person would type it (no `sudo -n -- sh -c` wrapper;
+/// `sudo sh -c '...'` when it is several commands, all of which ran as root).
 fn readable(ev: &Evidence, red: &Redactor) -> String {
     let c = red.redact(&ev.command).0;
     match c.strip_prefix("sudo -n -- sh -c ") {
+        Some(inner) if inner.contains([';', '&', '|', '\n']) => format!("sudo sh -c {inner}"),
         Some(inner) => {
             let unq = inner
                 .strip_prefix('\'')
@@ -658,22 +660,22 @@ pub fn answers(
                                 }
                             })
                         });
-                        // A created file is shown with cat, as judges expect.
-                        if let Some(FixSpec::Sysctl {
-                            key, value, file, ..
-                        }) = spec
-                        {
-                            let cat = format!("cat {file}");
+                        // A created file is shown with cat, as judges expect: what the plan
+                        // recorded, else (journals before it did) a sysctl's one line.
+                        let shown = g.file.clone().or_else(|| match spec {
+                            Some(FixSpec::Sysctl {
+                                key, value, file, ..
+                            }) => Some(crate::journal::FileShown {
+                                path: file.clone(),
+                                content: format!("{key} = {value}\n"),
+                            }),
+                            _ => None,
+                        });
+                        if let Some(f) = shown {
+                            let cat = format!("cat {}", f.path);
                             commands.push((user.clone(), host.clone(), cat.clone()));
                             lines.push(format!("{user}@{host}:~$ {cat}"));
-                            lines.push(format!("{key} = {value}"));
-                        }
-                        if let Some(FixSpec::Nft { file, .. }) = spec {
-                            let cat = format!("cat {file}");
-                            commands.push((user.clone(), host.clone(), cat.clone()));
-                            lines.push(format!("{user}@{host}:~$ {cat}"));
-                            let text = crate::fix::nft_file_text(spec.expect("matched"));
-                            lines.extend(text.lines().map(String::from));
+                            lines.extend(f.content.lines().map(String::from));
                         }
                         if let Some(t) = g.delta.get(lang.code()) {
                             deltas.push(t.clone());
