@@ -425,10 +425,15 @@ pub fn summary(o: &Observation) -> String {
                         .join(", ")
                 })
                 .unwrap_or_default();
-            if v["bgp_allowed_between_nodes"] == true {
-                format!("TCP/179 allowed between the node groups; {servers}")
+            let ipip = if v["ipip_allowed_between_nodes"] == true {
+                "IP protocol 4 allowed".to_string()
             } else {
-                format!("missing: {}; {servers}", list("missing"))
+                format!("missing: {}", list("ipip_missing"))
+            };
+            if v["bgp_allowed_between_nodes"] == true {
+                format!("TCP/179 allowed between the node groups; {ipip}; {servers}")
+            } else {
+                format!("missing: {}; {ipip}; {servers}", list("missing"))
             }
         }
         _ if v.get("pairs").is_some() => {

@@ -36,7 +36,13 @@ pub struct Applied {
 pub fn plan(cause: &str, spec: &FixSpec, hypervisor: &str) -> Planned {
     let host = hypervisor.to_string();
     match spec {
-        FixSpec::Sysctl { key, value, file, reason, .. } => Planned {
+        FixSpec::Sysctl {
+            key,
+            value,
+            file,
+            reason,
+            ..
+        } => Planned {
             cause: cause.into(),
             spec: spec.clone(),
             host: host.clone(),
@@ -46,10 +52,24 @@ pub fn plan(cause: &str, spec: &FixSpec, hypervisor: &str) -> Planned {
                 format!("echo '{key} = {value}' | sudo tee {file}"),
                 format!("sudo sysctl -p {file}"),
             ],
-            delta: delta(reason, &format!("{key}: → {value} ({file})"), &format!("{key}: → {value} ({file})")),
-            file: Some(crate::journal::FileShown { path: file.clone(), content: format!("{key} = {value}\n") }),
+            delta: delta(
+                reason,
+                &format!("{key}: → {value} ({file})"),
+                &format!("{key}: → {value} ({file})"),
+            ),
+            file: Some(crate::journal::FileShown {
+                path: file.clone(),
+                content: format!("{key} = {value}\n"),
+            }),
         },
-        FixSpec::Nft { chain, rules, file, create, reason, .. } => {
+        FixSpec::Nft {
+            chain,
+            rules,
+            file,
+            create,
+            reason,
+            ..
+        } => {
             let nft = NftFix::new(chain, rules, file, create.as_deref());
             Planned {
                 cause: cause.into(),
@@ -65,21 +85,40 @@ pub fn plan(cause: &str, spec: &FixSpec, hypervisor: &str) -> Planned {
                 ),
             }
         }
-        FixSpec::SgRule { group, remote_group, protocol, port, reason, .. } => Planned {
-            cause: cause.into(),
-            spec: spec.clone(),
-            host: host.clone(),
-            target: format!("security group {group}"),
-            commands: vec![format!(
-                "openstack security group rule create --ingress --protocol {protocol} --dst-port {port}:{port} --remote-group {remote_group} {group}"
-            )],
-            delta: delta(
-                reason,
-                &format!("セキュリティグループ {group} の受信ルールを追加: {protocol}/{port}、送信元はセキュリティグループ {remote_group}"),
-                &format!("ingress rule added to security group {group}: {protocol}/{port} from security group {remote_group}"),
-            ),
-            file: None,
-        },
+        FixSpec::SgRule {
+            group,
+            remote_group,
+            protocol,
+            port,
+            reason,
+            ..
+        } => {
+            let ports = port
+                .map(|p| format!(" --dst-port {p}:{p}"))
+                .unwrap_or_default();
+            let (ja, en) = match port {
+                Some(p) => (format!("{protocol}/{p}"), format!("{protocol}/{p}")),
+                None => (
+                    format!("IP プロトコル {protocol}"),
+                    format!("IP protocol {protocol}"),
+                ),
+            };
+            Planned {
+                cause: cause.into(),
+                spec: spec.clone(),
+                host: host.clone(),
+                target: format!("security group {group}"),
+                commands: vec![format!(
+                    "openstack security group rule create --ingress --protocol {protocol}{ports} --remote-group {remote_group} {group}"
+                )],
+                delta: delta(
+                    reason,
+                    &format!("セキュリティグループ {group} の受信ルールを追加: {ja}、送信元はセキュリティグループ {remote_group}"),
+                    &format!("ingress rule added to security group {group}: {en} from security group {remote_group}"),
+                ),
+                file: None,
+            }
+        }
     }
 }
 
@@ -352,7 +391,12 @@ impl Runner<'_> {
                         ))
                     }
                 };
-                let range = format!("{port}:{port}");
+                // A protocol without ports (IP-in-IP) lists an empty port range.
+                let range = port.map(|p| format!("{p}:{p}")).unwrap_or_default();
+                let what = match port {
+                    Some(p) => format!("{protocol}/{p}"),
+                    None => format!("IP protocol {protocol}"),
+                };
                 if let Some(r) = rules.iter().find(|r| {
                     r["Direction"] == "ingress"
                         && r["Port Range"] == range.as_str()
@@ -360,14 +404,18 @@ impl Runner<'_> {
                 }) {
                     return Ok(Applied {
                         stage: "already".into(),
-                        summary: format!("rule {} already lets {protocol}/{port} into {group} from {remote_group}", r["ID"].as_str().unwrap_or("")),
+                        summary: format!(
+                            "rule {} already lets {what} into {group} from {remote_group}",
+                            r["ID"].as_str().unwrap_or("")
+                        ),
                         undo: vec![],
                         records,
                     });
                 }
                 let create = format!(
-                    "openstack security group rule create --ingress --protocol {} --dst-port {range} --remote-group {} {} -f json",
+                    "openstack security group rule create --ingress --protocol {}{} --remote-group {} {} -f json",
                     shell_quote(protocol),
+                    port.map(|_| format!(" --dst-port {range}")).unwrap_or_default(),
                     shell_quote(remote_group),
                     shell_quote(group)
                 );
@@ -378,9 +426,7 @@ impl Runner<'_> {
                 match id {
                     Some(id) if ev.outcome.is_success() => Ok(Applied {
                         stage: "applied".into(),
-                        summary: format!(
-                            "rule {id}: {protocol}/{port} into {group} from {remote_group}"
-                        ),
+                        summary: format!("rule {id}: {what} into {group} from {remote_group}"),
                         undo: vec![format!("openstack security group rule delete {id}")],
                         records,
                     }),

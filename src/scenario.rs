@@ -78,13 +78,15 @@ pub enum FixSpec {
         create: Option<String>,
         reason: Texts,
     },
-    /// An ingress security-group rule through the openstack CLI, from a remote group.
+    /// An ingress security-group rule through the openstack CLI, from a remote group; without
+    /// `port`, the whole protocol (IP protocol 4, IP-in-IP, has no ports).
     SgRule {
         on: String,
         group: String,
         remote_group: String,
         protocol: String,
-        port: u16,
+        #[serde(default)]
+        port: Option<u16>,
         reason: Texts,
     },
 }

@@ -215,6 +215,7 @@ fn each_fault_alone_and_a_healthy_lab() {
         ("sg-bgp", vec!["sg-bgp-blocked"]),
         ("no-nat", vec!["nat-missing"]),
         ("forward-drop", vec!["forward-policy-drop"]),
+        ("sg-ipip", vec!["sg-ipip-blocked"]),
         // The contest's two faults, and each neighbour with them.
         (
             "ip-forward,sg-bgp,no-nat",
@@ -227,6 +228,10 @@ fn each_fault_alone_and_a_healthy_lab() {
                 "forward-policy-drop",
                 "sg-bgp-blocked",
             ],
+        ),
+        (
+            "ip-forward,sg-bgp,sg-ipip",
+            vec!["ip-forward-disabled", "sg-bgp-blocked", "sg-ipip-blocked"],
         ),
         ("none", vec![]),
     ] {

@@ -63,8 +63,8 @@ def rule(group, proto, pmin, pmax, remote_ip=None, remote_group=None, direction=
 
 def lab_init(lab, nodes, faults, deployed="0"):
     """The security groups the contest's environment evidently had: Kubernetes' ports and IP-in-IP
-    (IP protocol 4, Calico's encapsulation under kubespray 2.16) between the groups, TCP/179 only
-    without the sg-bgp fault. Every server starts SHUTOFF (the host was just rebooted)."""
+    (IP protocol 4, Calico's encapsulation under kubespray 2.16) between the groups without the
+    sg-ipip fault, TCP/179 only without the sg-bgp fault. Every server starts SHUTOFF (the host was just rebooted)."""
     nodes = int(nodes)
     faults = faults.split(",")
     fixed = {1: "192.168.222.222", 2: "192.168.222.157"}
@@ -84,7 +84,8 @@ def lab_init(lab, nodes, faults, deployed="0"):
             o = "m" if other == m else "w"
             for lo, hi in ((6443, 6443), (10250, 10250), (2379, 2380)):
                 groups_rules.append(rule(g, "tcp", lo, hi, remote_group=other, seed="%s/%s/%d" % (n, o, lo)))
-            groups_rules.append(rule(g, "4", None, None, remote_group=other, seed="%s/%s/ipip" % (n, o)))
+            if "sg-ipip" not in faults:
+                groups_rules.append(rule(g, "4", None, None, remote_group=other, seed="%s/%s/ipip" % (n, o)))
             if "sg-bgp" not in faults:
                 groups_rules.append(rule(g, "tcp", 179, 179, remote_group=other, seed="%s/%s/179" % (n, o)))
     servers = []

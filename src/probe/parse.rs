@@ -705,6 +705,9 @@ pub struct SecurityGroups {
     pub missing: Vec<String>,
     /// Likewise for IP-in-IP (IP protocol 4).
     pub ipip_allowed_between_nodes: bool,
+    /// What is missing of it, as "4 into GROUP from GROUP".
+    #[serde(default)]
+    pub ipip_missing: Vec<String>,
     /// Rules that open TCP/179 wider than the node groups (0.0.0.0/0), if any.
     pub wide_bgp_rules: Vec<String>,
     pub rules: Vec<SgRule>,
@@ -803,6 +806,7 @@ pub fn security_groups(out: &str) -> Parsed<SecurityGroups> {
     Ok(SecurityGroups {
         stopped,
         ipip_allowed_between_nodes: ipip_missing.is_empty(),
+        ipip_missing,
         bgp_allowed_between_nodes: missing.is_empty(),
         missing,
         wide_bgp_rules,
