@@ -35,7 +35,8 @@ use run::sign_at_end;
     about = "Collect evidence while you fix infrastructure, and turn it into a report you can prove",
     long_about = "Collect evidence while you fix infrastructure, and turn it into a report you can prove.\n\n\
 Every command you record and every note you write goes into an append-only, hash-chained journal \
-(secrets redacted before writing). `collect` runs a scenario's read-only probes over SSH, \
+(secrets redacted before writing); `shell` records every command line of your own shell, here or \
+on a host. `collect` runs a scenario's read-only probes over SSH, \
 `diagnose` finds the causes the evidence supports (and says what it ruled out, what it cannot \
 explain and what cannot be observed yet), `fix` and `run` apply least-privilege fixes only with \
 --apply and verify them with the same probes. `run` works in rounds, with the task's own steps \
@@ -219,7 +220,6 @@ enum Command {
         #[arg(last = true, required = true, value_name = "CMD")]
         argv: Vec<String>,
     },
-    /// Append a note to the journal.
     /// Open your shell (here, or on a host with --on) and record every command line you run
     ///
     /// Each command becomes one evidence record: the line as the shell read it, the working
@@ -248,6 +248,7 @@ enum Command {
         #[command(flatten)]
         passwords: PassArgs,
     },
+    /// Append a note to the journal.
     Note {
         #[command(flatten)]
         journal: JournalArg,
