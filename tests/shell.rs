@@ -219,6 +219,30 @@ fn bash_each_command_is_a_record_and_input_never_is() {
     let played = stdout(&o);
     assert!(played.contains("$ echo M$((6*7))\r\nM42\r\n"), "{played}");
     assert!(played.contains("#note: the mirror answers"), "{played}");
+
+    // The report shows a recorded command's output as the one terminal stream it was.
+    let o = pm(
+        dir,
+        &[
+            "report",
+            "--journal",
+            "j.jsonl",
+            "--format",
+            "md",
+            "--lang",
+            "en",
+            "--out",
+            "out",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let md = std::fs::read_to_string(dir.join("out/report.en.md")).unwrap();
+    assert!(md.contains("Terminal output (standard output and error, as shown)"));
+    assert!(
+        !md.contains("Standard error"),
+        "no empty stderr for a terminal"
+    );
+    assert!(md.contains("| Working directory |"));
 }
 
 #[test]

@@ -476,10 +476,15 @@ fn record_views(entries: &[Entry], t: &Texts, red: &Redactor) -> Vec<RecordView>
                 started: show_time(&ev.started_at),
                 ended: show_time(&ev.ended_at),
                 duration: show_duration(ev.duration_ms),
-                streams: vec![
-                    stream(&t["stdout"], &ev.stdout),
-                    stream(&t["stderr"], &ev.stderr),
-                ],
+                // A recorded shell's command wrote to a terminal: one stream, as it was shown.
+                streams: if ev.session.is_some() {
+                    vec![stream(&t["terminal"], &ev.stdout)]
+                } else {
+                    vec![
+                        stream(&t["stdout"], &ev.stdout),
+                        stream(&t["stderr"], &ev.stderr),
+                    ]
+                },
                 ..base
             },
         };
