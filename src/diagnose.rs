@@ -77,6 +77,7 @@ fn observe(probe: &Probe, evs: &[(u64, &Evidence)]) -> Result<Value, String> {
         "ansible" => to_value(parse::ansible(&ev.stdout.text)),
         "routes" => to_value(parse::routes(&ev.stdout.text)),
         "bgp" => to_value(parse::bgp(&text)),
+        "pmtu" => to_value(crate::probe::pmtu::pmtu(&ev.stdout.text)),
         "nft" => to_value(crate::probe::nft::firewall(
             probe.key.as_deref().unwrap_or(""),
             &ev.stdout.text,
@@ -379,6 +380,24 @@ pub fn summary(o: &Observation) -> String {
                     .join("; ")
             })
             .unwrap_or_default(),
+        _ if v.get("fitting_mtu").is_some() => format!(
+            "{} MTU {} + {} over {} MTU {}: {}; full-size pings {}",
+            s("tunnel").unwrap_or_default(),
+            s("tunnel_mtu").unwrap_or_default(),
+            s("overhead").unwrap_or_default(),
+            s("underlay").unwrap_or_default(),
+            s("underlay_mtu").unwrap_or_default(),
+            if v["fits"] == true {
+                "fits"
+            } else {
+                "does not fit"
+            },
+            if v["df_ok"] == true {
+                "answered"
+            } else {
+                "lost"
+            }
+        ),
         _ if v.get("masquerades_range").is_some() => {
             let list = |k: &str| {
                 v[k].as_array()

@@ -85,6 +85,30 @@ pub fn plan(cause: &str, spec: &FixSpec, hypervisor: &str) -> Planned {
                 ),
             }
         }
+        FixSpec::CalicoFelix {
+            field,
+            value,
+            reason,
+            ..
+        } => {
+            let patch = felix_patch(field, Some(value));
+            Planned {
+                cause: cause.into(),
+                spec: spec.clone(),
+                host: host.clone(),
+                target: format!("{host} Felix {field}"),
+                commands: vec![format!(
+                    "sudo calicoctl patch felixconfiguration default --patch {}",
+                    shell_quote(&patch)
+                )],
+                delta: delta(
+                    reason,
+                    &format!("Calico の Felix 設定 {field} を {value} にした(全ノードに適用される)"),
+                    &format!("Calico's Felix configuration {field} set to {value} (applied on every node)"),
+                ),
+                file: None,
+            }
+        }
         FixSpec::SgRule {
             group,
             remote_group,
@@ -183,6 +207,7 @@ impl Runner<'_> {
         let kind = match p.spec {
             FixSpec::Sysctl { .. } => "sysctl",
             FixSpec::Nft { .. } => "nft",
+            FixSpec::CalicoFelix { .. } => "calico_felix",
             FixSpec::SgRule { .. } => "sg_rule",
         };
         let e = self.journal.append(
@@ -197,6 +222,7 @@ impl Runner<'_> {
                 delta: p.delta.clone(),
                 records,
                 file: (stage == "planned").then(|| p.file.clone()).flatten(),
+                host: p.host.clone(),
             }),
         )?;
         Ok(e.seq)
@@ -359,6 +385,69 @@ impl Runner<'_> {
                     records,
                 })
             }
+            FixSpec::CalicoFelix { field, value, .. } => {
+                let get = "calicoctl get felixconfiguration default -o json";
+                let read = |out: &str| {
+                    serde_json::from_str::<Value>(out)
+                        .ok()
+                        .map(|v| v["spec"][field.as_str()].clone())
+                };
+                let want = felix_value(value);
+                let before = self.run(p, get, true, "check", &mut records).await?;
+                let Some(old) = read(&before.stdout.text).filter(|_| before.outcome.is_success())
+                else {
+                    return Ok(failed(
+                        format!(
+                            "cannot read Felix's configuration: {}",
+                            before.stderr.text.trim()
+                        ),
+                        records,
+                    ));
+                };
+                if old == want {
+                    return Ok(Applied {
+                        stage: "already".into(),
+                        summary: format!("Felix's {field} is already {value}"),
+                        undo: vec![],
+                        records,
+                    });
+                }
+                let undo = vec![format!(
+                    "calicoctl patch felixconfiguration default --patch {}",
+                    shell_quote(&felix_patch_value(field, &old))
+                )];
+                let apply = format!(
+                    "calicoctl patch felixconfiguration default --patch {}",
+                    shell_quote(&felix_patch(field, Some(value)))
+                );
+                let ev = self.run(p, &apply, true, "apply", &mut records).await?;
+                let after = self.run(p, get, true, "check-after", &mut records).await?;
+                if !ev.outcome.is_success() || read(&after.stdout.text) != Some(want) {
+                    return Ok(Applied {
+                        undo,
+                        ..failed(
+                            format!(
+                                "Felix's {field} is not {value} after patching: {}",
+                                ev.stderr.text.trim()
+                            ),
+                            records,
+                        )
+                    });
+                }
+                Ok(Applied {
+                    stage: "applied".into(),
+                    summary: format!(
+                        "Felix's {field}: {} → {value}",
+                        if old.is_null() {
+                            "unset".to_string()
+                        } else {
+                            old.to_string()
+                        }
+                    ),
+                    undo,
+                    records,
+                })
+            }
             FixSpec::SgRule {
                 group,
                 remote_group,
@@ -441,7 +530,10 @@ impl Runner<'_> {
 
     /// Undo an applied fix.
     pub async fn rollback(&self, p: &Planned, undo: &[String]) -> Result<(bool, Vec<u64>)> {
-        let sudo = matches!(p.spec, FixSpec::Sysctl { .. } | FixSpec::Nft { .. });
+        let sudo = matches!(
+            p.spec,
+            FixSpec::Sysctl { .. } | FixSpec::Nft { .. } | FixSpec::CalicoFelix { .. }
+        );
         let mut records = Vec::new();
         let mut ok = true;
         for cmd in undo {
@@ -465,6 +557,23 @@ fn failed(summary: String, records: Vec<u64>) -> Applied {
 fn split_check(out: &str) -> (String, String) {
     let (a, b) = out.split_once("---\n").unwrap_or((out, ""));
     (a.trim().to_string(), b.to_string())
+}
+
+/// A Felix value as JSON: a number when it reads as one.
+fn felix_value(value: &str) -> Value {
+    value
+        .parse::<i64>()
+        .map(Value::from)
+        .unwrap_or_else(|_| Value::from(value))
+}
+
+/// `{"spec":{FIELD:VALUE}}`; no value: the field removed (null).
+fn felix_patch(field: &str, value: Option<&String>) -> String {
+    felix_patch_value(field, &value.map(|v| felix_value(v)).unwrap_or(Value::Null))
+}
+
+fn felix_patch_value(field: &str, value: &Value) -> String {
+    serde_json::json!({ "spec": { field: value } }).to_string()
 }
 
 /// An nftables fix: the chain (`FAMILY TABLE CHAIN`), its rules, the file that keeps them.

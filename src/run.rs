@@ -56,34 +56,53 @@ pub async fn collect_and_diagnose(
 /// `{probe.field}` in an nft fix's rules, filled from what that probe observed (the first host
 /// that gave a value): a rule names the uplink the evidence showed, not one assumed.
 fn filled(spec: &crate::scenario::FixSpec, d: &Diagnosis) -> crate::scenario::FixSpec {
-    let crate::scenario::FixSpec::Nft { rules, .. } = spec else {
-        return spec.clone();
-    };
+    use crate::scenario::FixSpec;
     let re = regex::Regex::new(r"\{([a-z_]+)\.([a-z_.]+)\}").expect("a valid regex");
-    let rules = rules
-        .iter()
-        .map(|r| {
-            re.replace_all(r, |c: &regex::Captures| {
-                d.observations
-                    .iter()
-                    .filter(|o| o.probe == c[1])
-                    .find_map(|o| {
-                        let v = o.value.as_ref().ok()?;
-                        c[2].split('.')
-                            .try_fold(v, |v, k| v.get(k))?
-                            .as_str()
-                            .map(String::from)
-                    })
-                    .unwrap_or_else(|| c[0].to_string())
-            })
-            .into_owned()
+    let fill = |r: &str| {
+        re.replace_all(r, |c: &regex::Captures| {
+            d.observations
+                .iter()
+                .filter(|o| o.probe == c[1])
+                .find_map(|o| {
+                    let v = o.value.as_ref().ok()?;
+                    match c[2].split('.').try_fold(v, |v, k| v.get(k))? {
+                        serde_json::Value::String(s) => Some(s.clone()),
+                        serde_json::Value::Number(n) => Some(n.to_string()),
+                        _ => None,
+                    }
+                })
+                .unwrap_or_else(|| c[0].to_string())
         })
-        .collect();
+        .into_owned()
+    };
     let mut spec = spec.clone();
-    if let crate::scenario::FixSpec::Nft { rules: r, .. } = &mut spec {
-        *r = rules;
+    match &mut spec {
+        FixSpec::Nft { rules, .. } => *rules = rules.iter().map(|r| fill(r)).collect(),
+        FixSpec::CalicoFelix { value, .. } => *value = fill(value),
+        _ => {}
     }
     spec
+}
+
+/// The host a fix runs on: the hypervisor, or where kubectl works (the host of the
+/// observations of a probe that runs there).
+fn fix_host(scenario: &Scenario, d: &Diagnosis, spec: &crate::scenario::FixSpec) -> Option<String> {
+    use crate::scenario::FixSpec;
+    let on = match spec {
+        FixSpec::Sysctl { on, .. }
+        | FixSpec::Nft { on, .. }
+        | FixSpec::CalicoFelix { on, .. }
+        | FixSpec::SgRule { on, .. } => on.as_str(),
+    };
+    match on {
+        "kubectl" => scenario
+            .probes
+            .iter()
+            .filter(|p| p.on == "kubectl")
+            .find_map(|p| d.observations.iter().find(|o| o.probe == p.id))
+            .map(|o| o.host.clone()),
+        _ => Some(scenario.hosts.hypervisor.clone()),
+    }
 }
 
 /// The fixes of every claimed cause, in phase order.
@@ -97,9 +116,9 @@ pub fn plan(scenario: &Scenario, d: &Diagnosis) -> Vec<Planned> {
     causes
         .iter()
         .flat_map(|c| {
-            c.fixes
-                .iter()
-                .map(|f| fix::plan(&c.id, &filled(f, d), &scenario.hosts.hypervisor))
+            c.fixes.iter().filter_map(|f| {
+                fix_host(scenario, d, f).map(|h| fix::plan(&c.id, &filled(f, d), &h))
+            })
         })
         .collect()
 }

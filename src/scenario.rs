@@ -78,6 +78,15 @@ pub enum FixSpec {
         create: Option<String>,
         reason: Texts,
     },
+    /// A field of Calico's Felix configuration (`calicoctl patch felixconfiguration default`),
+    /// which calico-node applies on every node: `ipipMTU`. `value` may name an observation
+    /// (`{tunnel_mtu.fitting_mtu}`); a number is written as one.
+    CalicoFelix {
+        on: String,
+        field: String,
+        value: String,
+        reason: Texts,
+    },
     /// An ingress security-group rule through the openstack CLI, from a remote group; without
     /// `port`, the whole protocol (IP protocol 4, IP-in-IP, has no ports).
     SgRule {
@@ -277,6 +286,7 @@ pub const PARSERS: &[&str] = &[
     "kube_pods",
     "ping_matrix",
     "nft",
+    "pmtu",
 ];
 pub const OPS: &[&str] = &[
     "eq",

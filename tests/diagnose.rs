@@ -216,6 +216,7 @@ fn each_fault_alone_and_a_healthy_lab() {
         ("no-nat", vec!["nat-missing"]),
         ("forward-drop", vec!["forward-policy-drop"]),
         ("sg-ipip", vec!["sg-ipip-blocked"]),
+        ("mtu", vec!["mtu-mismatch"]),
         // The contest's two faults, and each neighbour with them.
         (
             "ip-forward,sg-bgp,no-nat",

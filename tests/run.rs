@@ -742,3 +742,45 @@ fn an_ipip_blockage_is_fixed_with_protocol_4_between_the_groups_alone() {
     }
     pm_ok(&["lab", "down"]);
 }
+
+/// The tenant network's MTU (1450) under Calico's tunnel MTU (1480): `run --apply` sets Felix's
+/// ipipMTU to what the evidence says fits (1450 - 20), on the host where kubectl works, and the
+/// full-size pings that were lost are answered; the network's MTU is not touched.
+#[test]
+fn a_tunnel_mtu_too_large_for_the_network_is_lowered_to_fit() {
+    let _g = lab_lock();
+    pm_ok(&["lab", "up", "--deployed", "--faults", "mtu"]);
+    let dir = tempdir();
+    let (code, out) = run(dir.path(), true);
+    assert_eq!(code, 0, "{out}");
+    let recs = records(dir.path());
+    let planned = recs
+        .iter()
+        .find(|r| r["kind"] == "fix" && r["stage"] == "planned")
+        .unwrap();
+    assert_eq!(planned["cause"], "mtu-mismatch");
+    assert_eq!(planned["host"], "node1", "where kubectl works");
+    assert!(
+        planned["commands"][0]
+            .as_str()
+            .unwrap()
+            .contains(r#"{"spec":{"ipipMTU":1430}}"#),
+        "{planned}"
+    );
+    assert!(recs
+        .iter()
+        .any(|r| r["kind"] == "fix" && r["stage"] == "verified" && r["cause"] == "mtu-mismatch"));
+    for n in ["node1", "node2"] {
+        assert_eq!(
+            lab_sh(n, "cat /sys/class/net/tunl0/mtu").trim(),
+            "1430",
+            "{n}"
+        );
+        assert_eq!(
+            lab_sh(n, "cat /sys/class/net/ens3/mtu").trim(),
+            "1450",
+            "{n}: the network's MTU stays"
+        );
+    }
+    pm_ok(&["lab", "down"]);
+}

@@ -158,6 +158,9 @@ pub struct FixRecord {
     /// On `planned`: the file the fix writes and what it will hold (an answer shows it with cat).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<FileShown>,
+    /// The host its commands run on (empty in journals before it was recorded: the hypervisor).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub host: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

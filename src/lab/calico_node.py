@@ -40,6 +40,23 @@ def nodes():
         return json.load(f)["nodes"]
 
 
+def tunnel_mtu():
+    """The IP-in-IP MTU Felix is configured with (Calico 3.17 under kubespray: 1480 unless set)."""
+    try:
+        with open(STATE) as f:
+            return int(json.load(f).get("felix", {}).get("ipipMTU", 1480))
+    except (OSError, ValueError, TypeError):
+        return 1480
+
+
+def underlay_mtu():
+    try:
+        with open("/sys/class/net/ens3/mtu") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return 1500
+
+
 def me():
     name = socket.gethostname()
     return next(n for n in nodes() if n["name"] == name)
@@ -104,7 +121,7 @@ def start():
             if subprocess.run(["ip", "link", "show", "tunl0"], capture_output=True).returncode == 0 and running(IPIP_PID):
                 break
             time.sleep(0.05)
-        subprocess.run(["ip", "link", "set", "tunl0", "up", "mtu", "1480"], check=True)
+        subprocess.run(["ip", "link", "set", "tunl0", "up", "mtu", str(tunnel_mtu())], check=True)
         subprocess.run(["ip", "addr", "replace", node["block"] + ".0/32", "dev", "tunl0"], check=True)
         started.append("ipip")
     alive = subprocess.run(["birdc", "-s", BIRD_SOCKET, "show", "status"], capture_output=True).returncode == 0
@@ -123,9 +140,12 @@ def ipip():
     fd = os.open("/dev/net/tun", os.O_RDWR)
     fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", b"tunl0", IFF_TUN | IFF_NO_PI))
     raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, 4)
+    # As a kernel ipip tunnel with pmtudisc: an inner packet without DF may be fragmented on
+    # the wire; one with DF that does not fit the underlay is dropped.
+    raw.setsockopt(socket.IPPROTO_IP, 10, 0)  # IP_MTU_DISCOVER = IP_PMTUDISC_DONT
     with open(IPIP_PID, "w") as f:
         f.write(str(os.getpid()))
-    peers, mtime = {}, None
+    peers, mtime, mtu, under = {}, None, None, underlay_mtu()
     while True:
         r, _, _ = select.select([fd, raw], [], [], 1.0)
         try:  # the blocks of the other nodes, from the datastore (as Calico's IPAM knows them)
@@ -133,11 +153,19 @@ def ipip():
             if m != mtime:
                 mtime = m
                 peers = {n["block"]: n["ip"] for n in nodes()}
+                under = underlay_mtu()
+                # Felix applies its configuration: the tunnel's MTU.
+                want = tunnel_mtu()
+                if want != mtu:
+                    subprocess.run(["ip", "link", "set", "tunl0", "mtu", str(want)], capture_output=True)
+                    mtu = want
         except (OSError, ValueError):
             pass
         if fd in r:
             pkt = os.read(fd, 65535)
             if len(pkt) >= 20 and pkt[0] >> 4 == 4:
+                if pkt[6] & 0x40 and len(pkt) + 20 > under:
+                    continue
                 dst = socket.inet_ntoa(pkt[16:20])
                 peer = peers.get(dst.rsplit(".", 1)[0])
                 if peer:

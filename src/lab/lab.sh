@@ -543,6 +543,10 @@ net_up() {
   veth server01 qr-port qrouter qr0
   ip -n pm-server01 link set qr-port master br-int
   ip -n pm-qrouter addr add 192.168.222.1/24 dev qr0
+  if has_fault mtu; then
+    ip -n pm-server01 link set qr-port mtu 1450
+    ip -n pm-qrouter link set qr0 mtu 1450
+  fi
   nsx server01 sh -c 'echo 1 > /proc/sys/net/bridge/bridge-nf-call-iptables' 2>/dev/null || true
 
   microstack_nat | nsx server01 nft -f -
@@ -564,6 +568,11 @@ net_up() {
     veth "node$i" ens3 server01 "tap-node$i"
     ip -n pm-server01 link set "tap-node$i" master br-int
     ip -n "pm-node$i" addr add "$fixed/24" dev ens3
+    # The tenant network's MTU: 1450 with the mtu fault (a Neutron VXLAN network), else 1500.
+    if has_fault mtu; then
+      ip -n "pm-node$i" link set ens3 mtu 1450
+      ip -n pm-server01 link set "tap-node$i" mtu 1450
+    fi
     ip -n "pm-node$i" link set ens3 down # the VM is off: its guest brings it up when it boots
     ip -n pm-qrouter addr add "$float/32" dev qg0
     nsx qrouter nft add rule ip neutron-qrouter prerouting ip daddr "$float" dnat to "$fixed"

@@ -30,7 +30,14 @@ pub fn dir() -> PathBuf {
 pub const ANSIBLE_CORE: &str = "2.15.13";
 pub const ANSIBLE_VENV: &str = "/opt/postmortem-lab/ansible";
 
-pub const FAULTS: &[&str] = &["ip-forward", "sg-bgp", "no-nat", "forward-drop", "sg-ipip"];
+pub const FAULTS: &[&str] = &[
+    "ip-forward",
+    "sg-bgp",
+    "no-nat",
+    "forward-drop",
+    "sg-ipip",
+    "mtu",
+];
 
 /// Commands the lab runs, and the Debian package of each.
 const NEEDS: &[(&str, &str)] = &[

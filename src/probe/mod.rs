@@ -2,3 +2,4 @@
 
 pub mod nft;
 pub mod parse;
+pub mod pmtu;

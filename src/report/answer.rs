@@ -636,8 +636,6 @@ pub fn answers(
                     if planned.is_empty() {
                         continue;
                     }
-                    let host = sc.hosts.hypervisor.clone();
-                    let user = user_of(sc, &host);
                     k += 1;
                     let title = format!(
                         "{k}. {}{}",
@@ -647,6 +645,13 @@ pub fn answers(
                     d.para(&[In::B(&title)]);
                     let mut lines = Vec::new();
                     for g in &planned {
+                        // Where the fix ran (journals before it was recorded: the hypervisor).
+                        let host = if g.host.is_empty() {
+                            sc.hosts.hypervisor.clone()
+                        } else {
+                            g.host.clone()
+                        };
+                        let user = user_of(sc, &host);
                         for c in &g.commands {
                             commands.push((user.clone(), host.clone(), c.clone()));
                             lines.push(format!("{user}@{host}:~$ {c}"));
@@ -655,6 +660,9 @@ pub fn answers(
                             c.fixes.iter().find(|s| match s {
                                 FixSpec::Sysctl { key, .. } => g.target.ends_with(key.as_str()),
                                 FixSpec::Nft { chain, .. } => g.target.ends_with(chain.as_str()),
+                                FixSpec::CalicoFelix { field, .. } => {
+                                    g.target.ends_with(field.as_str())
+                                }
                                 FixSpec::SgRule { group, .. } => {
                                     g.target.ends_with(&format!(" {group}"))
                                 }

@@ -1,0 +1,101 @@
+//! A node's tunnel MTU against its underlay, and whether packets of the tunnel's full size cross
+//! it: the `tunnel_mtu` probe's output, which is
+//!
+//! ```text
+//! tunnel tunl0 1480
+//! underlay ens3 1450
+//! target 10.233.92.0
+//! 2 packets transmitted, 0 received, 100% packet loss, time 1013ms
+//! ```
+//!
+//! (a `ping -M do -s MTU-28 -q` to the tunnel address of each other node, by the routes through
+//! the tunnel). The encapsulation's overhead follows the device: IP-in-IP (`tunl0`) adds 20 bytes,
+//! Calico's VXLAN (`vxlan.calico`) 50.
+//!
+//! What it cannot tell: which hop drops an oversized packet, or whether ICMP "fragmentation
+//! needed" would have reached the sender; only that the full size does not arrive.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Target {
+    pub addr: String,
+    pub sent: u32,
+    pub received: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Pmtu {
+    pub tunnel: String,
+    pub tunnel_mtu: u32,
+    pub underlay: String,
+    pub underlay_mtu: u32,
+    pub overhead: u32,
+    /// The tunnel's packets, encapsulated, fit the underlay.
+    pub fits: bool,
+    /// The largest tunnel MTU that fits.
+    pub fitting_mtu: u32,
+    pub targets: Vec<Target>,
+    /// Every target answered a ping of the tunnel's full size (false when there is none).
+    pub df_ok: bool,
+}
+
+fn overhead(dev: &str) -> Option<u32> {
+    match dev {
+        "tunl0" => Some(20),
+        "vxlan.calico" => Some(50),
+        _ => None,
+    }
+}
+
+pub fn pmtu(out: &str) -> Result<Pmtu, String> {
+    let mut tunnel = None;
+    let mut underlay = None;
+    let mut targets: Vec<Target> = Vec::new();
+    for line in out.lines() {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        match w.as_slice() {
+            ["tunnel", dev, mtu] => {
+                tunnel = Some((
+                    dev.to_string(),
+                    mtu.parse::<u32>()
+                        .map_err(|e| format!("tunnel MTU {mtu:?}: {e}"))?,
+                ))
+            }
+            ["underlay", dev, mtu] => {
+                underlay = Some((
+                    dev.to_string(),
+                    mtu.parse::<u32>()
+                        .map_err(|e| format!("underlay MTU {mtu:?}: {e}"))?,
+                ))
+            }
+            ["target", addr] => targets.push(Target {
+                addr: addr.to_string(),
+                sent: 0,
+                received: 0,
+            }),
+            [sent, "packets", "transmitted,", received, "received," | "received", ..] => {
+                if let Some(t) = targets.last_mut() {
+                    t.sent = sent.parse().unwrap_or(0);
+                    t.received = received.parse().unwrap_or(0);
+                }
+            }
+            _ => {}
+        }
+    }
+    let (tunnel, tunnel_mtu) = tunnel.ok_or("no `tunnel DEV MTU` line")?;
+    let (underlay, underlay_mtu) = underlay.ok_or("no `underlay DEV MTU` line")?;
+    let overhead = overhead(&tunnel).ok_or(format!("unknown tunnel device {tunnel:?}"))?;
+    let df_ok = !targets.is_empty() && targets.iter().all(|t| t.received > 0);
+    Ok(Pmtu {
+        fits: tunnel_mtu + overhead <= underlay_mtu,
+        fitting_mtu: underlay_mtu.saturating_sub(overhead),
+        tunnel,
+        tunnel_mtu,
+        underlay,
+        underlay_mtu,
+        overhead,
+        targets,
+        df_ok,
+    })
+}
