@@ -288,6 +288,7 @@ fn sysctl_runtime_and_persisted() {
 }
 
 fn all_parsers(s: &str) {
+    let _ = postmortem::probe::pmtu::pmtu(s);
     let _ = postmortem::probe::nft::firewall("10.20.20.0/24", s);
     let _ = sysctl("net.ipv4.ip_forward", s);
     let _ = apt_update(s);
@@ -414,4 +415,32 @@ fn nft_bad_input_is_an_error_not_a_judgement() {
     assert!(firewall("not a prefix", "{\"nftables\": []}").is_err());
     let empty = firewall("10.20.20.0/24", "{\"nftables\": []}").unwrap();
     assert!(!empty.masquerades_range && !empty.forward_blocks_range);
+}
+
+// --- the tunnel_mtu probe -----------------------------------------------------------------------
+
+#[test]
+fn pmtu_a_tunnel_that_does_not_fit_loses_its_full_size_pings() {
+    use postmortem::probe::pmtu::pmtu;
+    let p = pmtu(&sample("pmtu-mismatch.txt")).unwrap();
+    assert_eq!(
+        (p.tunnel.as_str(), p.tunnel_mtu, p.underlay_mtu),
+        ("tunl0", 1480, 1450)
+    );
+    assert!(!p.fits);
+    assert_eq!(p.fitting_mtu, 1430);
+    assert!(!p.df_ok);
+    assert_eq!(p.targets.len(), 1);
+    assert_eq!((p.targets[0].sent, p.targets[0].received), (2, 0));
+    let p = pmtu(&sample("pmtu-fits.txt")).unwrap();
+    assert!(p.fits && p.df_ok, "{p:?}");
+    assert_eq!(p.tunnel_mtu, 1430);
+    // No route through the tunnel: nothing was shown to pass.
+    let p = pmtu("tunnel tunl0 1480\nunderlay ens3 1500\n").unwrap();
+    assert!(p.fits && !p.df_ok);
+    assert!(pmtu("no tunl0 (Calico is not running here)\n").is_err());
+    assert!(
+        pmtu("tunnel gre0 1476\nunderlay ens3 1500\n").is_err(),
+        "an unknown tunnel"
+    );
 }
