@@ -381,7 +381,7 @@ pub fn summary(o: &Observation) -> String {
             })
             .unwrap_or_default(),
         _ if v.get("fitting_mtu").is_some() => format!(
-            "{} MTU {} + {} over {} MTU {}: {}; full-size pings {}",
+            "{} MTU {} + {} over {} MTU {}: {}; small pings {}, full-size pings {}",
             s("tunnel").unwrap_or_default(),
             s("tunnel_mtu").unwrap_or_default(),
             s("overhead").unwrap_or_default(),
@@ -391,6 +391,11 @@ pub fn summary(o: &Observation) -> String {
                 "fits"
             } else {
                 "does not fit"
+            },
+            if v["small_ok"] == true {
+                "answered"
+            } else {
+                "lost"
             },
             if v["df_ok"] == true {
                 "answered"

@@ -429,15 +429,19 @@ fn pmtu_a_tunnel_that_does_not_fit_loses_its_full_size_pings() {
     );
     assert!(!p.fits);
     assert_eq!(p.fitting_mtu, 1430);
-    assert!(!p.df_ok);
+    assert!(!p.df_ok && p.small_ok && p.only_large_lost);
     assert_eq!(p.targets.len(), 1);
     assert_eq!((p.targets[0].sent, p.targets[0].received), (2, 0));
+    assert_eq!(p.targets[0].small_received, 2);
     let p = pmtu(&sample("pmtu-fits.txt")).unwrap();
-    assert!(p.fits && p.df_ok, "{p:?}");
+    assert!(p.fits && p.df_ok && !p.only_large_lost, "{p:?}");
     assert_eq!(p.tunnel_mtu, 1430);
     // No route through the tunnel: nothing was shown to pass.
     let p = pmtu("tunnel tunl0 1480\nunderlay ens3 1500\n").unwrap();
-    assert!(p.fits && !p.df_ok);
+    assert!(p.fits && !p.df_ok && !p.only_large_lost);
+    // Everything lost (no BGP, a blocked protocol): not the MTU's symptom.
+    let p = pmtu("tunnel tunl0 1480\nunderlay ens3 1500\ntarget 10.233.92.0\nsmall 2 packets transmitted, 0 received, 100% packet loss, time 1001ms\nfull 2 packets transmitted, 0 received, 100% packet loss, time 1013ms\n").unwrap();
+    assert!(!p.small_ok && !p.df_ok && !p.only_large_lost);
     assert!(pmtu("no tunl0 (Calico is not running here)\n").is_err());
     assert!(
         pmtu("tunnel gre0 1476\nunderlay ens3 1500\n").is_err(),

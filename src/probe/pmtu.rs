@@ -5,11 +5,13 @@
 //! tunnel tunl0 1480
 //! underlay ens3 1450
 //! target 10.233.92.0
-//! 2 packets transmitted, 0 received, 100% packet loss, time 1013ms
+//! small 2 packets transmitted, 2 received, 0% packet loss, time 1001ms
+//! full 2 packets transmitted, 0 received, 100% packet loss, time 1013ms
 //! ```
 //!
-//! (a `ping -M do -s MTU-28 -q` to the tunnel address of each other node, by the routes through
-//! the tunnel). The encapsulation's overhead follows the device: IP-in-IP (`tunl0`) adds 20 bytes,
+//! (to the tunnel address of each other node, by the routes through the tunnel: a small ping,
+//! then `ping -M do -s MTU-28 -q`, the tunnel's full size, not to be fragmented). Only large
+//! packets lost while small ones pass is the MTU's symptom; both lost is another fault's. The encapsulation's overhead follows the device: IP-in-IP (`tunl0`) adds 20 bytes,
 //! Calico's VXLAN (`vxlan.calico`) 50.
 //!
 //! What it cannot tell: which hop drops an oversized packet, or whether ICMP "fragmentation
@@ -20,6 +22,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Target {
     pub addr: String,
+    pub small_received: u32,
     pub sent: u32,
     pub received: u32,
 }
@@ -38,6 +41,10 @@ pub struct Pmtu {
     pub targets: Vec<Target>,
     /// Every target answered a ping of the tunnel's full size (false when there is none).
     pub df_ok: bool,
+    /// Every target answered a small ping.
+    pub small_ok: bool,
+    /// Small pings pass and full-size ones do not: the MTU's own symptom.
+    pub only_large_lost: bool,
 }
 
 fn overhead(dev: &str) -> Option<u32> {
@@ -71,13 +78,19 @@ pub fn pmtu(out: &str) -> Result<Pmtu, String> {
             }
             ["target", addr] => targets.push(Target {
                 addr: addr.to_string(),
+                small_received: 0,
                 sent: 0,
                 received: 0,
             }),
-            [sent, "packets", "transmitted,", received, "received," | "received", ..] => {
+            [size @ ("small" | "full"), sent, "packets", "transmitted,", received, ..] => {
                 if let Some(t) = targets.last_mut() {
-                    t.sent = sent.parse().unwrap_or(0);
-                    t.received = received.parse().unwrap_or(0);
+                    let received = received.parse().unwrap_or(0);
+                    if *size == "small" {
+                        t.small_received = received;
+                    } else {
+                        t.sent = sent.parse().unwrap_or(0);
+                        t.received = received;
+                    }
                 }
             }
             _ => {}
@@ -87,7 +100,10 @@ pub fn pmtu(out: &str) -> Result<Pmtu, String> {
     let (underlay, underlay_mtu) = underlay.ok_or("no `underlay DEV MTU` line")?;
     let overhead = overhead(&tunnel).ok_or(format!("unknown tunnel device {tunnel:?}"))?;
     let df_ok = !targets.is_empty() && targets.iter().all(|t| t.received > 0);
+    let small_ok = !targets.is_empty() && targets.iter().all(|t| t.small_received > 0);
     Ok(Pmtu {
+        small_ok,
+        only_large_lost: small_ok && !df_ok,
         fits: tunnel_mtu + overhead <= underlay_mtu,
         fitting_mtu: underlay_mtu.saturating_sub(overhead),
         tunnel,
