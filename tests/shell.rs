@@ -95,7 +95,9 @@ fn bash_each_command_is_a_record_and_input_never_is() {
     t.send("\x03");
     t.expect("pm$ ");
     // A password typed with echo off.
-    t.send("read -s -p 'Password: ' pw; echo; echo got ${#pw}\r");
+    // The prompt is not the text typed: what is waited for is the prompt itself, shown once
+    // `read -s` has turned echo off, not the echo of the command line.
+    t.send("read -s -p \"$(echo Pass)word: \" pw; echo; echo got ${#pw}\r");
     t.expect("Password: ");
     t.send("hunter2-SECRET-xyz\r");
     t.expect("got 18");
@@ -143,7 +145,10 @@ fn bash_each_command_is_a_record_and_input_never_is() {
         130,
         "Ctrl-C: 128+SIGINT"
     );
-    let read = by_command(&recs, "read -s -p 'Password: ' pw; echo; echo got ${#pw}");
+    let read = by_command(
+        &recs,
+        "read -s -p \"$(echo Pass)word: \" pw; echo; echo got ${#pw}",
+    );
     assert_eq!(
         read["stdout"]["text"], "Password:\ngot 18\n",
         "trailing blanks do not show"
@@ -418,7 +423,7 @@ fn over_ssh_the_host_login_shell_is_recorded() {
     std::thread::sleep(std::time::Duration::from_millis(300));
     t.send("\x03");
     t.expect("# ");
-    t.send("read -s -p 'Password: ' pw; echo got ${#pw}\r");
+    t.send("read -s -p \"$(echo Pass)word: \" pw; echo got ${#pw}\r");
     t.expect("Password: ");
     t.send("remote-SECRET-typed\r");
     t.expect("got 19");

@@ -344,104 +344,40 @@ pub fn term_size() -> (u16, u16) {
 /// Input from this process's terminal.
 type Input = Vec<u8>;
 
-/// Most output taken in one go: what is there when the shell's output is read, up to this.
+/// Most the writer takes in one write: what queued up meanwhile, up to this.
 const OUTPUT_BATCH: usize = 256 * 1024;
 
-/// The terminal the shell runs in: a local pseudo-terminal or an SSH channel's.
-enum Pty {
-    /// Read by a thread of its own (blocking reads, so reading goes on while the output read
-    /// before is recorded), written by the input thread.
-    Local {
-        master: std::sync::Arc<OwnedFd>,
-        output: tokio::sync::mpsc::Receiver<Vec<u8>>,
-        child: Option<std::process::Child>,
-    },
-    Remote {
-        read: russh::ChannelReadHalf,
-        write: russh::ChannelWriteHalf<russh::client::Msg>,
-        status: Option<Outcome>,
-    },
+/// The SSH channel the remote shell runs in.
+struct Remote {
+    read: russh::ChannelReadHalf,
+    write: russh::ChannelWriteHalf<russh::client::Msg>,
+    status: Option<Outcome>,
 }
 
-impl Pty {
-    /// Wait for output, then take all there is (up to a batch) into `buf`. Err: the shell has
-    /// ended, and how.
+impl Remote {
+    /// Wait for output and take it into `buf`. Err: the shell has ended, and how.
     async fn output(&mut self, buf: &mut Vec<u8>) -> Result<(), Outcome> {
-        match self {
-            Pty::Local { output, child, .. } => {
-                if let Some(first) = output.recv().await {
-                    buf.extend_from_slice(&first);
-                    while buf.len() < OUTPUT_BATCH {
-                        match output.try_recv() {
-                            Ok(more) => buf.extend_from_slice(&more),
-                            Err(_) => break,
-                        }
-                    }
+        while let Some(msg) = self.read.wait().await {
+            match msg {
+                russh::ChannelMsg::Data { data } | russh::ChannelMsg::ExtendedData { data, .. } => {
+                    buf.extend_from_slice(&data);
                     return Ok(());
                 }
-                // The terminal's last user closed it (EIO): the shell has ended.
-                let Some(mut c) = child.take() else {
-                    return Err(Outcome::Failed {
-                        message: "the shell was already waited for".into(),
-                    });
-                };
-                Err(match tokio::task::spawn_blocking(move || c.wait()).await {
-                    Ok(Ok(st)) => crate::transport::local::outcome_of(st),
-                    _ => Outcome::Failed {
-                        message: "cannot wait for the shell".into(),
-                    },
-                })
-            }
-            Pty::Remote { read, status, .. } => {
-                while let Some(msg) = read.wait().await {
-                    match msg {
-                        russh::ChannelMsg::Data { data }
-                        | russh::ChannelMsg::ExtendedData { data, .. } => {
-                            buf.extend_from_slice(&data);
-                            return Ok(());
-                        }
-                        russh::ChannelMsg::ExitStatus { exit_status } => {
-                            *status = Some(Outcome::Exited {
-                                code: exit_status as i32,
-                            })
-                        }
-                        russh::ChannelMsg::ExitSignal { signal_name, .. } => {
-                            let (signal, name) = crate::transport::ssh::sig_number(&signal_name);
-                            *status = Some(Outcome::Signaled { signal, name })
-                        }
-                        _ => {}
-                    }
+                russh::ChannelMsg::ExitStatus { exit_status } => {
+                    self.status = Some(Outcome::Exited {
+                        code: exit_status as i32,
+                    })
                 }
-                Err(status.take().unwrap_or_else(|| Outcome::Failed {
-                    message: "the connection was lost before the shell ended (no exit status)"
-                        .into(),
-                }))
+                russh::ChannelMsg::ExitSignal { signal_name, .. } => {
+                    let (signal, name) = crate::transport::ssh::sig_number(&signal_name);
+                    self.status = Some(Outcome::Signaled { signal, name })
+                }
+                _ => {}
             }
         }
-    }
-
-    /// Input for the shell (a local terminal's input goes straight to it from its thread).
-    async fn write(&self, data: &[u8]) {
-        if let Pty::Remote { write, .. } = self {
-            let _ = write.data_bytes(data.to_vec()).await;
-        }
-    }
-
-    async fn resize(&self, (cols, rows): (u16, u16)) {
-        match self {
-            Pty::Local { master, .. } => unsafe {
-                let ws = libc::winsize {
-                    ws_col: cols,
-                    ws_row: rows,
-                    ws_xpixel: 0,
-                    ws_ypixel: 0,
-                };
-                libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws);
-            },
-            Pty::Remote { write, .. } => {
-                let _ = write.window_change(cols as u32, rows as u32, 0, 0).await;
-            }
-        }
+        Err(self.status.take().unwrap_or_else(|| Outcome::Failed {
+            message: "the connection was lost before the shell ended (no exit status)".into(),
+        }))
     }
 }
 
@@ -450,22 +386,6 @@ impl Pty {
 enum InputTo {
     Channel(tokio::sync::mpsc::Sender<Input>),
     Pty(std::sync::Arc<OwnedFd>),
-}
-
-/// Read the shell's output from a local pseudo-terminal in a thread of its own (blocking reads)
-/// into a channel, which closes when the terminal's last user has closed it (EIO).
-fn read_master(master: std::sync::Arc<OwnedFd>) -> tokio::sync::mpsc::Receiver<Vec<u8>> {
-    let (tx, rx) = tokio::sync::mpsc::channel(64);
-    std::thread::spawn(move || {
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = unsafe { libc::read(master.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-            if n <= 0 || tx.blocking_send(buf[..n as usize].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
-    rx
 }
 
 /// Copy this process's standard input to the session, from a thread of its own (a blocking
@@ -528,56 +448,119 @@ fn write_stdout() -> (
     (tx, writer)
 }
 
-/// The session's main loop: output to the screen (after its records are written), input and
-/// window size to the shell, until the shell ends.
-async fn relay(mut pty: Pty, rec: &mut Recorder<'_>, nonce: &str) -> Outcome {
+/// The session's loop over SSH: output to the screen (after its records are written), input
+/// and window size to the channel, until the shell ends.
+async fn relay_remote(mut ch: Remote, rec: &mut Recorder<'_>, nonce: &str) -> Outcome {
     let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    read_stdin(InputTo::Channel(tx));
     let mut stdin_open = true;
-    match &pty {
-        Pty::Local { master, .. } => {
-            read_stdin(InputTo::Pty(master.clone()));
-            stdin_open = false;
-        }
-        Pty::Remote { .. } => read_stdin(InputTo::Channel(tx)),
-    }
     let mut marks = Marks::new(nonce);
     let mut winch =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change()).ok();
     let (screen, writer) = write_stdout();
-    let mut data: Vec<u8> = Vec::with_capacity(OUTPUT_BATCH + 64 * 1024);
+    let mut data: Vec<u8> = Vec::with_capacity(64 * 1024);
     loop {
         data.clear();
         tokio::select! {
-            r = pty.output(&mut data) => {
+            r = ch.output(&mut data) => {
                 if let Err(outcome) = r {
                     // Everything read is shown before the session ends.
                     drop(screen);
                     let _ = tokio::task::spawn_blocking(move || writer.join()).await;
                     return outcome;
                 }
-                let mut shown = Vec::with_capacity(data.len());
-                marks.feed(&data, &mut |p| {
-                    if let Piece::Text(t) = &p {
-                        shown.extend_from_slice(t);
-                    }
-                    rec.piece(p);
-                });
-                for m in rec.messages.drain(..) {
-                    shown.extend_from_slice(format!("\r\npostmortem: {}\r\n", m.replace('\n', "\r\n")).as_bytes());
-                }
-                // Shown only now: the records of what it holds are written.
-                if screen.send(shown).await.is_err() {
-                    // The terminal is gone; the session goes on being recorded.
-                }
+                let shown = record_and_show(&mut marks, rec, &data);
+                // The terminal going away must not stop the recording.
+                let _ = screen.send(shown).await;
             }
             input = rx.recv(), if stdin_open => match input {
-                Some(input) => pty.write(&input).await,
+                Some(input) => {
+                    let _ = ch.write.data_bytes(input).await;
+                }
                 None => stdin_open = false,
             },
             Some(()) = async { match winch.as_mut() { Some(w) => w.recv().await, None => std::future::pending().await } } => {
-                pty.resize(term_size()).await;
+                let (cols, rows) = term_size();
+                let _ = ch.write.window_change(cols as u32, rows as u32, 0, 0).await;
             }
         }
+    }
+}
+
+/// Read one piece of the shell's output: its marks go to the recorder (which writes the
+/// records they close), and what the user is to see comes back, with the recorder's messages.
+fn record_and_show(marks: &mut Marks, rec: &mut Recorder<'_>, data: &[u8]) -> Vec<u8> {
+    let mut shown = Vec::with_capacity(data.len());
+    marks.feed(data, &mut |p| {
+        if let Piece::Text(t) = &p {
+            shown.extend_from_slice(t);
+        }
+        rec.piece(p);
+    });
+    for m in rec.messages.drain(..) {
+        shown.extend_from_slice(
+            format!("\r\npostmortem: {}\r\n", m.replace('\n', "\r\n")).as_bytes(),
+        );
+    }
+    shown
+}
+
+/// The session's loop for a local terminal: one thread reads the shell's output, records it and
+/// hands it to the screen's writer (no hop in between); input goes straight to the terminal
+/// from its own thread; this thread follows the window's size until the shell has ended.
+fn relay_local(
+    rt: &tokio::runtime::Runtime,
+    master: OwnedFd,
+    mut child: std::process::Child,
+    rec: &mut Recorder<'_>,
+    nonce: &str,
+) -> Outcome {
+    let master = std::sync::Arc::new(master);
+    read_stdin(InputTo::Pty(master.clone()));
+    let (screen, writer) = write_stdout();
+    let (ended_tx, ended_rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::scope(|sc| {
+        let reader = master.clone();
+        sc.spawn(move || {
+            let mut marks = Marks::new(nonce);
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n =
+                    unsafe { libc::read(reader.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+                if n <= 0 {
+                    break;
+                }
+                let shown = record_and_show(&mut marks, rec, &buf[..n as usize]);
+                // Shown only now: the records of what it holds are written.
+                let _ = screen.blocking_send(shown);
+            }
+            // The terminal's last user closed it (EIO): the shell has ended. Everything read
+            // is shown before the session ends.
+            drop(screen);
+            let _ = writer.join();
+            let _ = ended_tx.send(());
+        });
+        rt.block_on(async {
+            let mut winch =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change()).ok();
+            let mut ended_rx = ended_rx;
+            loop {
+                tokio::select! {
+                    _ = &mut ended_rx => break,
+                    Some(()) = async { match winch.as_mut() { Some(w) => w.recv().await, None => std::future::pending().await } } => {
+                        let (cols, rows) = term_size();
+                        let ws = libc::winsize { ws_col: cols, ws_row: rows, ws_xpixel: 0, ws_ypixel: 0 };
+                        unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+                    }
+                }
+            }
+        });
+    });
+    match child.wait() {
+        Ok(st) => crate::transport::local::outcome_of(st),
+        Err(e) => Outcome::Failed {
+            message: format!("cannot wait for the shell: {e}"),
+        },
     }
 }
 
@@ -616,15 +599,7 @@ pub fn run_local(journal: &Journal, red: &Redactor, cap: usize, host: String) ->
     let child = cmd.spawn().context("cannot start /bin/sh for the shell")?;
     drop(slave);
     let raw = RawMode::enter();
-    let outcome = rt.block_on(async {
-        let master = std::sync::Arc::new(master);
-        let pty = Pty::Local {
-            output: read_master(master.clone()),
-            master,
-            child: Some(child),
-        };
-        Ok::<_, anyhow::Error>(relay(pty, &mut rec, &nonce).await)
-    })?;
+    let outcome = relay_local(&rt, master, child, &mut rec, &nonce);
     drop(raw);
     Ok(Summary::of(rec, outcome, &shell))
 }
@@ -663,12 +638,12 @@ pub fn run_remote(
     let raw = RawMode::enter();
     let outcome = rt.block_on(async {
         let (read, write) = channel.split();
-        let pty = Pty::Remote {
+        let ch = Remote {
             read,
             write,
             status: None,
         };
-        relay(pty, &mut rec, &nonce).await
+        relay_remote(ch, &mut rec, &nonce).await
     });
     drop(raw);
     rt.block_on(conn.close());
