@@ -327,6 +327,18 @@ pub struct Diagnosis {
     pub observations: Vec<Observation>,
 }
 
+/// The strings of a list field, joined with commas (empty when there are none).
+fn joined(v: &Value, k: &str) -> String {
+    v[k].as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+}
+
 /// A short, literal account of an observation.
 pub fn summary(o: &Observation) -> String {
     let v = match &o.value {
@@ -405,13 +417,7 @@ pub fn summary(o: &Observation) -> String {
         ),
         _ if v.get("masquerades_range").is_some() => {
             let list = |k: &str| {
-                v[k].as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(Value::as_str)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    })
+                Some(joined(v, k))
                     .filter(|l| !l.is_empty())
                     .unwrap_or_else(|| "none".into())
             };
@@ -424,16 +430,7 @@ pub fn summary(o: &Observation) -> String {
             )
         }
         _ if v.get("bgp_allowed_between_nodes").is_some() => {
-            let list = |k: &str| {
-                v[k].as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(Value::as_str)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    })
-                    .unwrap_or_default()
-            };
+            let list = |k: &str| joined(v, k);
             let servers = v["servers"]
                 .as_array()
                 .map(|a| {

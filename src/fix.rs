@@ -90,25 +90,24 @@ pub fn plan(cause: &str, spec: &FixSpec, hypervisor: &str) -> Planned {
             value,
             reason,
             ..
-        } => {
-            let patch = felix_patch(field, Some(value));
-            Planned {
-                cause: cause.into(),
-                spec: spec.clone(),
-                host: host.clone(),
-                target: format!("{host} Felix {field}"),
-                commands: vec![format!(
-                    "sudo calicoctl patch felixconfiguration default --patch {}",
-                    shell_quote(&patch)
-                )],
-                delta: delta(
-                    reason,
-                    &format!("Calico の Felix 設定 {field} を {value} にした(全ノードに適用される)"),
-                    &format!("Calico's Felix configuration {field} set to {value} (applied on every node)"),
+        } => Planned {
+            cause: cause.into(),
+            spec: spec.clone(),
+            host: host.clone(),
+            target: format!("{host} Felix {field}"),
+            commands: vec![format!(
+                "sudo {}",
+                felix_command(&felix_patch(field, Some(value)))
+            )],
+            delta: delta(
+                reason,
+                &format!("Calico の Felix 設定 {field} を {value} にした(全ノードに適用される)"),
+                &format!(
+                    "Calico's Felix configuration {field} set to {value} (applied on every node)"
                 ),
-                file: None,
-            }
-        }
+            ),
+            file: None,
+        },
         FixSpec::SgRule {
             group,
             remote_group,
@@ -120,13 +119,7 @@ pub fn plan(cause: &str, spec: &FixSpec, hypervisor: &str) -> Planned {
             let ports = port
                 .map(|p| format!(" --dst-port {p}:{p}"))
                 .unwrap_or_default();
-            let (ja, en) = match port {
-                Some(p) => (format!("{protocol}/{p}"), format!("{protocol}/{p}")),
-                None => (
-                    format!("IP プロトコル {protocol}"),
-                    format!("IP protocol {protocol}"),
-                ),
-            };
+            let (ja, en) = sg_what(protocol, *port);
             Planned {
                 cause: cause.into(),
                 spec: spec.clone(),
@@ -412,14 +405,8 @@ impl Runner<'_> {
                         records,
                     });
                 }
-                let undo = vec![format!(
-                    "calicoctl patch felixconfiguration default --patch {}",
-                    shell_quote(&felix_patch_value(field, &old))
-                )];
-                let apply = format!(
-                    "calicoctl patch felixconfiguration default --patch {}",
-                    shell_quote(&felix_patch(field, Some(value)))
-                );
+                let undo = vec![felix_command(&felix_patch_value(field, &old))];
+                let apply = felix_command(&felix_patch(field, Some(value)));
                 let ev = self.run(p, &apply, true, "apply", &mut records).await?;
                 let after = self.run(p, get, true, "check-after", &mut records).await?;
                 if !ev.outcome.is_success() || read(&after.stdout.text) != Some(want) {
@@ -482,10 +469,7 @@ impl Runner<'_> {
                 };
                 // A protocol without ports (IP-in-IP) lists an empty port range.
                 let range = port.map(|p| format!("{p}:{p}")).unwrap_or_default();
-                let what = match port {
-                    Some(p) => format!("{protocol}/{p}"),
-                    None => format!("IP protocol {protocol}"),
-                };
+                let (_, what) = sg_what(protocol, *port);
                 if let Some(r) = rules.iter().find(|r| {
                     r["Direction"] == "ingress"
                         && r["Port Range"] == range.as_str()
@@ -557,6 +541,25 @@ fn failed(summary: String, records: Vec<u64>) -> Applied {
 fn split_check(out: &str) -> (String, String) {
     let (a, b) = out.split_once("---\n").unwrap_or((out, ""));
     (a.trim().to_string(), b.to_string())
+}
+
+/// What a security-group rule lets in, in words (ja, en): `tcp/179`, or a whole IP protocol.
+fn sg_what(protocol: &str, port: Option<u16>) -> (String, String) {
+    match port {
+        Some(p) => (format!("{protocol}/{p}"), format!("{protocol}/{p}")),
+        None => (
+            format!("IP プロトコル {protocol}"),
+            format!("IP protocol {protocol}"),
+        ),
+    }
+}
+
+/// The calicoctl command that applies a Felix patch.
+fn felix_command(patch: &str) -> String {
+    format!(
+        "calicoctl patch felixconfiguration default --patch {}",
+        shell_quote(patch)
+    )
 }
 
 /// A Felix value as JSON: a number when it reads as one.

@@ -104,6 +104,14 @@ fn fingerprint() -> String {
     .join("\n--\n")
 }
 
+/// The cause of every fix verified, in journal order.
+fn verified_causes(recs: &[Value]) -> Vec<&str> {
+    recs.iter()
+        .filter(|r| r["kind"] == "fix" && r["stage"] == "verified")
+        .map(|r| r["cause"].as_str().unwrap())
+        .collect()
+}
+
 fn last_diagnosis(recs: &[Value]) -> Value {
     recs.iter()
         .rev()
@@ -409,11 +417,7 @@ fn phase_2_alone_is_solved_without_kubespray_or_starting_anything() {
             .any(|r| r["probe"].as_str().is_some_and(|p| p.starts_with("step:"))),
         "kubespray did not run"
     );
-    let fixes: Vec<&str> = recs
-        .iter()
-        .filter(|r| r["kind"] == "fix" && r["stage"] == "verified")
-        .map(|r| r["cause"].as_str().unwrap())
-        .collect();
+    let fixes = verified_causes(&recs);
     assert_eq!(fixes, vec!["sg-bgp-blocked", "sg-bgp-blocked"]);
     let d = last_diagnosis(&recs);
     let state = |id: &str| {
@@ -630,11 +634,7 @@ fn phase_1_neighbours_are_fixed_with_their_rules_alone_and_persist() {
         let (code, out) = run(dir.path(), true);
         assert_eq!(code, 0, "{fault}: {out}");
         let recs = records(dir.path());
-        let verified: Vec<&str> = recs
-            .iter()
-            .filter(|r| r["kind"] == "fix" && r["stage"] == "verified")
-            .map(|r| r["cause"].as_str().unwrap())
-            .collect();
+        let verified = verified_causes(&recs);
         assert_eq!(verified, vec![cause], "{fault}: {out}");
         // The smallest change: the table gained exactly the fix's rules, the policy is as it was.
         let after = lab_sh("server01", &format!("nft list table {table}"));
@@ -697,11 +697,7 @@ fn an_ipip_blockage_is_fixed_with_protocol_4_between_the_groups_alone() {
     let (code, out) = run(dir.path(), true);
     assert_eq!(code, 0, "{out}");
     let recs = records(dir.path());
-    let verified: Vec<&str> = recs
-        .iter()
-        .filter(|r| r["kind"] == "fix" && r["stage"] == "verified")
-        .map(|r| r["cause"].as_str().unwrap())
-        .collect();
+    let verified = verified_causes(&recs);
     assert_eq!(
         verified,
         vec!["sg-ipip-blocked", "sg-ipip-blocked"],
