@@ -8,6 +8,7 @@ use crate::scenario::{Probe, Scenario};
 use crate::transport::shell_quote;
 use crate::transport::ssh::{SshOptions, SshPool};
 use anyhow::Result;
+use futures::FutureExt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -134,17 +135,27 @@ pub async fn collect(
     };
 
     let mut tasks = Vec::new();
-    for probe in scenario.probes.iter().filter(|p| p.step.is_none()) {
+    // Pod egress is measured from the ping matrix's probe pods.
+    let egress = scenario
+        .probes
+        .iter()
+        .find(|p| p.parser == "pod_egress")
+        .cloned();
+    for probe in scenario
+        .probes
+        .iter()
+        .filter(|p| p.step.is_none() && p.parser != "pod_egress")
+    {
         let hosts: Vec<String> = match probe.on.as_str() {
             "hypervisor" => vec![hv.clone()],
             "nodes" => nodes.clone(),
             _ => kubectl_host.iter().cloned().collect(),
         };
         for host in hosts {
-            let (ctx, probe) = (ctx.clone(), probe.clone());
+            let (ctx, probe, egress) = (ctx.clone(), probe.clone(), egress.clone());
             tasks.push(tokio::spawn(async move {
                 if probe.parser == "ping_matrix" {
-                    ping_matrix(&ctx, &host, &probe).await;
+                    ping_matrix(&ctx, &host, &probe, egress.as_ref()).await;
                 } else {
                     let cmd = probe.command.clone().unwrap_or_default();
                     ctx.run(&host, &probe, &cmd, None).await;
@@ -200,6 +211,17 @@ pub async fn collect(
     })
 }
 
+/// The IPv4 addresses of `getent hosts` lines, in order, once each.
+fn outside_addresses(out: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    for a in out.lines().filter_map(|l| l.split_whitespace().next()) {
+        if a.parse::<std::net::Ipv4Addr>().is_ok() && !seen.iter().any(|s| s == a) {
+            seen.push(a.to_string());
+        }
+    }
+    seen
+}
+
 /// The names of this collection's probe pods start with this; any other pod with the common
 /// prefix is a leftover of an interrupted collection.
 fn probe_tag(collection: u64) -> String {
@@ -211,8 +233,24 @@ fn probe_tag(collection: u64) -> String {
 /// places the pod anywhere): a pod `shell1` on the first node, and one probe pod on each node. Each
 /// probe pod pings every pod (pattern A: from another node to shell1; pattern B: from the same
 /// node), same-node and cross-node labelled; the probe pods are removed afterwards whatever happened.
-async fn ping_matrix(ctx: &Ctx, host: &str, probe: &Probe) {
+/// With an `egress` probe, its command first prints the outside addresses (`ADDRESS NAME` lines,
+/// as `getent hosts` prints them), and each probe pod pings those too, as evidence of that probe.
+async fn ping_matrix(ctx: &Ctx, host: &str, probe: &Probe, egress: Option<&Probe>) {
     let tag = probe_tag(ctx.collection);
+    let outside: Vec<String> = match egress {
+        Some(e) => {
+            let ev = ctx
+                .run(
+                    host,
+                    e,
+                    e.command.as_deref().unwrap_or_default(),
+                    Some("targets".into()),
+                )
+                .await;
+            outside_addresses(&ev.stdout.text)
+        }
+        None => vec![],
+    };
     let nodes_ev = ctx
         .run(
             host,
@@ -333,7 +371,20 @@ async fn ping_matrix(ctx: &Ctx, host: &str, probe: &Probe) {
                     .collect::<Vec<_>>()
                     .join(" ")
             );
-            pings.push(async move { ctx.run(host, probe, &cmd, Some(step)).await });
+            pings.push(async move { ctx.run(host, probe, &cmd, Some(step)).await }.boxed());
+            if let (Some(e), false) = (egress, outside.is_empty()) {
+                let script = format!(
+                    "for t in {}; do (ping -c 2 -W 1 $t 2>&1; echo \"exit $?\") | sed \"s/^/$t /\" & done; wait",
+                    outside.join(" ")
+                );
+                let cmd = format!(
+                    "kubectl exec {} -- sh -c {}",
+                    from.name,
+                    shell_quote(&script)
+                );
+                let step = format!("egress {} {fnode} {}", from.name, outside.join(" "));
+                pings.push(async move { ctx.run(host, e, &cmd, Some(step)).await }.boxed());
+            }
         }
         futures::future::join_all(pings).await;
         late

@@ -89,6 +89,8 @@ fn observe(probe: &Probe, evs: &[(u64, &Evidence)]) -> Result<Value, String> {
         ),
         "kube_pods" => to_value(parse::kube_pods(&ev.stdout.text)),
         "ping_matrix" => ping_matrix(evs),
+        "pod_egress" => pod_egress(evs),
+        "ippool" => to_value(crate::probe::ippool::ippools(&ev.stdout.text)),
         other => Err(format!("unknown parser {other}")),
     }
 }
@@ -113,19 +115,8 @@ fn ping_matrix(evs: &[(u64, &Evidence)]) -> Result<Value, String> {
                 let (Some(to), Some(to_node), Some(ip)) = (p.next(), p.next(), p.next()) else {
                     continue;
                 };
-                let prefix = format!("{ip} ");
-                let out: String = ev
-                    .stdout
-                    .text
-                    .lines()
-                    .filter_map(|l| l.strip_prefix(&prefix))
-                    .map(|l| format!("{l}\n"))
-                    .collect();
-                let loss = match parse::ping(&out) {
-                    Ok(p) => p.loss_percent,
-                    Err(_) if out.lines().any(|l| l.starts_with("exit ")) => 100,
-                    Err(e) => return Err(format!("ping {from} {to} {ip}: {e}")),
-                };
+                let loss =
+                    prefixed_loss(ev, ip).map_err(|e| format!("ping {from} {to} {ip}: {e}"))?;
                 pairs.push(
                     json!({ "from": from, "from_node": from_node, "to": to, "to_node": to_node,
                     "ip": ip, "same_node": from_node == to_node, "loss_percent": loss }),
@@ -178,6 +169,66 @@ fn ping_matrix(evs: &[(u64, &Evidence)]) -> Result<Value, String> {
         json!({ "same_node_ok": ok(true), "cross_node_ok": ok(false),
                "pattern_a": pattern(false), "pattern_b": pattern(true), "pairs": pairs }),
     )
+}
+
+/// The loss of one target's pings in a step whose output lines are prefixed with its address
+/// (`ADDR ` + ping's output, then `ADDR exit N`): no summary but an exit is all lost.
+fn prefixed_loss(ev: &Evidence, addr: &str) -> Result<u32, String> {
+    let prefix = format!("{addr} ");
+    let out: String = ev
+        .stdout
+        .text
+        .lines()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    match parse::ping(&out) {
+        Ok(p) => Ok(p.loss_percent),
+        Err(_) if out.lines().any(|l| l.starts_with("exit ")) => Ok(100),
+        Err(e) => Err(e),
+    }
+}
+
+/// Pod egress from its steps: `targets` (the outside addresses, as `getent hosts` prints them),
+/// then `egress FROM FROMNODE ADDR...` for each probe pod, each output line prefixed with the
+/// address.
+fn pod_egress(evs: &[(u64, &Evidence)]) -> Result<Value, String> {
+    let mut pairs = Vec::new();
+    for (_, ev) in evs {
+        let Some(step) = ev.step.as_deref().and_then(|s| s.strip_prefix("egress ")) else {
+            continue;
+        };
+        let mut f = step.split_whitespace();
+        let (Some(from), Some(from_node)) = (f.next(), f.next()) else {
+            continue;
+        };
+        if let Outcome::Failed { message } = &ev.outcome {
+            return Err(format!("egress from {from}: {message}"));
+        }
+        for addr in f {
+            let loss = prefixed_loss(ev, addr).map_err(|e| format!("ping {from} {addr}: {e}"))?;
+            pairs.push(
+                json!({ "from": from, "from_node": from_node, "to": addr, "loss_percent": loss }),
+            );
+        }
+    }
+    if pairs.is_empty() {
+        let targets = evs
+            .iter()
+            .find(|(_, e)| e.step.as_deref() == Some("targets"));
+        return Err(match targets {
+            Some((_, e)) if !e.outcome.is_success() => {
+                format!("no outside address to ping: {}", text_of(e).trim())
+            }
+            _ => "no probe pod pinged the outside".into(),
+        });
+    }
+    let ok = |p: &&Value| p["loss_percent"] == 0;
+    Ok(json!({
+        "all_ok": pairs.iter().all(|p| ok(&p)),
+        "any_ok": pairs.iter().any(|p| ok(&p)),
+        "pairs": pairs,
+    }))
 }
 
 fn field<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
@@ -456,6 +507,42 @@ pub fn summary(o: &Observation) -> String {
             } else {
                 format!("missing: {}; {ipip}; {servers}", list("missing"))
             }
+        }
+        _ if v.get("nat_outgoing_all").is_some() => v["pools"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|p| {
+                        format!(
+                            "pool {} {}: natOutgoing {}, IPIP {}, VXLAN {}{}",
+                            p["name"].as_str().unwrap_or(""),
+                            p["cidr"].as_str().unwrap_or(""),
+                            p["nat_outgoing"],
+                            p["ipip_mode"].as_str().unwrap_or(""),
+                            p["vxlan_mode"].as_str().unwrap_or(""),
+                            if p["disabled"] == true {
+                                " (disabled)"
+                            } else {
+                                ""
+                            }
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "no IP pool".into()),
+        _ if v.get("any_ok").is_some() => {
+            let pairs = v["pairs"].as_array().cloned().unwrap_or_default();
+            let to: Vec<&str> = pairs.iter().filter_map(|p| p["to"].as_str()).collect();
+            let mut to = to;
+            to.dedup();
+            format!(
+                "pods' pings to the outside ({}) answered {}/{}",
+                to.join(", "),
+                pairs.iter().filter(|p| p["loss_percent"] == 0).count(),
+                pairs.len()
+            )
         }
         _ if v.get("pairs").is_some() => {
             let pairs = v["pairs"].as_array().cloned().unwrap_or_default();
@@ -868,16 +955,24 @@ impl Diagnosis {
                 hosts.push(&o.host);
             }
         }
-        let marks: Vec<&str> = scenario
+        let claimed: Vec<&crate::scenario::Cause> = scenario
             .causes
             .iter()
             .filter(|c| self.causes.iter().any(|f| f.id == c.id))
-            .filter_map(|c| c.marks.as_deref())
+            .collect();
+        let marks: Vec<&str> = claimed.iter().filter_map(|c| c.marks.as_deref()).collect();
+        let mark_notes: Vec<Value> = claimed
+            .iter()
+            .filter_map(|c| {
+                let text = c.mark_text.as_ref().unwrap_or(&c.title);
+                Some(json!({ "link": c.marks.as_deref()?, "text": text }))
+            })
             .collect();
         json!({
             "hosts": hosts,
             "ping_pairs": pairs,
             "marks": marks,
+            "mark_notes": mark_notes,
             "examined": examined,
             "scenario": self.scenario,
             "causes": self.causes,

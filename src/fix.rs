@@ -85,29 +85,32 @@ pub fn plan(cause: &str, spec: &FixSpec, hypervisor: &str) -> Planned {
                 ),
             }
         }
-        FixSpec::CalicoFelix {
+        FixSpec::CalicoPatch {
+            resource,
+            name,
             field,
             value,
             reason,
             ..
-        } => Planned {
-            cause: cause.into(),
-            spec: spec.clone(),
-            host: host.clone(),
-            target: format!("{host} Felix {field}"),
-            commands: vec![format!(
-                "sudo {}",
-                felix_command(&felix_patch(field, Some(value)))
-            )],
-            delta: delta(
-                reason,
-                &format!("Calico の Felix 設定 {field} を {value} にした(全ノードに適用される)"),
-                &format!(
-                    "Calico's Felix configuration {field} set to {value} (applied on every node)"
+        } => {
+            let (ja, en) = calico_label(resource, name);
+            Planned {
+                cause: cause.into(),
+                spec: spec.clone(),
+                host: host.clone(),
+                target: format!("{host} {resource} {name} {field}"),
+                commands: vec![format!(
+                    "sudo {}",
+                    calico_command(resource, name, &calico_patch(field, &calico_value(value)))
+                )],
+                delta: delta(
+                    reason,
+                    &format!("{ja}の {field} を {value} にした(全ノードに適用される)"),
+                    &format!("{en}: {field} set to {value} (applied on every node)"),
                 ),
-            ),
-            file: None,
-        },
+                file: None,
+            }
+        }
         FixSpec::SgRule {
             group,
             remote_group,
@@ -200,7 +203,7 @@ impl Runner<'_> {
         let kind = match p.spec {
             FixSpec::Sysctl { .. } => "sysctl",
             FixSpec::Nft { .. } => "nft",
-            FixSpec::CalicoFelix { .. } => "calico_felix",
+            FixSpec::CalicoPatch { .. } => "calico_patch",
             FixSpec::SgRule { .. } => "sg_rule",
         };
         let e = self.journal.append(
@@ -378,43 +381,47 @@ impl Runner<'_> {
                     records,
                 })
             }
-            FixSpec::CalicoFelix { field, value, .. } => {
-                let get = "calicoctl get felixconfiguration default -o json";
+            FixSpec::CalicoPatch {
+                resource,
+                name,
+                field,
+                value,
+                ..
+            } => {
+                let (_, label) = calico_label(resource, name);
+                let get = format!("calicoctl get {resource} {name} -o json");
                 let read = |out: &str| {
                     serde_json::from_str::<Value>(out)
                         .ok()
                         .map(|v| v["spec"][field.as_str()].clone())
                 };
-                let want = felix_value(value);
-                let before = self.run(p, get, true, "check", &mut records).await?;
+                let want = calico_value(value);
+                let before = self.run(p, &get, true, "check", &mut records).await?;
                 let Some(old) = read(&before.stdout.text).filter(|_| before.outcome.is_success())
                 else {
                     return Ok(failed(
-                        format!(
-                            "cannot read Felix's configuration: {}",
-                            before.stderr.text.trim()
-                        ),
+                        format!("cannot read {label}: {}", before.stderr.text.trim()),
                         records,
                     ));
                 };
                 if old == want {
                     return Ok(Applied {
                         stage: "already".into(),
-                        summary: format!("Felix's {field} is already {value}"),
+                        summary: format!("{label}: {field} is already {value}"),
                         undo: vec![],
                         records,
                     });
                 }
-                let undo = vec![felix_command(&felix_patch_value(field, &old))];
-                let apply = felix_command(&felix_patch(field, Some(value)));
+                let undo = vec![calico_command(resource, name, &calico_patch(field, &old))];
+                let apply = calico_command(resource, name, &calico_patch(field, &want));
                 let ev = self.run(p, &apply, true, "apply", &mut records).await?;
-                let after = self.run(p, get, true, "check-after", &mut records).await?;
+                let after = self.run(p, &get, true, "check-after", &mut records).await?;
                 if !ev.outcome.is_success() || read(&after.stdout.text) != Some(want) {
                     return Ok(Applied {
                         undo,
                         ..failed(
                             format!(
-                                "Felix's {field} is not {value} after patching: {}",
+                                "{label}: {field} is not {value} after patching: {}",
                                 ev.stderr.text.trim()
                             ),
                             records,
@@ -424,7 +431,7 @@ impl Runner<'_> {
                 Ok(Applied {
                     stage: "applied".into(),
                     summary: format!(
-                        "Felix's {field}: {} → {value}",
+                        "{label}: {field} {} → {value}",
                         if old.is_null() {
                             "unset".to_string()
                         } else {
@@ -516,7 +523,7 @@ impl Runner<'_> {
     pub async fn rollback(&self, p: &Planned, undo: &[String]) -> Result<(bool, Vec<u64>)> {
         let sudo = matches!(
             p.spec,
-            FixSpec::Sysctl { .. } | FixSpec::Nft { .. } | FixSpec::CalicoFelix { .. }
+            FixSpec::Sysctl { .. } | FixSpec::Nft { .. } | FixSpec::CalicoPatch { .. }
         );
         let mut records = Vec::new();
         let mut ok = true;
@@ -554,28 +561,46 @@ fn sg_what(protocol: &str, port: Option<u16>) -> (String, String) {
     }
 }
 
-/// The calicoctl command that applies a Felix patch.
-fn felix_command(patch: &str) -> String {
+/// The calicoctl command that patches one resource.
+fn calico_command(resource: &str, name: &str, patch: &str) -> String {
     format!(
-        "calicoctl patch felixconfiguration default --patch {}",
+        "calicoctl patch {resource} {name} --patch {}",
         shell_quote(patch)
     )
 }
 
-/// A Felix value as JSON: a number when it reads as one.
-fn felix_value(value: &str) -> Value {
-    value
-        .parse::<i64>()
-        .map(Value::from)
-        .unwrap_or_else(|_| Value::from(value))
+/// How a report names a Calico resource (ja, en).
+fn calico_label(resource: &str, name: &str) -> (String, String) {
+    match resource {
+        "felixconfiguration" => (
+            "Calico の Felix 設定".into(),
+            "Calico's Felix configuration".into(),
+        ),
+        "ippool" => (
+            format!("Calico の IP プール {name} "),
+            format!("Calico's IP pool {name}"),
+        ),
+        _ => (
+            format!("Calico の {resource} {name} "),
+            format!("Calico's {resource} {name}"),
+        ),
+    }
 }
 
-/// `{"spec":{FIELD:VALUE}}`; no value: the field removed (null).
-fn felix_patch(field: &str, value: Option<&String>) -> String {
-    felix_patch_value(field, &value.map(|v| felix_value(v)).unwrap_or(Value::Null))
+/// A value as JSON: a number or a boolean when it reads as one.
+fn calico_value(value: &str) -> Value {
+    if let Ok(n) = value.parse::<i64>() {
+        return Value::from(n);
+    }
+    match value {
+        "true" => Value::Bool(true),
+        "false" => Value::Bool(false),
+        _ => Value::from(value),
+    }
 }
 
-fn felix_patch_value(field: &str, value: &Value) -> String {
+/// `{"spec":{FIELD:VALUE}}`; null removes the field.
+fn calico_patch(field: &str, value: &Value) -> String {
     serde_json::json!({ "spec": { field: value } }).to_string()
 }
 

@@ -53,11 +53,12 @@ pub async fn collect_and_diagnose(
     Ok((c.scenario_seq, d))
 }
 
-/// `{probe.field}` in an nft fix's rules, filled from what that probe observed (the first host
-/// that gave a value): a rule names the uplink the evidence showed, not one assumed.
-fn filled(spec: &crate::scenario::FixSpec, d: &Diagnosis) -> crate::scenario::FixSpec {
+/// `{probe.field}` in a fix's rules, resource name or value, filled from what that probe observed
+/// (the first host that gave a value; a number in the path indexes a list): a rule names the
+/// uplink the evidence showed, a patch the pool it showed, not one assumed.
+fn filled<'a>(spec: &crate::scenario::FixSpec, d: &'a Diagnosis) -> crate::scenario::FixSpec {
     use crate::scenario::FixSpec;
-    let re = regex::Regex::new(r"\{([a-z_]+)\.([a-z_.]+)\}").expect("a valid regex");
+    let re = regex::Regex::new(r"\{([a-z_]+)\.([a-z0-9_.]+)\}").expect("a valid regex");
     let fill = |r: &str| {
         re.replace_all(r, |c: &regex::Captures| {
             d.observations
@@ -65,7 +66,11 @@ fn filled(spec: &crate::scenario::FixSpec, d: &Diagnosis) -> crate::scenario::Fi
                 .filter(|o| o.probe == c[1])
                 .find_map(|o| {
                     let v = o.value.as_ref().ok()?;
-                    match c[2].split('.').try_fold(v, |v, k| v.get(k))? {
+                    let step = |v: &'a serde_json::Value, k: &str| match k.parse::<usize>() {
+                        Ok(i) => v.get(i),
+                        Err(_) => v.get(k),
+                    };
+                    match c[2].split('.').try_fold(v, step)? {
                         serde_json::Value::String(s) => Some(s.clone()),
                         serde_json::Value::Number(n) => Some(n.to_string()),
                         _ => None,
@@ -78,7 +83,10 @@ fn filled(spec: &crate::scenario::FixSpec, d: &Diagnosis) -> crate::scenario::Fi
     let mut spec = spec.clone();
     match &mut spec {
         FixSpec::Nft { rules, .. } => *rules = rules.iter().map(|r| fill(r)).collect(),
-        FixSpec::CalicoFelix { value, .. } => *value = fill(value),
+        FixSpec::CalicoPatch { name, value, .. } => {
+            *name = fill(name);
+            *value = fill(value);
+        }
         _ => {}
     }
     spec
@@ -91,7 +99,7 @@ fn fix_host(scenario: &Scenario, d: &Diagnosis, spec: &crate::scenario::FixSpec)
     let on = match spec {
         FixSpec::Sysctl { on, .. }
         | FixSpec::Nft { on, .. }
-        | FixSpec::CalicoFelix { on, .. }
+        | FixSpec::CalicoPatch { on, .. }
         | FixSpec::SgRule { on, .. } => on.as_str(),
     };
     match on {

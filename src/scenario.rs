@@ -78,11 +78,18 @@ pub enum FixSpec {
         create: Option<String>,
         reason: Texts,
     },
-    /// A field of Calico's Felix configuration (`calicoctl patch felixconfiguration default`),
-    /// which calico-node applies on every node: `ipipMTU`. `value` may name an observation
-    /// (`{tunnel_mtu.fitting_mtu}`); a number is written as one.
-    CalicoFelix {
+    /// One field of a Calico resource in the cluster's datastore (`calicoctl patch RESOURCE
+    /// NAME`), which calico-node applies on every node: Felix's `ipipMTU`
+    /// (`felixconfiguration default`, the defaults) or an IP pool's `natOutgoing` (`ippool
+    /// default-pool`). `value` may name an observation (`{tunnel_mtu.fitting_mtu}`); a number
+    /// or true/false is written as one. `calico_felix` is its former name.
+    #[serde(alias = "calico_felix")]
+    CalicoPatch {
         on: String,
+        #[serde(default = "felixconfiguration")]
+        resource: String,
+        #[serde(default = "default_name")]
+        name: String,
         field: String,
         value: String,
         reason: Texts,
@@ -98,6 +105,14 @@ pub enum FixSpec {
         port: Option<u16>,
         reason: Texts,
     },
+}
+
+fn felixconfiguration() -> String {
+    "felixconfiguration".into()
+}
+
+fn default_name() -> String {
+    "default".into()
 }
 
 /// A step the task prescribes to reach its end state: not a cause, but part of the solution.
@@ -258,6 +273,9 @@ pub struct Cause {
     /// or `mesh` (between the nodes).
     #[serde(default)]
     pub marks: Option<String>,
+    /// What the picture writes at that link (a few words; default: the title).
+    #[serde(default)]
+    pub mark_text: Option<Texts>,
     /// An action item that keeps the cause from coming back, for the post-mortem style.
     #[serde(default)]
     pub action: Option<Texts>,
@@ -287,6 +305,8 @@ pub const PARSERS: &[&str] = &[
     "ping_matrix",
     "nft",
     "pmtu",
+    "ippool",
+    "pod_egress",
 ];
 pub const OPS: &[&str] = &[
     "eq",
@@ -392,6 +412,18 @@ pub fn parse(text: &str, name: &str) -> Result<Scenario> {
                 &p.id,
                 format!("probe {:?} has no command", p.id),
                 "add command = \"...\"",
+            );
+        }
+        if p.parser == "pod_egress"
+            && (p.on != "kubectl" || !s.probes.iter().any(|q| q.parser == "ping_matrix"))
+        {
+            err(
+                &p.id,
+                format!(
+                    "probe {:?}: pod_egress pings from the ping matrix's pods",
+                    p.id
+                ),
+                "put it on = \"kubectl\", beside a probe with parser = \"ping_matrix\"",
             );
         }
         if p.parser == "sysctl" && p.key.is_none() {

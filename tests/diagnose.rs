@@ -217,6 +217,7 @@ fn each_fault_alone_and_a_healthy_lab() {
         ("forward-drop", vec!["forward-policy-drop"]),
         ("sg-ipip", vec!["sg-ipip-blocked"]),
         ("mtu", vec!["mtu-mismatch"]),
+        ("pool-no-nat", vec!["pool-nat-outgoing-off"]),
         // The contest's two faults, and each neighbour with them.
         (
             "ip-forward,sg-bgp,no-nat",
@@ -233,6 +234,14 @@ fn each_fault_alone_and_a_healthy_lab() {
         (
             "ip-forward,sg-bgp,sg-ipip",
             vec!["ip-forward-disabled", "sg-bgp-blocked", "sg-ipip-blocked"],
+        ),
+        (
+            "ip-forward,sg-bgp,pool-no-nat",
+            vec![
+                "ip-forward-disabled",
+                "sg-bgp-blocked",
+                "pool-nat-outgoing-off",
+            ],
         ),
         ("none", vec![]),
     ] {

@@ -289,6 +289,7 @@ fn sysctl_runtime_and_persisted() {
 
 fn all_parsers(s: &str) {
     let _ = postmortem::probe::pmtu::pmtu(s);
+    let _ = postmortem::probe::ippool::ippools(s);
     let _ = postmortem::probe::nft::firewall("10.20.20.0/24", s);
     let _ = sysctl("net.ipv4.ip_forward", s);
     let _ = apt_update(s);
@@ -447,4 +448,61 @@ fn pmtu_a_tunnel_that_does_not_fit_loses_its_full_size_pings() {
         pmtu("tunnel gre0 1476\nunderlay ens3 1500\n").is_err(),
         "an unknown tunnel"
     );
+}
+
+// --- calicoctl get ippool -o wide ---------------------------------------------------------------
+
+#[test]
+fn ippool_columns_of_both_layouts_and_nat_outgoing() {
+    use postmortem::probe::ippool::ippools;
+    // 3.17's seven columns, and 3.18's eight (DISABLEBGPEXPORT) as kubespray's VXLAN pool prints.
+    let p = ippools(&sample("calicoctl-ippool-wide-3.17.txt")).unwrap();
+    assert_eq!(p.pools.len(), 1);
+    assert_eq!(
+        (
+            p.pools[0].name.as_str(),
+            p.pools[0].cidr.as_str(),
+            p.pools[0].ipip_mode.as_str()
+        ),
+        ("default-ipv4-ippool", "10.244.0.0/16", "Always")
+    );
+    assert!(p.nat_outgoing_all && p.without_nat.is_empty());
+    let p = ippools(&sample("calicoctl-ippool-wide-kubespray-vxlan.txt")).unwrap();
+    assert_eq!(
+        (
+            p.pools[0].name.as_str(),
+            p.pools[0].ipip_mode.as_str(),
+            p.pools[0].vxlan_mode.as_str()
+        ),
+        ("default-pool", "Never", "Always")
+    );
+    assert!(p.nat_outgoing_all && !p.pools[0].disabled);
+    let p = ippools(&sample("calicoctl-ippool-wide-no-nat.txt")).unwrap();
+    assert!(!p.nat_outgoing_all);
+    assert_eq!(p.without_nat, vec!["default-pool"]);
+    // A disabled pool without NAT assigns no address: it does not count.
+    let t = "NAME CIDR NAT IPIPMODE VXLANMODE DISABLED SELECTOR\na 10.1.0.0/16 true Always Never false all()\nold 10.2.0.0/16 false Never Never true all()\n";
+    let p = ippools(t).unwrap();
+    assert!(p.nat_outgoing_all, "{p:?}");
+}
+
+#[test]
+fn ippool_other_output_is_an_error_not_a_judgement() {
+    use postmortem::probe::ippool::ippools;
+    // Without -o wide there is no NAT column; an error, a short row or a bad flag neither.
+    assert!(ippools(
+        "NAME           CIDR             SELECTOR\ndefault-pool   10.233.64.0/18   all()\n"
+    )
+    .unwrap_err()
+    .contains("no column NAT"));
+    assert!(ippools("").is_err());
+    assert!(ippools("Failed to get resources: connection refused").is_err());
+    let head = "NAME CIDR NAT IPIPMODE VXLANMODE DISABLED SELECTOR\n";
+    assert!(ippools(&format!("{head}p 10.1.0.0/16 true\n")).is_err());
+    assert!(ippools(&format!(
+        "{head}p 10.1.0.0/16 maybe Always Never false all()\n"
+    ))
+    .is_err());
+    // No pool at all masquerades nothing.
+    assert!(!ippools(head).unwrap().nat_outgoing_all);
 }

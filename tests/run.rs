@@ -780,3 +780,81 @@ fn a_tunnel_mtu_too_large_for_the_network_is_lowered_to_fit() {
     }
     pm_ok(&["lab", "down"]);
 }
+
+/// An IP pool that does not masquerade (kubespray's nat_outgoing: false): pods cannot reach the
+/// outside while the nodes can. `run --apply` patches only that pool's natOutgoing, on the host
+/// where kubectl works, proves it with the pods' own pings to the mirror, and a rollback command
+/// (the undo recorded) would put the old value back.
+#[test]
+fn a_pool_without_nat_outgoing_is_patched_and_pods_reach_the_outside() {
+    let _g = lab_lock();
+    pm_ok(&["lab", "up", "--deployed", "--faults", "pool-no-nat"]);
+    let pool = || {
+        let t = lab_sh("node1", "calicoctl get ippool -o wide");
+        t.lines()
+            .nth(1)
+            .unwrap_or("")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(
+        pool(),
+        "default-pool 10.233.64.0/18 false Always Never false all()"
+    );
+    let dir = tempdir();
+    let (code, out) = run(dir.path(), true);
+    assert_eq!(code, 0, "{out}");
+    let recs = records(dir.path());
+    assert_eq!(
+        verified_causes(&recs),
+        vec!["pool-nat-outgoing-off"],
+        "{out}"
+    );
+    let planned = recs
+        .iter()
+        .find(|r| r["kind"] == "fix" && r["stage"] == "planned")
+        .unwrap();
+    assert_eq!(planned["host"], "node1", "where kubectl works");
+    assert_eq!(
+        planned["commands"][0],
+        r#"sudo calicoctl patch ippool default-pool --patch '{"spec":{"natOutgoing":true}}'"#
+    );
+    let applied = recs
+        .iter()
+        .find(|r| r["kind"] == "fix" && r["stage"] == "applied")
+        .unwrap();
+    assert_eq!(
+        applied["commands"][0],
+        r#"calicoctl patch ippool default-pool --patch '{"spec":{"natOutgoing":false}}'"#,
+        "the undo puts the old value back"
+    );
+    // The pool changed in that one field; the pods' pings to the mirror were lost before the fix
+    // and answered after it, from every node.
+    assert_eq!(
+        pool(),
+        "default-pool 10.233.64.0/18 true Always Never false all()"
+    );
+    let egress: Vec<&Value> = recs
+        .iter()
+        .filter(|r| {
+            r["kind"] == "evidence"
+                && r["probe"] == "pod_egress"
+                && r["step"].as_str().is_some_and(|s| s.starts_with("egress "))
+        })
+        .collect();
+    let loss = |r: &Value| {
+        r["stdout"]["text"]
+            .as_str()
+            .unwrap()
+            .contains(" 0% packet loss")
+    };
+    assert!(
+        egress.len() >= 4,
+        "two collections of two nodes: {egress:?}"
+    );
+    let (first, last) = egress.split_at(egress.len() / 2);
+    assert!(first.iter().all(|r| !loss(r)), "before: {first:?}");
+    assert!(last.iter().all(|r| loss(r)), "after: {last:?}");
+    pm_ok(&["lab", "down"]);
+}

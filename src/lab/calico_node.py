@@ -4,7 +4,9 @@ default): BIRD 2 with Calico's full-mesh configuration and timers (rendered from
 datastore, as Calico's confd renders it), and IP-in-IP made real on the wire: a TUN device
 `tunl0`, routes to remote pod blocks through it (BIRD exports the BGP-learned blocks onto tunl0,
 so without BGP there is no route), and IP protocol 4 between the node addresses, by raw sockets
-(this kernel has no ipip module).
+(this kernel has no ipip module). As Felix, it applies the datastore's configuration on every
+change: the tunnel's MTU (felixconfiguration ipipMTU) and the IP pools' natOutgoing (masquerade
+of what pods send outside every pool).
 
   calico-node start   idempotent: config, tunl0, BIRD; prints "started" when it started anything
   calico-node ipip    the encapsulator (run by start, in the background)
@@ -47,6 +49,27 @@ def tunnel_mtu():
             return int(json.load(f).get("felix", {}).get("ipipMTU", 1480))
     except (OSError, ValueError, TypeError):
         return 1480
+
+
+def pools():
+    try:
+        with open(STATE) as f:
+            return json.load(f).get("pools", [])
+    except (OSError, ValueError):
+        return []
+
+
+def nat_outgoing():
+    """Felix's cali-nat-outgoing, in nft: what pods of a pool with natOutgoing send to a
+    destination outside every pool is masqueraded to the node's address; nothing else is."""
+    ps = [p["spec"] for p in pools() if p["spec"].get("cidr")]
+    nat = [p["cidr"] for p in ps if p.get("natOutgoing") and not p.get("disabled")]
+    rules = ["  set all_pools { type ipv4_addr; flags interval; %s}" % (
+                 ("elements = { %s } " % ", ".join(p["cidr"] for p in ps)) if ps else ""),
+             "  chain nat_outgoing {", "    type nat hook postrouting priority srcnat; policy accept;"]
+    rules += ["    ip saddr %s ip daddr != @all_pools masquerade" % c for c in nat]
+    text = "table ip calico\ndelete table ip calico\ntable ip calico {\n%s\n  }\n}\n" % "\n".join(rules)
+    subprocess.run(["nft", "-f", "-"], input=text.encode(), capture_output=True)
 
 
 def underlay_mtu():
@@ -154,6 +177,7 @@ def ipip():
                 mtime = m
                 peers = {n["block"]: n["ip"] for n in nodes()}
                 under = underlay_mtu()
+                nat_outgoing()
                 # Felix applies its configuration: the tunnel's MTU.
                 want = tunnel_mtu()
                 if want != mtu:

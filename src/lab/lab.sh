@@ -432,9 +432,12 @@ T
 ---
 - name: Calico | Create calico manifests directories
   file:
-    path: /etc/cni/net.d
+    path: "{{ item }}"
     state: directory
     mode: 0755
+  with_items:
+    - /etc/cni/net.d
+    - /etc/calico
 
 - name: Calico | Write Calico cni config
   copy:
@@ -443,6 +446,23 @@ T
        "plugins": [{"type": "calico", "ipam": {"type": "calico-ipam"}, "mtu": 1480}, {"type": "portmap", "snat": true, "capabilities": {"portMappings": true}}]}
     dest: /etc/cni/net.d/10-calico.conflist
     mode: 0644
+
+- name: Calico | Configure calico network pool
+  copy:
+    content: |
+      {"apiVersion": "projectcalico.org/v3", "kind": "IPPool",
+       "metadata": {"name": "default-pool"},
+       "spec": {"cidr": "10.233.64.0/18", "blockSize": 24,
+                "ipipMode": "{{ calico_ipip_mode }}", "vxlanMode": "{{ calico_vxlan_mode }}",
+                "natOutgoing": {{ nat_outgoing | default(true) | bool | to_json }}}}
+    dest: /etc/calico/pool.json
+    mode: 0644
+  run_once: true
+
+- name: Calico | Apply calico network pool
+  command: /usr/local/bin/calicoctl apply -f /etc/calico/pool.json
+  run_once: true
+  changed_when: false
 
 - name: Calico | Start calico-node
   command: /usr/local/bin/calico-node start
@@ -475,8 +495,10 @@ T
     echo "    calico_rr:"
     echo "      hosts: {}"
   } > "$k/inventory/mycluster/hosts.yaml"
-  printf -- '---\ncalico_ipip_mode: Always\ncalico_vxlan_mode: Never\ncalico_network_backend: bird\n' \
-    > "$k/inventory/mycluster/group_vars/k8s_cluster.yml"
+  { printf -- '---\ncalico_ipip_mode: Always\ncalico_vxlan_mode: Never\ncalico_network_backend: bird\n'
+    # kubespray's nat_outgoing (default true): the pool's natOutgoing.
+    if has_fault pool-no-nat; then echo 'nat_outgoing: false'; fi
+  } > "$k/inventory/mycluster/group_vars/k8s_cluster.yml"
 }
 
 # --- the network ---------------------------------------------------------------------------

@@ -37,6 +37,7 @@ pub const FAULTS: &[&str] = &[
     "forward-drop",
     "sg-ipip",
     "mtu",
+    "pool-no-nat",
 ];
 
 /// Commands the lab runs, and the Debian package of each.

@@ -1,5 +1,6 @@
 //! Probes: typed observations parsed from the raw evidence of commands.
 
+pub mod ippool;
 pub mod nft;
 pub mod parse;
 pub mod pmtu;

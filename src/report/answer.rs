@@ -475,11 +475,15 @@ pub fn answers(
         }
         // The topology, as text (the picture is in the HTML and PDF): where this phase broke.
         if !causes.is_empty() {
-            let marks: Vec<&str> = sc
+            // The links this phase's claimed causes break, and what each says there.
+            let marks: Vec<(&str, String)> = sc
                 .causes
                 .iter()
-                .filter(|c| c.phase == p)
-                .filter_map(|c| c.marks.as_deref())
+                .filter(|c| c.phase == p && causes.iter().any(|f| f["id"] == c.id.as_str()))
+                .filter_map(|c| {
+                    let text = c.mark_text.as_ref().unwrap_or(&c.title);
+                    Some((c.marks.as_deref()?, text.get(lang.code()).cloned()?))
+                })
                 .collect();
             d.block("", &topology_text(before, &marks, lang));
         }
@@ -660,7 +664,7 @@ pub fn answers(
                             c.fixes.iter().find(|s| match s {
                                 FixSpec::Sysctl { key, .. } => g.target.ends_with(key.as_str()),
                                 FixSpec::Nft { chain, .. } => g.target.ends_with(chain.as_str()),
-                                FixSpec::CalicoFelix { field, .. } => {
+                                FixSpec::CalicoPatch { field, .. } => {
                                     g.target.ends_with(field.as_str())
                                 }
                                 FixSpec::SgRule { group, .. } => {
@@ -851,9 +855,9 @@ pub fn answers(
     out
 }
 
-/// The path the traffic takes, as lines of text, with this phase's broken links marked:
-/// `uplink` (the hypervisor does not forward) and `mesh` (no BGP between the nodes).
-fn topology_text(d: &Value, marks: &[&str], lang: Lang) -> Vec<String> {
+/// The path the traffic takes, as lines of text, with the broken links marked (`uplink`: between
+/// the hypervisor and the outside; `mesh`: between the nodes), each with what broke it.
+fn topology_text(d: &Value, marks: &[(&str, String)], lang: Lang) -> Vec<String> {
     let hosts: Vec<&str> = d["hosts"]
         .as_array()
         .map(|a| {
@@ -865,21 +869,21 @@ fn topology_text(d: &Value, marks: &[&str], lang: Lang) -> Vec<String> {
         .unwrap_or_default();
     let hv = hosts.first().copied().unwrap_or("hypervisor");
     let nodes = &hosts[hosts.len().min(1)..];
-    let (outside, uplink, mesh) = match lang {
-        Lang::Ja => (
-            "インターネット / apt ミラー",
-            "  ✕ ここで転送されない",
-            "✕ ノード間の BGP (TCP/179) が通らない",
-        ),
-        Lang::En => (
-            "internet / apt mirror",
-            "  ✕ not forwarded here",
-            "✕ no BGP (TCP/179) between the nodes",
-        ),
+    let at = |link: &'static str| {
+        marks
+            .iter()
+            .filter(move |(l, _)| *l == link)
+            .map(|(_, t)| t)
+    };
+    let outside = match lang {
+        Lang::Ja => "インターネット / apt ミラー",
+        Lang::En => "internet / apt mirror",
     };
     let mut out = vec![outside.to_string(), "  |".to_string()];
-    if marks.contains(&"uplink") {
-        out.push(uplink.to_string());
+    for t in at("uplink") {
+        out.push(format!("  ✕ {t}"));
+    }
+    if at("uplink").next().is_some() {
         out.push("  |".to_string());
     }
     out.push(hv.to_string());
@@ -887,12 +891,14 @@ fn topology_text(d: &Value, marks: &[&str], lang: Lang) -> Vec<String> {
         let last = i + 1 == nodes.len();
         out.push(format!("  {}-- {n}", if last { "`" } else { "|" }));
     }
-    if marks.contains(&"mesh") && nodes.len() > 1 {
-        out.push(format!(
-            "      {} <-> {}: {mesh}",
-            nodes[0],
-            nodes[1..].join(", ")
-        ));
+    if nodes.len() > 1 {
+        for t in at("mesh") {
+            out.push(format!(
+                "      {} <-> {}: ✕ {t}",
+                nodes[0],
+                nodes[1..].join(", ")
+            ));
+        }
     }
     out
 }

@@ -27,6 +27,22 @@ pub fn topology(d: &Value) -> String {
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
+    // What is written at a broken link: the claimed causes' notes (journals before them: the
+    // contest's two).
+    let note = |link: &str, old: &str| -> String {
+        let notes: Vec<&str> = d["mark_notes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|n| n["link"] == link)
+            .filter_map(|n| n["text"]["en"].as_str())
+            .collect();
+        if notes.is_empty() && d.get("mark_notes").is_none() {
+            old.to_string()
+        } else {
+            notes.join("; ")
+        }
+    };
     let pairs = d["ping_pairs"].as_array().cloned().unwrap_or_default();
     let hv = hosts.first().copied().unwrap_or("hypervisor");
     let nodes: Vec<&str> = hosts.iter().skip(1).copied().collect();
@@ -68,8 +84,9 @@ pub fn topology(d: &Value) -> String {
     if marks.contains(&"uplink") {
         let _ = write!(
             s,
-            "<text class=\"note\" x=\"{}\" y=\"66\">✕ not forwarded</text>",
-            w / 2 + 8
+            "<text class=\"note\" x=\"{}\" y=\"66\">✕ {}</text>",
+            w / 2 + 8,
+            esc(&note("uplink", "not forwarded"))
         );
     }
     let _ = write!(s, "<rect class=\"box\" x=\"{hvx}\" y=\"80\" width=\"160\" height=\"34\" rx=\"6\"/><text x=\"{}\" y=\"102\" text-anchor=\"middle\">{}</text>", w / 2, esc(hv));
@@ -107,7 +124,12 @@ pub fn topology(d: &Value) -> String {
             cls("mesh")
         );
         if marks.contains(&"mesh") {
-            let _ = write!(s, "<text class=\"note\" x=\"{}\" y=\"212\" text-anchor=\"middle\">✕ BGP (TCP/179)</text>", (a + b) / 2);
+            let _ = write!(
+                s,
+                "<text class=\"note\" x=\"{}\" y=\"212\" text-anchor=\"middle\">✕ {}</text>",
+                (a + b) / 2,
+                esc(&note("mesh", "BGP (TCP/179)"))
+            );
         }
     }
     s.push_str("</svg>\n");

@@ -583,7 +583,8 @@ fn merge_phases(
         }
     }
     let mut examined: Vec<Value> = Vec::new();
-    let (mut unexplained, mut missing, mut marks) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut unexplained, mut missing, mut marks, mut notes) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut pairs = Value::Array(vec![]);
     for &(_, d) in firsts.values() {
         for e in list(d, "examined") {
@@ -601,6 +602,7 @@ fn merge_phases(
             ("unexplained", &mut unexplained),
             ("missing", &mut missing),
             ("marks", &mut marks),
+            ("mark_notes", &mut notes),
         ] {
             for u in list(d, k) {
                 if !out.contains(&u) {
@@ -620,6 +622,7 @@ fn merge_phases(
     m["unexplained"] = json!(unexplained);
     m["missing"] = json!(missing);
     m["marks"] = json!(marks);
+    m["mark_notes"] = json!(notes);
     m["ping_pairs"] = pairs;
     m["seq_text"] = json!(seqs.join(", #"));
     (seq0, m)
