@@ -274,6 +274,17 @@ pub fn condition(obs: &[&Observation], c: &Condition) -> Option<bool> {
     judge(obs, c)
 }
 
+/// A condition with its `or` alternatives, each over the observations of its own probe: true
+/// when any holds, false when every one is false, otherwise unknown.
+pub fn verdict<'a>(c: &Condition, of: &dyn Fn(&str) -> Vec<&'a Observation>) -> Option<bool> {
+    let one = |c: &Condition| judge(&of(c.probe.as_deref().unwrap_or("")), c);
+    c.or.iter().fold(one(c), |v, o| match (v, one(o)) {
+        (Some(true), _) | (_, Some(true)) => Some(true),
+        (Some(false), Some(false)) => Some(false),
+        _ => None,
+    })
+}
+
 fn judge(obs: &[&Observation], c: &Condition) -> Option<bool> {
     let all = c.quantifier.as_deref() == Some("all");
     if c.op == "not_observable" {
@@ -427,6 +438,9 @@ pub fn summary(o: &Observation) -> String {
             ),
             None => "PLAY RECAP: failed=0".into(),
         },
+        _ if v["daemon"] == false => {
+            "no BGP daemon runs (calicoctl: none of BIRD or GoBGP is running)".into()
+        }
         _ if v.get("all_established").is_some() => v["peers"]
             .as_array()
             .map(|a| {
@@ -502,6 +516,13 @@ pub fn summary(o: &Observation) -> String {
             } else {
                 format!("missing: {}", list("ipip_missing"))
             };
+            let ipip = if v["vxlan_allowed_between_nodes"] == true {
+                format!("{ipip}; UDP/4789 allowed")
+            } else if v.get("vxlan_missing").is_some() {
+                format!("{ipip}; missing: {}", list("vxlan_missing"))
+            } else {
+                ipip
+            };
             if v["bgp_allowed_between_nodes"] == true {
                 format!("TCP/179 allowed between the node groups; {ipip}; {servers}")
             } else {
@@ -573,7 +594,18 @@ pub fn summary(o: &Observation) -> String {
                 .filter(|s| !s.is_empty())
                 .unwrap_or_else(|| "none".into())
         ),
-        _ if v.get("mode").is_some() => format!("encapsulation {}", s("mode").unwrap_or_default()),
+        _ if v.get("mode").is_some() => format!(
+            "encapsulation {}{}; needs between the nodes: {}",
+            s("mode").unwrap_or_default(),
+            match v["bird"].as_bool() {
+                Some(true) => ", BIRD running",
+                Some(false) => ", BIRD not running",
+                None => "",
+            },
+            Some(joined(v, "requires"))
+                .filter(|l| !l.is_empty())
+                .unwrap_or_else(|| "nothing".into())
+        ),
         _ if v.get("all_ready").is_some() => format!("all nodes Ready: {}", v["all_ready"]),
         _ if v.get("exit").is_some() => {
             let out = s("stdout").unwrap_or_default();
@@ -784,7 +816,7 @@ pub fn diagnose(scenario: &Scenario, entries: &[Entry], from: u64) -> Diagnosis 
         }
     }
 
-    let cond_holds = |c: &Condition| judge(&of(c.probe.as_deref().unwrap_or("")), c);
+    let cond_holds = |c: &Condition| verdict(c, &of);
     let mut causes = Vec::new();
     for c in &scenario.causes {
         if c.when.iter().all(|w| cond_holds(w) == Some(true)) {
@@ -827,11 +859,16 @@ pub fn diagnose(scenario: &Scenario, entries: &[Entry], from: u64) -> Diagnosis 
     let mut not_ruled_out = Vec::new();
     for a in &scenario.alternatives {
         let verdicts: Vec<Option<bool>> = a.rule_out.iter().map(cond_holds).collect();
-        let probes: Vec<&str> = a
+        let mut probes: Vec<&str> = Vec::new();
+        for c in a
             .rule_out
             .iter()
-            .filter_map(|c| c.probe.as_deref())
-            .collect();
+            .flat_map(|c| std::iter::once(c).chain(&c.or))
+        {
+            if let Some(p) = c.probe.as_deref().filter(|p| !probes.contains(p)) {
+                probes.push(p);
+            }
+        }
         let finding = AlternativeFinding {
             id: a.id.clone(),
             phase: a.phase,
@@ -891,12 +928,10 @@ pub fn end_states(scenario: &Scenario, d: &Diagnosis) -> Vec<Value> {
                 .when
                 .iter()
                 .map(|c| {
-                    let of: Vec<&Observation> = d
-                        .observations
-                        .iter()
-                        .filter(|o| Some(o.probe.as_str()) == c.probe.as_deref())
-                        .collect();
-                    judge(&of, c)
+                    let of = |p: &str| -> Vec<&Observation> {
+                        d.observations.iter().filter(|o| o.probe == p).collect()
+                    };
+                    verdict(c, &of)
                 })
                 .collect();
             let state = if verdicts.contains(&Some(false)) {

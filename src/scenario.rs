@@ -243,6 +243,10 @@ pub struct Condition {
     pub op: String,
     #[serde(default)]
     pub value: Option<Value>,
+    /// Conditions any of which holding makes this one hold (`a or b`): for what depends on what
+    /// another probe observed (the tunnel in use is allowed, or that tunnel is not in use).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub or: Vec<Condition>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -434,10 +438,10 @@ pub fn parse(text: &str, name: &str) -> Result<Scenario> {
             );
         }
     }
-    let check_cond = |c: &Condition,
-                      owner: &str,
-                      own_probe: Option<&str>,
-                      err: &mut dyn FnMut(&str, String, &str)| {
+    let check_one = |c: &Condition,
+                     owner: &str,
+                     own_probe: Option<&str>,
+                     err: &mut dyn FnMut(&str, String, &str)| {
         let probe = c.probe.as_deref().or(own_probe);
         match probe {
             Some(p) if ids.contains(&p) => {}
@@ -470,6 +474,22 @@ pub fn parse(text: &str, name: &str) -> Result<Scenario> {
                 format!("{owner}: op {:?} needs a value", c.op),
                 "add value = ...",
             );
+        }
+        if c.or.iter().any(|o| !o.or.is_empty()) {
+            err(
+                &c.field,
+                format!("{owner}: an `or` inside an `or`"),
+                "list every alternative in the outer `or`",
+            );
+        }
+    };
+    // A condition and each of its `or` alternatives.
+    let check_cond = |c: &Condition,
+                      owner: &str,
+                      own_probe: Option<&str>,
+                      err: &mut dyn FnMut(&str, String, &str)| {
+        for x in std::iter::once(c).chain(&c.or) {
+            check_one(x, owner, own_probe, err);
         }
     };
     for p in &s.probes {

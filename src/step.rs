@@ -51,12 +51,10 @@ pub fn eligible<'a>(sc: &'a Scenario, d: &Diagnosis, done: &[String]) -> Vec<&'a
         .filter(|t| !done.contains(&t.id) && !blocked(t.phase))
         .filter(|t| {
             t.when.iter().all(|c| {
-                let of: Vec<&Observation> = d
-                    .observations
-                    .iter()
-                    .filter(|o| Some(o.probe.as_str()) == c.probe.as_deref())
-                    .collect();
-                diagnose::condition(&of, c) == Some(true)
+                let of = |p: &str| -> Vec<&Observation> {
+                    d.observations.iter().filter(|o| o.probe == p).collect()
+                };
+                diagnose::verdict(c, &of) == Some(true)
             })
         })
         .collect()

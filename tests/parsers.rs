@@ -88,22 +88,29 @@ fn bgp_states_from_bird_and_calicoctl() {
             established: false
         }]
     );
-    assert!(!b.all_established);
+    assert_eq!(b.all_established, Some(false));
     let up = bgp(&section(
         &sample("bird2-bgp-established.txt"),
         "node2: birdc show protocols",
     ))
     .unwrap();
-    assert!(up.all_established && up.peers[0].peer == "192.168.222.222");
+    assert!(up.all_established == Some(true) && up.peers[0].peer == "192.168.222.222");
     let c = bgp(&sample("calicoctl-docs-established.txt")).unwrap();
     assert_eq!(c.source, "calicoctl");
-    assert!(c.all_established && c.peers[0].peer == "172.17.8.102" && c.peers[0].state == "up");
+    assert!(
+        c.all_established == Some(true)
+            && c.peers[0].peer == "172.17.8.102"
+            && c.peers[0].state == "up"
+    );
     let c = bgp(&sample("calicoctl-blocked.txt")).unwrap();
-    assert!(!c.all_established && c.peers[0].info == "Active");
+    assert!(c.all_established == Some(false) && c.peers[0].info == "Active");
     let b1 = bgp(&sample("bird1-calico-connect.txt")).unwrap();
     assert_eq!(b1.source, "bird1");
     assert_eq!(b1.peers[0].info, "Connect Socket: Connection refused");
     assert!(bgp("Calico process is not running.\n").is_err());
+    // Calico's VXLAN backend runs no BGP daemon: nothing to judge, not a failure.
+    let v = bgp(&sample("calicoctl-vxlan-no-bgp.txt")).unwrap();
+    assert!(!v.daemon && v.peers.is_empty() && v.all_established.is_none());
 }
 
 #[test]
@@ -132,6 +139,23 @@ fn routes_ping_and_links() {
     let e = encapsulation(&sample("ip-link-node1.txt")).unwrap();
     assert_eq!(e.mode, "none");
     assert_eq!(e.requires, vec!["tcp/179"]);
+    // The requirements follow the observed mode (Calico's network requirements): VXLAN without
+    // BIRD needs UDP/4789 and no BGP; with BIRD running, BGP too; IP-in-IP always needs BGP.
+    let links = sample("ip-link-vxlan-node1.txt");
+    let e = encapsulation(&links).unwrap();
+    assert_eq!(
+        (e.mode.as_str(), e.bird, e.bgp_required),
+        ("vxlan", Some(false), false)
+    );
+    assert_eq!(e.requires, vec!["udp/4789"]);
+    let e = encapsulation(&links.replace("bird not running", "bird running")).unwrap();
+    assert_eq!(e.requires, vec!["tcp/179", "udp/4789"]);
+    let ipip = links
+        .replace("vxlan.calico:", "tunl0@NONE:")
+        .replace("LOWER_UP> mtu 1450", "LOWER_UP> mtu 1480");
+    let e = encapsulation(&ipip).unwrap();
+    assert_eq!((e.mode.as_str(), e.bgp_required), ("ipip", true));
+    assert_eq!(e.requires, vec!["tcp/179", "proto/4"]);
 }
 
 #[test]

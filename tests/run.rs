@@ -685,56 +685,69 @@ fn phase_1_neighbours_are_fixed_with_their_rules_alone_and_persist() {
     pm_ok(&["lab", "down"]);
 }
 
-/// IP-in-IP blocked by the security groups while BGP is up: `run --apply` adds exactly IP
-/// protocol 4 between the two groups (from the other group, no port, nothing wider) and proves
-/// it with the same ping matrix.
+/// Calico's encapsulation blocked by the security groups (IP-in-IP while BGP is up; VXLAN,
+/// which needs no BGP): `run --apply` adds exactly that protocol between the two groups (from
+/// the other group, its one port or none, nothing wider) and proves it with the same ping matrix.
 #[test]
-fn an_ipip_blockage_is_fixed_with_protocol_4_between_the_groups_alone() {
+fn an_encapsulation_blockage_is_fixed_with_its_protocol_between_the_groups_alone() {
     let _g = lab_lock();
-    pm_ok(&["lab", "up", "--deployed", "--faults", "sg-ipip"]);
-    let (_, _, before) = state();
-    let dir = tempdir();
-    let (code, out) = run(dir.path(), true);
-    assert_eq!(code, 0, "{out}");
-    let recs = records(dir.path());
-    let verified = verified_causes(&recs);
-    assert_eq!(
-        verified,
-        vec!["sg-ipip-blocked", "sg-ipip-blocked"],
-        "{out}"
-    );
-    let (_, _, after) = state();
-    let added: Vec<&Rule> = after.iter().filter(|r| !before.contains(r)).collect();
-    assert_eq!(added.len(), 2, "{added:?}");
-    let groups: Vec<Value> = serde_json::from_str(&lab_sh(
-        "server01",
-        "su - user -c 'openstack security group list -f json'",
-    ))
-    .unwrap();
-    let name = |id: &str| {
-        groups
-            .iter()
-            .find(|g| g["ID"] == id)
-            .and_then(|g| g["Name"].as_str())
-            .unwrap_or("?")
-            .to_string()
-    };
-    for (group, range, remote, _) in &added {
-        assert_eq!(range, "", "no port: the whole protocol");
-        let (g, r) = (name(group), name(remote));
-        assert!(
-            (g == "master" && r == "worker") || (g == "worker" && r == "master"),
-            "{g} from {r}"
-        );
-    }
-    let rules: Vec<Value> = serde_json::from_str(&lab_sh(
-        "server01",
-        "su - user -c 'openstack security group rule list --long -f json'",
-    ))
-    .unwrap();
-    for (_, _, _, id) in &added {
-        let r = rules.iter().find(|r| r["ID"] == id.as_str()).unwrap();
-        assert_eq!(r["IP Protocol"], "4", "{r}");
+    // IP-in-IP (kubespray 2.16) needs IP protocol 4, no port; VXLAN (2.19 and later) UDP 4789.
+    for (calico, fault, cause, range, proto) in [
+        ("ipip", "sg-ipip", "sg-ipip-blocked", "", "4"),
+        ("vxlan", "sg-vxlan", "sg-vxlan-blocked", "4789:4789", "udp"),
+    ] {
+        pm_ok(&[
+            "lab",
+            "up",
+            "--deployed",
+            "--calico",
+            calico,
+            "--faults",
+            fault,
+        ]);
+        let (_, _, before) = state();
+        let dir = tempdir();
+        let (code, out) = run(dir.path(), true);
+        assert_eq!(code, 0, "{calico}: {out}");
+        let recs = records(dir.path());
+        let verified = verified_causes(&recs);
+        assert_eq!(verified, vec![cause, cause], "{calico}: {out}");
+        let (_, _, after) = state();
+        let added: Vec<&Rule> = after.iter().filter(|r| !before.contains(r)).collect();
+        assert_eq!(added.len(), 2, "{calico}: {added:?}");
+        let groups: Vec<Value> = serde_json::from_str(&lab_sh(
+            "server01",
+            "su - user -c 'openstack security group list -f json'",
+        ))
+        .unwrap();
+        let name = |id: &str| {
+            groups
+                .iter()
+                .find(|g| g["ID"] == id)
+                .and_then(|g| g["Name"].as_str())
+                .unwrap_or("?")
+                .to_string()
+        };
+        for (group, r_range, remote, _) in &added {
+            assert_eq!(
+                r_range, range,
+                "{calico}: the protocol's port alone, or none"
+            );
+            let (g, r) = (name(group), name(remote));
+            assert!(
+                (g == "master" && r == "worker") || (g == "worker" && r == "master"),
+                "{g} from {r}"
+            );
+        }
+        let rules: Vec<Value> = serde_json::from_str(&lab_sh(
+            "server01",
+            "su - user -c 'openstack security group rule list --long -f json'",
+        ))
+        .unwrap();
+        for (_, _, _, id) in &added {
+            let r = rules.iter().find(|r| r["ID"] == id.as_str()).unwrap();
+            assert_eq!(r["IP Protocol"], proto, "{r}");
+        }
     }
     pm_ok(&["lab", "down"]);
 }

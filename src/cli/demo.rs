@@ -8,12 +8,10 @@ pub(super) fn run(c: Command) -> Result<i32> {
             crate::lab::preflight()?;
             let t0 = std::time::Instant::now();
             eprintln!("postmortem demo: building the lab with the contest's faults");
-            crate::lab::up(
-                &crate::lab::parse_faults(crate::lab::DEFAULT_FAULTS)?,
-                2,
+            crate::lab::up(&crate::lab::Options::new(
+                crate::lab::parse_faults(crate::lab::DEFAULT_FAULTS)?,
                 false,
-                false,
-            )?;
+            ))?;
             std::fs::create_dir_all(&out)?;
             let out = std::fs::canonicalize(&out)?;
             let journal = out.join("journal.jsonl");

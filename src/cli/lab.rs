@@ -10,10 +10,18 @@ pub(super) fn lab_command(command: LabCommand) -> Result<i32> {
             nodes,
             deployed,
             sudo_password,
+            calico,
         } => {
             let faults = lab::parse_faults(&faults)?;
             let t0 = std::time::Instant::now();
-            if lab::up(&faults, nodes, deployed, sudo_password)? {
+            let options = lab::Options {
+                faults: faults.clone(),
+                nodes,
+                deployed,
+                sudo_password,
+                calico,
+            };
+            if lab::up(&options)? {
                 eprintln!("postmortem: removed the leftovers of an earlier lab first");
             }
             eprintln!(

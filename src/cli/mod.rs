@@ -475,7 +475,8 @@ enum LabCommand {
         /// set up for ubuntu on node1 (the faults still apply: --deployed --faults sg-bgp)
         #[arg(long)]
         deployed: bool,
-        /// Faults to build in: ip-forward, sg-bgp (comma list), or none for a healthy lab
+        /// Faults to build in (comma list), or none for a healthy lab: ip-forward, sg-bgp (the
+        /// contest's), no-nat, forward-drop, sg-ipip, sg-vxlan, mtu, pool-no-nat
         #[arg(long, default_value = crate::lab::DEFAULT_FAULTS)]
         faults: String,
         /// Kubernetes nodes (VMs): node1 is ictsc-master, the others workers
@@ -485,6 +486,11 @@ enum LabCommand {
         /// env` prints it; use -k / -K)
         #[arg(long)]
         sudo_password: bool,
+        /// Calico's mode, as kubespray deploys it: ipip (IP-in-IP Always with BGP, kubespray 2.16
+        /// to 2.18), vxlan (VXLAN Always without BGP, kubespray 2.19 and later) or native (no
+        /// encapsulation, BGP)
+        #[arg(long, default_value = "ipip", value_parser = ["ipip", "vxlan", "native"])]
+        calico: String,
     },
     /// Remove every lab namespace, process and file
     Down,

@@ -34,7 +34,7 @@ pub(super) fn run(c: Command) -> Result<i32> {
                         }
                     )
                 );
-                crate::lab::up(&faults, 2, deployed, false)?;
+                crate::lab::up(&crate::lab::Options::new(faults, deployed))?;
                 let code = reexec_in_operator();
                 let down = crate::lab::down();
                 let code = code?;

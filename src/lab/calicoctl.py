@@ -154,6 +154,14 @@ def apply(argv, path):
     return 0
 
 
+def felix_running():
+    try:
+        os.kill(int(open("/run/calico/felix.pid").read()), 0)
+        return True
+    except (OSError, ValueError):
+        return False
+
+
 def pad(text, width):
     gap = width - len(text)
     return " " * (gap // 2) + text + " " * (gap - gap // 2)
@@ -192,8 +200,13 @@ def main(argv):
     except (OSError, subprocess.TimeoutExpired):
         out = None
     if out is None or out.returncode != 0 or "BIRD" not in out.stdout:
-        print("Calico process is not running.")
-        return 1
+        # As calicoctl judges it from the process list: Felix (calico-node's daemon) running
+        # without a BGP daemon is the VXLAN backend's normal state, or a BIRD that died.
+        if not felix_running():
+            print("Calico process is not running.")
+            return 1
+        print("Calico process is running.\n\nNone of the BGP backend processes (BIRD or GoBGP) are running.\n")
+        return 0
     rows = []
     for line in out.stdout.splitlines():
         f = line.split()

@@ -2,10 +2,11 @@
 # The lab's builder: namespaces, "VMs", network, services. Called by `postmortem lab`, which
 # checks root and packages first and sets: LAB (state dir), FAULTS (comma list), NODES (count),
 # DEPLOYED (1: the state in which phase 2 was found; otherwise the state in which the task begins:
-# the node VMs SHUTOFF, no Kubernetes until the lab's kubespray has run to its end).
+# the node VMs SHUTOFF, no Kubernetes until the lab's kubespray has run to its end), CALICO
+# (Calico's mode as kubespray deploys it: ipip, vxlan or native).
 # Every lab namespace is named pm-*; nothing is created in the machine's own network namespace.
 set -euo pipefail
-: "${LAB:?}" "${NODES:=2}" "${FAULTS=ip-forward,sg-bgp}" "${DEPLOYED:=0}"
+: "${LAB:?}" "${NODES:=2}" "${FAULTS=ip-forward,sg-bgp}" "${DEPLOYED:=0}" "${CALICO:=ipip}"
 SELF="$LAB/lab.sh"
 ANSIBLE_VENV="${ANSIBLE_VENV:-/opt/postmortem-lab/ansible}"
 has_fault() { [[ ",$FAULTS," == *",$1,"* ]]; }
@@ -466,6 +467,8 @@ T
 
 - name: Calico | Start calico-node
   command: /usr/local/bin/calico-node start
+  environment:
+    CALICO_NETWORKING_BACKEND: "{{ calico_network_backend }}"
   register: calico_node_start
   changed_when: "'started' in calico_node_start.stdout"
 T
@@ -495,7 +498,12 @@ T
     echo "    calico_rr:"
     echo "      hosts: {}"
   } > "$k/inventory/mycluster/hosts.yaml"
-  { printf -- '---\ncalico_ipip_mode: Always\ncalico_vxlan_mode: Never\ncalico_network_backend: bird\n'
+  { echo '---'
+    case $CALICO in # kubespray's variables for each mode (2.19 and later default to vxlan)
+      ipip) printf 'calico_ipip_mode: Always\ncalico_vxlan_mode: Never\ncalico_network_backend: bird\n' ;;
+      vxlan) printf 'calico_ipip_mode: Never\ncalico_vxlan_mode: Always\ncalico_network_backend: vxlan\n' ;;
+      native) printf 'calico_ipip_mode: Never\ncalico_vxlan_mode: Never\ncalico_network_backend: bird\n' ;;
+    esac
     # kubespray's nat_outgoing (default true): the pool's natOutgoing.
     if has_fault pool-no-nat; then echo 'nat_outgoing: false'; fi
   } > "$k/inventory/mycluster/group_vars/k8s_cluster.yml"
@@ -713,6 +721,7 @@ up() {
   neigh_room
   echo "$FAULTS" > "$LAB/faults"
   echo "$NODES" > "$LAB/nodes"
+  echo "$CALICO" > "$LAB/calico"
   plan
   keys
   ssh_config
@@ -791,7 +800,8 @@ power() { # power on|off VM
 # that can establish (none while TCP/179 is blocked) has.
 steady() {
   ssh_ready
-  [ "$DEPLOYED" = 1 ] && ! has_fault sg-bgp && bgp_ready
+  # No BGP runs with Calico's VXLAN backend.
+  [ "$DEPLOYED" = 1 ] && ! has_fault sg-bgp && [ "$CALICO" != vxlan ] && bgp_ready
   return 0
 }
 
@@ -829,7 +839,7 @@ bgp_ready() { # every node's mesh sessions Established (at most 30 s)
 }
 
 security_groups_init() {
-  /usr/bin/python3 "$LAB/openstack.py" --lab-init "$LAB" "$NODES" "$FAULTS" "$DEPLOYED"
+  /usr/bin/python3 "$LAB/openstack.py" --lab-init "$LAB" "$NODES" "$FAULTS" "$DEPLOYED" "$CALICO"
 }
 
 down() {

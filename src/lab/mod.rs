@@ -36,6 +36,7 @@ pub const FAULTS: &[&str] = &[
     "no-nat",
     "forward-drop",
     "sg-ipip",
+    "sg-vxlan",
     "mtu",
     "pool-no-nat",
 ];
@@ -185,11 +186,50 @@ pub fn parse_faults(list: &str) -> Result<Vec<String>> {
 /// The faults `lab up` builds in unless told otherwise: the contest's two.
 pub const DEFAULT_FAULTS: &str = "ip-forward,sg-bgp";
 
+/// Calico's modes the lab deploys (kubespray's calico_ipip_mode, calico_vxlan_mode and
+/// calico_network_backend): `ipip` (IP-in-IP Always, BIRD: kubespray 2.16 to 2.18, the contest's),
+/// `vxlan` (VXLAN Always, no BGP: kubespray 2.19 and later), `native` (neither, BIRD: routes
+/// to the other nodes' pods through their addresses on the tenant network).
+pub const CALICO_MODES: &[&str] = &["ipip", "vxlan", "native"];
+
+/// How `lab up` builds the lab.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub faults: Vec<String>,
+    pub nodes: usize,
+    /// The state in which phase 2 was found (VMs running, kubespray run to its end).
+    pub deployed: bool,
+    /// `user` on server01 logs in and uses sudo with a password (printed by `lab env`), as on
+    /// contest hosts; the nodes stay as cloud images are (key login, sudo without one).
+    pub sudo_password: bool,
+    /// One of CALICO_MODES.
+    pub calico: String,
+}
+
+impl Options {
+    pub fn new(faults: Vec<String>, deployed: bool) -> Options {
+        Options {
+            faults,
+            nodes: 2,
+            deployed,
+            sudo_password: false,
+            calico: "ipip".into(),
+        }
+    }
+}
+
 /// Build the lab. Leftovers of an earlier lab (killed, not taken down) are removed first.
 /// Returns whether leftovers were cleaned.
-/// `sudo_password`: `user` on server01 logs in and uses sudo with a password (printed by `lab
-/// env`), as on contest hosts; the nodes stay as cloud images are (key login, sudo without one).
-pub fn up(faults: &[String], nodes: usize, deployed: bool, sudo_password: bool) -> Result<bool> {
+pub fn up(o: &Options) -> Result<bool> {
+    let (faults, nodes, deployed, sudo_password) =
+        (&o.faults, o.nodes, o.deployed, o.sudo_password);
+    if !CALICO_MODES.contains(&o.calico.as_str()) {
+        bail!(
+            "unknown Calico mode {:?}: the lab knows {}",
+            o.calico,
+            CALICO_MODES.join(", ")
+        );
+    }
     preflight()?;
     if !(1..=64).contains(&nodes) {
         bail!("--nodes must be between 1 and 64");
@@ -222,6 +262,7 @@ pub fn up(faults: &[String], nodes: usize, deployed: bool, sudo_password: bool) 
         ("FAULTS", faults.join(",")),
         ("NODES", nodes.to_string()),
         ("DEPLOYED", if deployed { "1" } else { "0" }.to_string()),
+        ("CALICO", o.calico.clone()),
     ];
     if let Err(e) = script(&["up"], &env) {
         let _ = down();

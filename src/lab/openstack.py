@@ -61,10 +61,11 @@ def rule(group, proto, pmin, pmax, remote_ip=None, remote_group=None, direction=
     }
 
 
-def lab_init(lab, nodes, faults, deployed="0"):
-    """The security groups the contest's environment evidently had: Kubernetes' ports and IP-in-IP
-    (IP protocol 4, Calico's encapsulation under kubespray 2.16) between the groups without the
-    sg-ipip fault, TCP/179 only without the sg-bgp fault. Every server starts SHUTOFF (the host was just rebooted)."""
+def lab_init(lab, nodes, faults, deployed="0", calico="ipip"):
+    """The security groups the contest's environment evidently had: Kubernetes' ports and Calico's
+    encapsulation between the groups (IP-in-IP, IP protocol 4, under kubespray 2.16, without the
+    sg-ipip fault; VXLAN, UDP 4789, in the vxlan mode, without the sg-vxlan fault), TCP/179 only
+    without the sg-bgp fault. Every server starts SHUTOFF (the host was just rebooted)."""
     nodes = int(nodes)
     faults = faults.split(",")
     fixed = {1: "192.168.222.222", 2: "192.168.222.157"}
@@ -84,8 +85,10 @@ def lab_init(lab, nodes, faults, deployed="0"):
             o = "m" if other == m else "w"
             for lo, hi in ((6443, 6443), (10250, 10250), (2379, 2380)):
                 groups_rules.append(rule(g, "tcp", lo, hi, remote_group=other, seed="%s/%s/%d" % (n, o, lo)))
-            if "sg-ipip" not in faults:
+            if calico == "ipip" and "sg-ipip" not in faults:
                 groups_rules.append(rule(g, "4", None, None, remote_group=other, seed="%s/%s/ipip" % (n, o)))
+            if calico == "vxlan" and "sg-vxlan" not in faults:
+                groups_rules.append(rule(g, "udp", 4789, 4789, remote_group=other, seed="%s/%s/vxlan" % (n, o)))
             if "sg-bgp" not in faults:
                 groups_rules.append(rule(g, "tcp", 179, 179, remote_group=other, seed="%s/%s/179" % (n, o)))
     servers = []
@@ -279,7 +282,7 @@ def server_show(s, state):
 
 def main(argv):
     if argv[:1] == ["--lab-init"]:
-        return lab_init(*argv[1:5])
+        return lab_init(*argv[1:6])
     if argv[:1] == ["--lab-status"]:  # the hypervisor agent: a VM has booted or stopped
         return lab_status(*argv[1:3])
     p = argparse.ArgumentParser(prog="openstack")

@@ -231,8 +231,12 @@ pub struct BgpPeer {
 pub struct Bgp {
     /// calicoctl, bird1 or bird2
     pub source: String,
+    /// Whether a BGP daemon (BIRD or GoBGP) runs. calicoctl says when none does: the VXLAN
+    /// backend's normal state, or a BIRD that died (which of the two, the links probe tells).
+    pub daemon: bool,
     pub peers: Vec<BgpPeer>,
-    pub all_established: bool,
+    /// Every peer Established; none (null) when no BGP daemon runs: nothing to judge.
+    pub all_established: Option<bool>,
 }
 
 fn peer_name(name: &str) -> String {
@@ -253,6 +257,14 @@ pub fn bgp(out: &str) -> Parsed<Bgp> {
         source = "calicoctl";
         if out.contains("Calico process is not running") {
             return Err("Calico process is not running".into());
+        }
+        if out.contains("None of the BGP backend processes") {
+            return Ok(Bgp {
+                source: source.into(),
+                daemon: false,
+                peers,
+                all_established: None,
+            });
         }
         for line in out.lines().filter(|l| l.starts_with('|')) {
             let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
@@ -292,8 +304,9 @@ pub fn bgp(out: &str) -> Parsed<Bgp> {
     let all_established = !peers.is_empty() && peers.iter().all(|p| p.established);
     Ok(Bgp {
         source: source.into(),
+        daemon: true,
         peers,
-        all_established,
+        all_established: Some(all_established),
     })
 }
 
@@ -401,11 +414,18 @@ pub fn ping(out: &str) -> Parsed<Ping> {
 pub struct Encapsulation {
     /// none, ipip or vxlan (Calico's tunl0 / vxlan.calico devices)
     pub mode: String,
-    /// What Calico then needs between nodes (Calico's network requirements).
+    /// Whether BIRD runs on the node (a `bird running` / `bird not running` line after the
+    /// devices); unknown when the output has no such line.
+    pub bird: Option<bool>,
+    /// Whether routes between nodes need BGP: always without VXLAN (IP-in-IP and native routes
+    /// are BGP's), with VXLAN only when BIRD runs (Felix programs VXLAN routes itself).
+    pub bgp_required: bool,
+    /// What Calico then needs between nodes (Calico's network requirements table).
     pub requires: Vec<String>,
 }
 
-/// `ip -o link show`: Calico's encapsulation from the devices it creates.
+/// `ip -o link show` (then, optionally, `bird running` or `bird not running`): Calico's
+/// encapsulation from the devices it creates, and what it needs between the nodes.
 pub fn encapsulation(out: &str) -> Parsed<Encapsulation> {
     if !out.lines().any(|l| l.contains(": lo")) {
         return Err("not ip -o link output".into());
@@ -429,7 +449,18 @@ pub fn encapsulation(out: &str) -> Parsed<Encapsulation> {
     } else {
         "none"
     };
-    let mut requires = vec!["tcp/179".to_string()];
+    let bird = if out.lines().any(|l| l.trim() == "bird running") {
+        Some(true)
+    } else if out.lines().any(|l| l.trim() == "bird not running") {
+        Some(false)
+    } else {
+        None
+    };
+    let bgp_required = mode != "vxlan" || bird == Some(true);
+    let mut requires = Vec::new();
+    if bgp_required {
+        requires.push("tcp/179".to_string());
+    }
     match mode {
         "ipip" => requires.push("proto/4".into()),
         "vxlan" => requires.push("udp/4789".into()),
@@ -437,6 +468,8 @@ pub fn encapsulation(out: &str) -> Parsed<Encapsulation> {
     }
     Ok(Encapsulation {
         mode: mode.into(),
+        bird,
+        bgp_required,
         requires,
     })
 }
@@ -708,6 +741,12 @@ pub struct SecurityGroups {
     /// What is missing of it, as "4 into GROUP from GROUP".
     #[serde(default)]
     pub ipip_missing: Vec<String>,
+    /// Likewise for Calico's VXLAN (UDP 4789).
+    #[serde(default)]
+    pub vxlan_allowed_between_nodes: bool,
+    /// What is missing of it, as "udp/4789 into GROUP from GROUP".
+    #[serde(default)]
+    pub vxlan_missing: Vec<String>,
     /// Rules that open TCP/179 wider than the node groups (0.0.0.0/0), if any.
     pub wide_bgp_rules: Vec<String>,
     pub rules: Vec<SgRule>,
@@ -786,6 +825,7 @@ pub fn security_groups(out: &str) -> Parsed<SecurityGroups> {
     let missing = missing_between("tcp", 179);
     // IP-in-IP: IP protocol 4, which Neutron keeps as "4" or "ipip".
     let ipip_missing = missing_between("4", 0);
+    let vxlan_missing = missing_between("udp", 4789);
     let wide_bgp_rules = rules
         .iter()
         .filter(|r| {
@@ -807,6 +847,8 @@ pub fn security_groups(out: &str) -> Parsed<SecurityGroups> {
         stopped,
         ipip_allowed_between_nodes: ipip_missing.is_empty(),
         ipip_missing,
+        vxlan_allowed_between_nodes: vxlan_missing.is_empty(),
+        vxlan_missing,
         bgp_allowed_between_nodes: missing.is_empty(),
         missing,
         wide_bgp_rules,
