@@ -91,6 +91,7 @@ fn observe(probe: &Probe, evs: &[(u64, &Evidence)]) -> Result<Value, String> {
         "ping_matrix" => ping_matrix(evs),
         "pod_egress" => pod_egress(evs),
         "ippool" => to_value(crate::probe::ippool::ippools(&ev.stdout.text)),
+        "ports" => to_value(crate::probe::ports::ports(&ev.stdout.text)),
         other => Err(format!("unknown parser {other}")),
     }
 }
@@ -529,6 +530,25 @@ pub fn summary(o: &Observation) -> String {
                 format!("missing: {}; {ipip}; {servers}", list("missing"))
             }
         }
+        _ if v.get("without_pairs").is_some() => v["ports"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|p| {
+                        format!(
+                            "{} port {}: fixed {}, allowed address pairs: {}",
+                            p["server"].as_str().unwrap_or(""),
+                            p["id"].as_str().unwrap_or(""),
+                            joined(p, "fixed_ips"),
+                            Some(joined(p, "allowed"))
+                                .filter(|l| !l.is_empty())
+                                .unwrap_or_else(|| "none".into())
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+            .unwrap_or_default(),
         _ if v.get("nat_outgoing_all").is_some() => v["pools"]
             .as_array()
             .map(|a| {

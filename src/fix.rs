@@ -139,6 +139,38 @@ pub fn plan(cause: &str, spec: &FixSpec, hypervisor: &str) -> Planned {
                 file: None,
             }
         }
+        FixSpec::PortAllowedAddress {
+            ports,
+            address,
+            reason,
+            ..
+        } => {
+            let ids: Vec<&str> = ports.split_whitespace().collect();
+            Planned {
+                cause: cause.into(),
+                spec: spec.clone(),
+                host: host.clone(),
+                target: format!("ports {}", ids.join(" ")),
+                commands: ids
+                    .iter()
+                    .map(|id| {
+                        format!("openstack port set {id} --allowed-address ip-address={address}")
+                    })
+                    .collect(),
+                delta: delta(
+                    reason,
+                    &format!(
+                        "ポート {} の許可アドレスペアに {address} を追加(ポートセキュリティは有効のまま)",
+                        ids.join("、")
+                    ),
+                    &format!(
+                        "allowed address pair {address} added to port(s) {} (port security stays on)",
+                        ids.join(", ")
+                    ),
+                ),
+                file: None,
+            }
+        }
     }
 }
 
@@ -205,6 +237,7 @@ impl Runner<'_> {
             FixSpec::Nft { .. } => "nft",
             FixSpec::CalicoPatch { .. } => "calico_patch",
             FixSpec::SgRule { .. } => "sg_rule",
+            FixSpec::PortAllowedAddress { .. } => "port_allowed_address",
         };
         let e = self.journal.append(
             &crate::journal::now(),
@@ -515,6 +548,84 @@ impl Runner<'_> {
                         records,
                     )),
                 }
+            }
+            FixSpec::PortAllowedAddress { ports, address, .. } => {
+                let (mut done, mut already, mut undo) = (Vec::new(), Vec::new(), Vec::new());
+                for id in ports.split_whitespace() {
+                    let show = format!("openstack port show {} -f json", shell_quote(id));
+                    let pairs = |out: &str| -> Option<Vec<String>> {
+                        let v: Value = serde_json::from_str(out).ok()?;
+                        Some(
+                            v["allowed_address_pairs"]
+                                .as_array()?
+                                .iter()
+                                .filter_map(|p| p["ip_address"].as_str().map(String::from))
+                                .collect(),
+                        )
+                    };
+                    let before = self.run(p, &show, false, "check", &mut records).await?;
+                    let Some(old) = pairs(&before.stdout.text) else {
+                        return Ok(Applied {
+                            undo,
+                            ..failed(
+                                format!("cannot read port {id}: {}", before.stderr.text.trim()),
+                                records,
+                            )
+                        });
+                    };
+                    if old.iter().any(|a| a == address) {
+                        already.push(id.to_string());
+                        continue;
+                    }
+                    let set = format!(
+                        "openstack port set {} --allowed-address ip-address={}",
+                        shell_quote(id),
+                        shell_quote(address)
+                    );
+                    let ev = self.run(p, &set, false, "apply", &mut records).await?;
+                    let after = self
+                        .run(p, &show, false, "check-after", &mut records)
+                        .await?;
+                    if ev.outcome.is_success() {
+                        undo.push(format!(
+                            "openstack port unset {} --allowed-address ip-address={}",
+                            shell_quote(id),
+                            shell_quote(address)
+                        ));
+                    }
+                    if !ev.outcome.is_success()
+                        || !pairs(&after.stdout.text).is_some_and(|a| a.contains(address))
+                    {
+                        return Ok(Applied {
+                            undo,
+                            ..failed(
+                                format!(
+                                    "port {id} does not pass {address} after setting it: {}",
+                                    ev.stderr.text.trim()
+                                ),
+                                records,
+                            )
+                        });
+                    }
+                    done.push(id.to_string());
+                }
+                if done.is_empty() {
+                    return Ok(Applied {
+                        stage: "already".into(),
+                        summary: format!("port(s) {} already pass {address}", already.join(", ")),
+                        undo,
+                        records,
+                    });
+                }
+                Ok(Applied {
+                    stage: "applied".into(),
+                    summary: format!(
+                        "allowed address pair {address} on port(s) {}",
+                        done.join(", ")
+                    ),
+                    undo,
+                    records,
+                })
             }
         }
     }

@@ -73,6 +73,12 @@ fn filled<'a>(spec: &crate::scenario::FixSpec, d: &'a Diagnosis) -> crate::scena
                     match c[2].split('.').try_fold(v, step)? {
                         serde_json::Value::String(s) => Some(s.clone()),
                         serde_json::Value::Number(n) => Some(n.to_string()),
+                        // A list of names: space-separated (a fix that acts on each).
+                        serde_json::Value::Array(a) if !a.is_empty() => a
+                            .iter()
+                            .map(|x| x.as_str().map(String::from))
+                            .collect::<Option<Vec<_>>>()
+                            .map(|v| v.join(" ")),
                         _ => None,
                     }
                 })
@@ -87,6 +93,10 @@ fn filled<'a>(spec: &crate::scenario::FixSpec, d: &'a Diagnosis) -> crate::scena
             *name = fill(name);
             *value = fill(value);
         }
+        FixSpec::PortAllowedAddress { ports, address, .. } => {
+            *ports = fill(ports);
+            *address = fill(address);
+        }
         _ => {}
     }
     spec
@@ -100,7 +110,8 @@ fn fix_host(scenario: &Scenario, d: &Diagnosis, spec: &crate::scenario::FixSpec)
         FixSpec::Sysctl { on, .. }
         | FixSpec::Nft { on, .. }
         | FixSpec::CalicoPatch { on, .. }
-        | FixSpec::SgRule { on, .. } => on.as_str(),
+        | FixSpec::SgRule { on, .. }
+        | FixSpec::PortAllowedAddress { on, .. } => on.as_str(),
     };
     match on {
         "kubectl" => scenario
@@ -274,13 +285,19 @@ pub async fn apply_and_verify(
             runner.record(&p, "not_verified", "its symptoms stayed", vec![], vec![])?;
             "not_verified".to_string()
         } else {
-            runner.record(
-                &p,
-                "verified",
-                "the probes that showed its symptoms pass again",
-                vec![],
-                vec![],
-            )?;
+            let others = match (&after, scenario.causes.iter().find(|c| c.id == p.cause)) {
+                (Some((_, d)), Some(c)) => failing_symptoms(scenario, d, c).1,
+                _ => vec![],
+            };
+            let summary = if others.is_empty() {
+                "the probes that showed its symptoms pass again".to_string()
+            } else {
+                format!(
+                    "its own symptoms pass again; what still fails is explained by {} (found behind it)",
+                    others.join(", ")
+                )
+            };
+            runner.record(&p, "verified", &summary, vec![], vec![])?;
             "verified".to_string()
         };
         out.push((p, a.stage, stage));
@@ -300,7 +317,19 @@ fn still_failing(scenario: &Scenario, d: &Diagnosis, cause: &str) -> bool {
     let Some(c) = scenario.causes.iter().find(|c| c.id == cause) else {
         return false;
     };
-    d.observations.iter().any(|o| {
+    !failing_symptoms(scenario, d, c).0.is_empty()
+}
+
+/// The probes a cause explains that still fail after its fix: (those no other claimed cause
+/// explains, the other claimed causes that explain the rest). A symptom now explained by a cause
+/// found behind this one (a layer the fix uncovered) does not count against the fix.
+fn failing_symptoms(
+    scenario: &Scenario,
+    d: &Diagnosis,
+    c: &crate::scenario::Cause,
+) -> (Vec<String>, Vec<String>) {
+    let (mut alone, mut others) = (Vec::new(), Vec::new());
+    for o in d.observations.iter().filter(|o| {
         c.explains.contains(&o.probe)
             && ((o.value.is_err() && o.not_yet.is_none())
                 || scenario
@@ -308,7 +337,24 @@ fn still_failing(scenario: &Scenario, d: &Diagnosis, cause: &str) -> bool {
                     .iter()
                     .find(|p| p.id == o.probe)
                     .is_some_and(|p| o.failing(p)))
-    })
+    }) {
+        let by: Vec<&str> = scenario
+            .causes
+            .iter()
+            .filter(|k| k.id != c.id && k.explains.contains(&o.probe))
+            .filter(|k| d.causes.iter().any(|f| f.id == k.id))
+            .map(|k| k.id.as_str())
+            .collect();
+        if by.is_empty() {
+            alone.push(o.probe.clone());
+        }
+        for k in by {
+            if !others.iter().any(|x| x == k) {
+                others.push(k.to_string());
+            }
+        }
+    }
+    (alone, others)
 }
 
 /// What the rounds did.

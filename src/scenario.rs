@@ -94,6 +94,16 @@ pub enum FixSpec {
         value: String,
         reason: Texts,
     },
+    /// An allowed address pair on Neutron ports (`openstack port set PORT --allowed-address
+    /// ip-address=ADDRESS`): `ports` names them (`{ports.without_pairs}`: the ids an observation
+    /// listed), `address` is what they then pass past port security (`{ippool.pools.0.cidr}`: the
+    /// pods' pool). Port security stays on.
+    PortAllowedAddress {
+        on: String,
+        ports: String,
+        address: String,
+        reason: Texts,
+    },
     /// An ingress security-group rule through the openstack CLI, from a remote group; without
     /// `port`, the whole protocol (IP protocol 4, IP-in-IP, has no ports).
     SgRule {
@@ -311,6 +321,7 @@ pub const PARSERS: &[&str] = &[
     "pmtu",
     "ippool",
     "pod_egress",
+    "ports",
 ];
 pub const OPS: &[&str] = &[
     "eq",

@@ -314,6 +314,7 @@ fn sysctl_runtime_and_persisted() {
 fn all_parsers(s: &str) {
     let _ = postmortem::probe::pmtu::pmtu(s);
     let _ = postmortem::probe::ippool::ippools(s);
+    let _ = postmortem::probe::ports::ports(s);
     let _ = postmortem::probe::nft::firewall("10.20.20.0/24", s);
     let _ = sysctl("net.ipv4.ip_forward", s);
     let _ = apt_update(s);
@@ -529,4 +530,38 @@ fn ippool_other_output_is_an_error_not_a_judgement() {
     .is_err());
     // No pool at all masquerades nothing.
     assert!(!ippools(head).unwrap().nat_outgoing_all);
+}
+
+// --- openstack port show -f json, per server ---------------------------------------------------
+
+#[test]
+fn ports_without_allowed_address_pairs_are_named() {
+    use postmortem::probe::ports::ports;
+    let p = ports(&sample("openstack-port-show-lab.txt")).unwrap();
+    assert_eq!(p.ports.len(), 2);
+    assert_eq!(p.ports[0].server, "ictsc-master");
+    assert_eq!(p.ports[0].fixed_ips, vec!["192.168.222.222"]);
+    assert!(p
+        .ports
+        .iter()
+        .all(|p| p.port_security && p.allowed.is_empty()));
+    assert_eq!(
+        p.without_pairs,
+        p.ports.iter().map(|p| p.id.clone()).collect::<Vec<_>>()
+    );
+    // Pairs present, or port security off: nothing is dropped for want of a pair.
+    let p = ports(&sample("openstack-port-show-pairs.txt")).unwrap();
+    assert_eq!(p.ports[0].allowed, vec!["10.233.64.0/18", "10.233.0.0/18"]);
+    assert!(!p.ports[1].port_security);
+    assert!(p.without_pairs.is_empty(), "{p:?}");
+}
+
+#[test]
+fn ports_bad_output_is_an_error_naming_the_server() {
+    use postmortem::probe::ports::ports;
+    assert!(ports("").is_err());
+    let e = ports("### ictsc-master\nNo Port found for x\n").unwrap_err();
+    assert!(e.contains("ictsc-master"), "{e}");
+    let e = ports("### a\n{\"allowed_address_pairs\": 3, \"id\": \"p\"}\n").unwrap_err();
+    assert!(e.contains("not a list"), "{e}");
 }

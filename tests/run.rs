@@ -871,3 +871,69 @@ fn a_pool_without_nat_outgoing_is_patched_and_pods_reach_the_outside() {
     assert!(last.iter().all(|r| loss(r)), "after: {last:?}");
     pm_ok(&["lab", "down"]);
 }
+
+/// Native routing (`--calico native`) behind the contest's BGP fault: the first round can only
+/// see BGP blocked; once TCP/179 is allowed, the pods' own addresses cross the network and the
+/// ports' port security drops them. `run --apply` finds that in the next round and adds the
+/// pool's CIDR to exactly the nodes' ports as an allowed address pair, port security on.
+#[test]
+fn native_routing_is_solved_in_rounds_bgp_then_the_ports_allowed_address_pairs() {
+    let _g = lab_lock();
+    pm_ok(&[
+        "lab",
+        "up",
+        "--deployed",
+        "--calico",
+        "native",
+        "--faults",
+        "sg-bgp,anti-spoofing",
+    ]);
+    let dir = tempdir();
+    let (code, out) = run(dir.path(), true);
+    assert_eq!(code, 0, "{out}");
+    let recs = records(dir.path());
+    assert_eq!(
+        verified_causes(&recs),
+        vec!["sg-bgp-blocked", "sg-bgp-blocked", "port-anti-spoofing"],
+        "{out}"
+    );
+    let diagnoses: Vec<Vec<&str>> = recs
+        .iter()
+        .filter(|r| r["kind"] == "diagnosis")
+        .map(|r| {
+            r["result"]["causes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].as_str().unwrap())
+                .collect()
+        })
+        .collect();
+    assert_eq!(diagnoses[0], vec!["sg-bgp-blocked"], "{diagnoses:?}");
+    assert!(
+        diagnoses.contains(&vec!["port-anti-spoofing"]),
+        "{diagnoses:?}"
+    );
+    assert!(diagnoses.last().unwrap().is_empty(), "{diagnoses:?}");
+    // Each node's port: its fixed IP and the pool, port security on.
+    let shown = lab_sh(
+        "server01",
+        "su - user -c 'for s in ictsc-master ictsc-worker; do openstack port show $(openstack port list --server $s -f value -c ID) -f json; done'",
+    );
+    let ports: Vec<Value> = serde_json::Deserializer::from_str(&shown)
+        .into_iter::<Value>()
+        .map(|v| v.unwrap())
+        .collect();
+    assert_eq!(ports.len(), 2, "{shown}");
+    for p in &ports {
+        assert_eq!(p["port_security_enabled"], true, "{p}");
+        let pairs: Vec<&str> = p["allowed_address_pairs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["ip_address"].as_str().unwrap())
+            .collect();
+        assert_eq!(pairs, vec!["10.233.64.0/18"], "{p}");
+    }
+    pm_ok(&["lab", "down"]);
+}

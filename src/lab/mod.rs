@@ -39,6 +39,7 @@ pub const FAULTS: &[&str] = &[
     "sg-vxlan",
     "mtu",
     "pool-no-nat",
+    "anti-spoofing",
 ];
 
 /// Commands the lab runs, and the Debian package of each.

@@ -5,7 +5,9 @@ groups are nftables chains on server01's bridge ports, servers are the lab's VMs
 off by the lab's hypervisor agent, through a FIFO).
 
 Only what the incident needs: server list|show|start|stop, security group list|show,
-security group rule list|create|delete|show, with -f table|json|value and -c COLUMN.
+security group rule list|create|delete|show, port list [--server]|show|set|unset
+--allowed-address, with -f table|json|value and -c COLUMN. Ports enforce Neutron's port security
+(anti-spoofing) on server01's bridge.
 """
 import argparse
 import datetime
@@ -96,9 +98,16 @@ def lab_init(lab, nodes, faults, deployed="0", calico="ipip"):
         name = {1: "ictsc-master", 2: "ictsc-worker"}.get(i, "ictsc-node%d" % i)
         fip = floating.get(i, "10.20.20.%d" % (100 + i))
         fx = fixed.get(i, "192.168.222.%d" % (10 + i))
+        mac = "fa:16:3e:%02x:%02x:%02x" % (0x10 + i // 256, i % 256, 0x5a)
+        # Neutron's port security: a port passes only what comes from its fixed IP or one of its
+        # allowed address pairs. Calico without encapsulation puts the pods' own addresses on the
+        # wire, so those ports carry the pool's CIDR as a pair, unless the anti-spoofing fault.
+        pairs = [{"ip_address": "10.233.64.0/18", "mac_address": mac}] \
+            if calico == "native" and "anti-spoofing" not in faults else []
         servers.append({"id": sid("server/%d" % i), "name": name, "node": "node%d" % i, "status": "SHUTOFF",
                         "fixed": fx, "floating": fip, "group": "master" if i == 1 else "worker",
-                        "port": "tap-node%d" % i, "mark": i, "gateway": "192.168.222.1"})
+                        "port": "tap-node%d" % i, "mark": i, "gateway": "192.168.222.1",
+                        "port_id": sid("port/%d" % i), "mac": mac, "pairs": pairs})
     state = {"groups": list(groups.values()), "servers": servers}
     os.makedirs(os.path.join(lab, "openstack"), exist_ok=True)
     global STATE
@@ -125,6 +134,15 @@ def nft_rules(state):
     out = ["table bridge sg-ports {", "  chain tag_ports {", "    type filter hook forward priority -300; policy accept;"]
     for s in state["servers"]:
         out.append('    oifname "%s" meta mark set %d' % (s["port"], s["mark"]))
+    out.append("  }")
+    # Port security (anti-spoofing): what a VM sends with a source that is neither its fixed IP
+    # nor one of its port's allowed address pairs is dropped at its port.
+    for sv in state["servers"]:
+        allowed = [sv["fixed"]] + [p["ip_address"] for p in sv.get("pairs", [])]
+        out.append("  set allowed_%s { type ipv4_addr; flags interval; elements = { %s } }" % (sv["node"], ", ".join(allowed)))
+    out += ["  chain port_security {", "    type filter hook forward priority -250; policy accept;"]
+    for sv in state["servers"]:
+        out.append('    iifname "%s" ip saddr != @allowed_%s drop' % (sv["port"], sv["node"]))
     out += ["  }", "}", "table inet sg {"]
     for g in state["groups"]:
         els = ", ".join(members[g["id"]])
@@ -280,6 +298,32 @@ def server_show(s, state):
             "volumes_attached": ""}
 
 
+SUBNET = sid("subnet/test")
+
+
+def find_port(state, ref):
+    hits = [sv for sv in state["servers"] if sv.get("port_id") == ref]
+    if not hits:
+        fail("No Port found for %s" % ref)
+    return hits[0]
+
+
+def port_show(sv, state):
+    """python-openstackclient 5.2's `port show` fields (machine-readable in JSON)."""
+    group = next(g for g in state["groups"] if g["name"] == sv["group"])
+    return {"admin_state_up": True, "allowed_address_pairs": sv.get("pairs", []), "binding_host_id": "server01",
+            "binding_profile": {}, "binding_vif_details": {"port_filter": True}, "binding_vif_type": "ovs",
+            "binding_vnic_type": "normal", "created_at": "2021-03-05T04:00:00Z", "data_plane_status": None,
+            "description": "", "device_id": sv["id"], "device_owner": "compute:nova", "dns_assignment": None,
+            "dns_domain": None, "dns_name": None, "extra_dhcp_opts": [],
+            "fixed_ips": [{"subnet_id": SUBNET, "ip_address": sv["fixed"]}], "id": sv["port_id"],
+            "location": None, "mac_address": sv["mac"], "name": "", "network_id": sid("network/test"),
+            "port_security_enabled": True, "project_id": PROJECT, "propagate_uplink_status": None,
+            "qos_policy_id": None, "resource_request": None, "revision_number": 4,
+            "security_group_ids": [group["id"]], "status": "ACTIVE" if sv["status"] == "ACTIVE" else "DOWN",
+            "tags": [], "trunk_details": None, "updated_at": "2021-03-05T04:01:00Z"}
+
+
 def main(argv):
     if argv[:1] == ["--lab-init"]:
         return lab_init(*argv[1:6])
@@ -298,6 +342,8 @@ def main(argv):
     p.add_argument("--remote-group")
     p.add_argument("--ethertype", default="IPv4")
     p.add_argument("--description", default="")
+    p.add_argument("--server")
+    p.add_argument("--allowed-address", action="append")
     args = p.parse_intermixed_args(argv)
     w = args.words
     lock = open(STATE + ".lock", "w")
@@ -322,6 +368,28 @@ def main(argv):
             with open(os.path.join(LAB, "agent.fifo"), "w") as fifo:
                 fifo.write("%s %s\n" % (w[1], s["node"]))
         save(state)
+        return 0
+    if w[:2] == ["port", "list"]:
+        sel = state["servers"]
+        if args.server:
+            sel = [find_server(state, args.server)]
+        rows = [[sv["port_id"], "", sv["mac"], [{"subnet_id": SUBNET, "ip_address": sv["fixed"]}], "ACTIVE"] for sv in sel]
+        return emit_list(args, ["ID", "Name", "MAC Address", "Fixed IP Addresses", "Status"], rows)
+    if w[:2] == ["port", "show"] and len(w) == 3:
+        return emit_one(args, port_show(find_port(state, w[2]), state))
+    if w[:2] in (["port", "set"], ["port", "unset"]) and len(w) == 3:
+        sv = find_port(state, w[2])
+        for a in args.allowed_address or []:
+            kv = dict(x.split("=", 1) for x in a.split(",") if "=" in x)
+            if "ip-address" not in kv:
+                fail("Invalid --allowed-address: ip-address is required (ip-address=IP_ADDR[,mac-address=MAC_ADDR])", 2)
+            pair = {"ip_address": kv["ip-address"], "mac_address": kv.get("mac-address", sv["mac"])}
+            if w[1] == "set" and pair not in sv["pairs"]:
+                sv["pairs"].append(pair)
+            if w[1] == "unset":
+                sv["pairs"] = [p for p in sv["pairs"] if p["ip_address"] != pair["ip_address"]]
+        save(state)
+        apply(state)
         return 0
     if w[:3] == ["security", "group", "list"]:
         rows = [[g["id"], g["name"], g["description"], g["project_id"], []] for g in state["groups"]]

@@ -4,3 +4,4 @@ pub mod ippool;
 pub mod nft;
 pub mod parse;
 pub mod pmtu;
+pub mod ports;

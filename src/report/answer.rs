@@ -670,6 +670,9 @@ pub fn answers(
                                 FixSpec::SgRule { group, .. } => {
                                     g.target.ends_with(&format!(" {group}"))
                                 }
+                                FixSpec::PortAllowedAddress { .. } => {
+                                    g.target.starts_with("ports ")
+                                }
                             })
                         });
                         // A created file is shown with cat, as judges expect: what the plan
