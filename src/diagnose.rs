@@ -92,6 +92,7 @@ fn observe(probe: &Probe, evs: &[(u64, &Evidence)]) -> Result<Value, String> {
         "pod_egress" => pod_egress(evs),
         "ippool" => to_value(crate::probe::ippool::ippools(&ev.stdout.text)),
         "ports" => to_value(crate::probe::ports::ports(&ev.stdout.text)),
+        "subnets" => to_value(crate::probe::subnets::subnets(&ev.stdout.text)),
         other => Err(format!("unknown parser {other}")),
     }
 }
@@ -530,6 +531,32 @@ pub fn summary(o: &Observation) -> String {
                 format!("missing: {}; {ipip}; {servers}", list("missing"))
             }
         }
+        _ if v.get("without_dns").is_some() => format!(
+            "{}; server01 resolves with {}",
+            v["subnets"]
+                .as_array()
+                .map(|a| a
+                    .iter()
+                    .map(|x| format!(
+                        "subnet {} {}: DHCP {}, DNS {}",
+                        x["name"].as_str().unwrap_or(""),
+                        x["cidr"].as_str().unwrap_or(""),
+                        if x["enable_dhcp"] == true {
+                            "on"
+                        } else {
+                            "off"
+                        },
+                        Some(joined(x, "dns_nameservers"))
+                            .filter(|l| !l.is_empty())
+                            .unwrap_or_else(|| "none".into())
+                    ))
+                    .collect::<Vec<_>>()
+                    .join("; "))
+                .unwrap_or_default(),
+            Some(joined(v, "hypervisor_nameservers"))
+                .filter(|l| !l.is_empty())
+                .unwrap_or_else(|| "nothing".into())
+        ),
         _ if v.get("without_pairs").is_some() => v["ports"]
             .as_array()
             .map(|a| {

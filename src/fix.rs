@@ -139,6 +139,43 @@ pub fn plan(cause: &str, spec: &FixSpec, hypervisor: &str) -> Planned {
                 file: None,
             }
         }
+        FixSpec::SubnetDns {
+            subnet,
+            server,
+            reason,
+            ..
+        } => Planned {
+            cause: cause.into(),
+            spec: spec.clone(),
+            host: host.clone(),
+            target: format!("subnet {subnet}"),
+            commands: vec![format!(
+                "openstack subnet set --dns-nameserver {server} {subnet}"
+            )],
+            delta: delta(
+                reason,
+                &format!("サブネット {subnet} の DNS サーバに {server} を追加"),
+                &format!("DNS server {server} added to subnet {subnet}"),
+            ),
+            file: None,
+        },
+        FixSpec::DhcpRenew {
+            interface, reason, ..
+        } => Planned {
+            cause: cause.into(),
+            spec: spec.clone(),
+            host: host.clone(),
+            target: format!("{host} DHCP lease {interface}"),
+            commands: vec![format!("sudo networkctl renew {interface}")],
+            delta: delta(
+                reason,
+                &format!("{host} の {interface} の DHCP リースを更新(サブネットの設定を反映)"),
+                &format!(
+                    "{host}'s DHCP lease on {interface} renewed (the subnet's settings taken)"
+                ),
+            ),
+            file: None,
+        },
         FixSpec::PortAllowedAddress {
             ports,
             address,
@@ -238,6 +275,8 @@ impl Runner<'_> {
             FixSpec::CalicoPatch { .. } => "calico_patch",
             FixSpec::SgRule { .. } => "sg_rule",
             FixSpec::PortAllowedAddress { .. } => "port_allowed_address",
+            FixSpec::SubnetDns { .. } => "subnet_dns",
+            FixSpec::DhcpRenew { .. } => "dhcp_renew",
         };
         let e = self.journal.append(
             &crate::journal::now(),
@@ -548,6 +587,114 @@ impl Runner<'_> {
                         records,
                     )),
                 }
+            }
+            FixSpec::SubnetDns { subnet, server, .. } => {
+                let show = format!("openstack subnet show {} -f json", shell_quote(subnet));
+                let dns = |out: &str| -> Option<Vec<String>> {
+                    let v: Value = serde_json::from_str(out).ok()?;
+                    Some(
+                        v["dns_nameservers"]
+                            .as_array()?
+                            .iter()
+                            .filter_map(|x| x.as_str().map(String::from))
+                            .collect(),
+                    )
+                };
+                let before = self.run(p, &show, false, "check", &mut records).await?;
+                let Some(old) = dns(&before.stdout.text) else {
+                    return Ok(failed(
+                        format!("cannot read subnet {subnet}: {}", before.stderr.text.trim()),
+                        records,
+                    ));
+                };
+                if old.contains(server) {
+                    return Ok(Applied {
+                        stage: "already".into(),
+                        summary: format!("subnet {subnet} already names DNS server {server}"),
+                        undo: vec![],
+                        records,
+                    });
+                }
+                let set = format!(
+                    "openstack subnet set --dns-nameserver {} {}",
+                    shell_quote(server),
+                    shell_quote(subnet)
+                );
+                let ev = self.run(p, &set, false, "apply", &mut records).await?;
+                let after = self
+                    .run(p, &show, false, "check-after", &mut records)
+                    .await?;
+                let undo = vec![format!(
+                    "openstack subnet unset --dns-nameserver {} {}",
+                    shell_quote(server),
+                    shell_quote(subnet)
+                )];
+                if !ev.outcome.is_success()
+                    || !dns(&after.stdout.text).is_some_and(|d| d.contains(server))
+                {
+                    return Ok(Applied {
+                        undo: if ev.outcome.is_success() {
+                            undo
+                        } else {
+                            vec![]
+                        },
+                        ..failed(
+                            format!(
+                                "subnet {subnet} does not name {server} after setting it: {}",
+                                ev.stderr.text.trim()
+                            ),
+                            records,
+                        )
+                    });
+                }
+                Ok(Applied {
+                    stage: "applied".into(),
+                    summary: format!(
+                        "subnet {subnet}: DNS servers {} → {}",
+                        if old.is_empty() {
+                            "none".into()
+                        } else {
+                            old.join(", ")
+                        },
+                        server
+                    ),
+                    undo,
+                    records,
+                })
+            }
+            FixSpec::DhcpRenew { interface, .. } => {
+                // What the lease gave, before and after: the evidence of what renewing changed.
+                let check = "grep -E '^nameserver' /etc/resolv.conf || true";
+                self.run(p, check, false, "check", &mut records).await?;
+                let renew = format!("networkctl renew {}", shell_quote(interface));
+                let ev = self.run(p, &renew, true, "apply", &mut records).await?;
+                let after = self
+                    .run(p, check, false, "check-after", &mut records)
+                    .await?;
+                if !ev.outcome.is_success() {
+                    return Ok(failed(
+                        format!("renewing the lease failed: {}", ev.stderr.text.trim()),
+                        records,
+                    ));
+                }
+                Ok(Applied {
+                    stage: "applied".into(),
+                    summary: format!(
+                        "{}: lease on {interface} renewed; resolvers now: {}",
+                        p.host,
+                        after
+                            .stdout
+                            .text
+                            .lines()
+                            .filter_map(|l| l.split_whitespace().nth(1))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    // A lease follows the subnet: undoing the subnet's change and renewing again
+                    // is what would undo this.
+                    undo: vec![],
+                    records,
+                })
             }
             FixSpec::PortAllowedAddress { ports, address, .. } => {
                 let (mut done, mut already, mut undo) = (Vec::new(), Vec::new(), Vec::new());

@@ -97,30 +97,44 @@ fn filled<'a>(spec: &crate::scenario::FixSpec, d: &'a Diagnosis) -> crate::scena
             *ports = fill(ports);
             *address = fill(address);
         }
+        FixSpec::SubnetDns { subnet, server, .. } => {
+            *subnet = fill(subnet);
+            *server = fill(server);
+        }
+        FixSpec::DhcpRenew { interface, .. } => *interface = fill(interface),
         _ => {}
     }
     spec
 }
 
-/// The host a fix runs on: the hypervisor, or where kubectl works (the host of the
-/// observations of a probe that runs there).
-fn fix_host(scenario: &Scenario, d: &Diagnosis, spec: &crate::scenario::FixSpec) -> Option<String> {
+/// The hosts a fix runs on: the hypervisor, where kubectl works (the host of the observations
+/// of a probe that runs there), or every node (the hosts of the nodes' probes, in order).
+fn fix_hosts(scenario: &Scenario, d: &Diagnosis, spec: &crate::scenario::FixSpec) -> Vec<String> {
     use crate::scenario::FixSpec;
     let on = match spec {
         FixSpec::Sysctl { on, .. }
         | FixSpec::Nft { on, .. }
         | FixSpec::CalicoPatch { on, .. }
         | FixSpec::SgRule { on, .. }
-        | FixSpec::PortAllowedAddress { on, .. } => on.as_str(),
+        | FixSpec::PortAllowedAddress { on, .. }
+        | FixSpec::SubnetDns { on, .. }
+        | FixSpec::DhcpRenew { on, .. } => on.as_str(),
+    };
+    let hosts_of = |set: &str| {
+        let mut hosts: Vec<String> = Vec::new();
+        for p in scenario.probes.iter().filter(|p| p.on == set) {
+            for o in d.observations.iter().filter(|o| o.probe == p.id) {
+                if !o.host.is_empty() && !hosts.contains(&o.host) {
+                    hosts.push(o.host.clone());
+                }
+            }
+        }
+        hosts
     };
     match on {
-        "kubectl" => scenario
-            .probes
-            .iter()
-            .filter(|p| p.on == "kubectl")
-            .find_map(|p| d.observations.iter().find(|o| o.probe == p.id))
-            .map(|o| o.host.clone()),
-        _ => Some(scenario.hosts.hypervisor.clone()),
+        "kubectl" => hosts_of("kubectl").into_iter().take(1).collect(),
+        "nodes" => hosts_of("nodes"),
+        _ => vec![scenario.hosts.hypervisor.clone()],
     }
 }
 
@@ -135,8 +149,10 @@ pub fn plan(scenario: &Scenario, d: &Diagnosis) -> Vec<Planned> {
     causes
         .iter()
         .flat_map(|c| {
-            c.fixes.iter().filter_map(|f| {
-                fix_host(scenario, d, f).map(|h| fix::plan(&c.id, &filled(f, d), &h))
+            c.fixes.iter().flat_map(|f| {
+                fix_hosts(scenario, d, f)
+                    .into_iter()
+                    .map(|h| fix::plan(&c.id, &filled(f, d), &h))
             })
         })
         .collect()

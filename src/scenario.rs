@@ -104,6 +104,23 @@ pub enum FixSpec {
         address: String,
         reason: Texts,
     },
+    /// A DNS server on a Neutron subnet (`openstack subnet set --dns-nameserver SERVER SUBNET`),
+    /// which its DHCP gives the VMs at their next lease: `subnet` and `server` may name
+    /// observations (`{subnets.without_dns.0}`, `{subnets.hypervisor_nameservers.0}`).
+    SubnetDns {
+        on: String,
+        subnet: String,
+        server: String,
+        reason: Texts,
+    },
+    /// A DHCP lease renewed on each node (`networkctl renew IFACE`, systemd-networkd's, as
+    /// Ubuntu's netplan runs it), so a subnet's change reaches the VMs now. `on = "nodes"`: once
+    /// per node; `interface` may name an observation (`{default_route.default_dev}`).
+    DhcpRenew {
+        on: String,
+        interface: String,
+        reason: Texts,
+    },
     /// An ingress security-group rule through the openstack CLI, from a remote group; without
     /// `port`, the whole protocol (IP protocol 4, IP-in-IP, has no ports).
     SgRule {
@@ -322,6 +339,7 @@ pub const PARSERS: &[&str] = &[
     "ippool",
     "pod_egress",
     "ports",
+    "subnets",
 ];
 pub const OPS: &[&str] = &[
     "eq",

@@ -218,6 +218,7 @@ fn each_fault_alone_and_a_healthy_lab() {
         ("sg-ipip", vec!["sg-ipip-blocked"]),
         ("mtu", vec!["mtu-mismatch"]),
         ("pool-no-nat", vec!["pool-nat-outgoing-off"]),
+        ("vm-dns", vec!["vm-dns-missing"]),
         // The contest's two faults, and each neighbour with them.
         (
             "ip-forward,sg-bgp,no-nat",
@@ -234,6 +235,12 @@ fn each_fault_alone_and_a_healthy_lab() {
         (
             "ip-forward,sg-bgp,sg-ipip",
             vec!["ip-forward-disabled", "sg-bgp-blocked", "sg-ipip-blocked"],
+        ),
+        // apt fails on the name before it could time out on forwarding: the forwarding fault
+        // shows in the round after the DNS fix (its conditions need resolution to work).
+        (
+            "ip-forward,sg-bgp,vm-dns",
+            vec!["vm-dns-missing", "sg-bgp-blocked"],
         ),
         (
             "ip-forward,sg-bgp,pool-no-nat",

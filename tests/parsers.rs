@@ -315,6 +315,7 @@ fn all_parsers(s: &str) {
     let _ = postmortem::probe::pmtu::pmtu(s);
     let _ = postmortem::probe::ippool::ippools(s);
     let _ = postmortem::probe::ports::ports(s);
+    let _ = postmortem::probe::subnets::subnets(s);
     let _ = postmortem::probe::nft::firewall("10.20.20.0/24", s);
     let _ = sysctl("net.ipv4.ip_forward", s);
     let _ = apt_update(s);
@@ -564,4 +565,37 @@ fn ports_bad_output_is_an_error_naming_the_server() {
     assert!(e.contains("ictsc-master"), "{e}");
     let e = ports("### a\n{\"allowed_address_pairs\": 3, \"id\": \"p\"}\n").unwrap_err();
     assert!(e.contains("not a list"), "{e}");
+}
+
+// --- server01's resolvers and the subnets (openstack subnet show -f json) -------------------------
+
+#[test]
+fn subnets_with_dhcp_and_no_dns_server_are_named() {
+    use postmortem::probe::subnets::subnets;
+    let s = subnets(&sample("subnets-lab-vm-dns.txt")).unwrap();
+    assert_eq!(s.hypervisor_nameservers, vec!["10.20.20.1"]);
+    assert_eq!(s.subnets.len(), 2);
+    // The external subnet has no DHCP: no lease to give a resolver, nothing missing.
+    assert_eq!(s.without_dns, vec!["test"]);
+    let s = subnets(&sample("subnets-api-example.txt")).unwrap();
+    assert_eq!(s.hypervisor_nameservers, vec!["127.0.0.53"]);
+    assert_eq!(s.subnets[1].dns_nameservers, vec!["8.8.8.8"]);
+    assert_eq!(s.without_dns, vec![""], "the unnamed one");
+    // A table-formatting client's string of servers reads the same.
+    let t = "### subnet\n{\"id\": \"i\", \"name\": \"n\", \"cidr\": \"10.0.0.0/24\", \"dns_nameservers\": \"1.1.1.1, 8.8.8.8\"}\n";
+    assert_eq!(
+        subnets(t).unwrap().subnets[0].dns_nameservers,
+        vec!["1.1.1.1", "8.8.8.8"]
+    );
+}
+
+#[test]
+fn subnets_bad_output_is_an_error() {
+    use postmortem::probe::subnets::subnets;
+    assert!(subnets("").is_err());
+    assert!(subnets("### subnet\nNo Subnet found for x\n").is_err());
+    assert!(subnets("### subnet\n{\"id\": \"i\"}\n")
+        .unwrap_err()
+        .contains("without name"));
+    assert!(subnets("### other\nx\n").is_err());
 }

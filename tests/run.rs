@@ -937,3 +937,71 @@ fn native_routing_is_solved_in_rounds_bgp_then_the_ports_allowed_address_pairs()
     }
     pm_ok(&["lab", "down"]);
 }
+
+/// A tenant subnet without DNS servers, behind server01's forwarding fault: apt fails on the
+/// name first. `run --apply` sets the resolver server01 itself uses on exactly that subnet,
+/// renews each node's lease, and finds the forwarding fault in the next round; both verified.
+#[test]
+fn a_subnet_without_dns_then_forwarding_are_solved_in_rounds() {
+    let _g = lab_lock();
+    pm_ok(&["lab", "up", "--deployed", "--faults", "vm-dns,ip-forward"]);
+    let dir = tempdir();
+    let (code, out) = run(dir.path(), true);
+    assert_eq!(code, 0, "{out}");
+    let recs = records(dir.path());
+    let verified = verified_causes(&recs);
+    assert_eq!(
+        verified,
+        vec![
+            "vm-dns-missing",
+            "vm-dns-missing",
+            "vm-dns-missing",
+            "ip-forward-disabled"
+        ],
+        "{out}"
+    );
+    let planned: Vec<(&str, &str)> = recs
+        .iter()
+        .filter(|r| r["kind"] == "fix" && r["stage"] == "planned")
+        .map(|r| {
+            (
+                r["host"].as_str().unwrap(),
+                r["commands"][0].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        &planned[..3],
+        &[
+            (
+                "server01",
+                "openstack subnet set --dns-nameserver 10.20.20.1 test"
+            ),
+            ("node1", "sudo networkctl renew ens3"),
+            ("node2", "sudo networkctl renew ens3"),
+        ]
+    );
+    // Only the tenant subnet changed; the nodes resolve through it now.
+    let subnet = |name: &str| -> Value {
+        serde_json::from_str(&lab_sh(
+            "server01",
+            &format!("su - user -c 'openstack subnet show {name} -f json'"),
+        ))
+        .unwrap()
+    };
+    assert_eq!(
+        subnet("test")["dns_nameservers"],
+        serde_json::json!(["10.20.20.1"])
+    );
+    assert_eq!(
+        subnet("external-subnet")["dns_nameservers"],
+        serde_json::json!([])
+    );
+    for n in ["node1", "node2"] {
+        assert!(
+            lab_sh(n, "getent hosts archive.ubuntu.com").contains("203.0.113.80"),
+            "{n}"
+        );
+    }
+    pm_ok(&["lab", "down"]);
+}

@@ -126,6 +126,13 @@ vm_init() {
   if [ "$role" = node ]; then # the guest's network (netplan): its NIC and its default route
     ip link set ens3 up
     ip route replace default via 192.168.222.1 dev ens3
+    lab_dhcp "$name"
+  fi
+  if [ "$role" = hypervisor ]; then
+    # A DNS forwarder on microstack's external bridge (what the tenant subnet's dns_nameservers
+    # name), forwarding to the outside's resolver; server01 itself uses it too.
+    dnsmasq -k --no-resolv --no-hosts --bind-interfaces --listen-address=10.20.20.1 \
+      --server=203.0.113.53 --pid-file= >>/var/log/lab-dns.log 2>&1 &
   fi
   /usr/sbin/sshd -f /etc/ssh/sshd_config
   # What the deployment installed starts again at boot (kubelet restarting calico-node).
@@ -134,6 +141,15 @@ vm_init() {
   touch "$d/up"
   trap 'exit 0' TERM
   while :; do sleep 3600 & wait $! || true; done
+}
+
+# Neutron's DHCP for a node: the resolvers of its subnet (dns_nameservers) into the guest's
+# resolv.conf; none: the guest's stub resolver (systemd-resolved's 127.0.0.53) has no server
+# to ask, and names do not resolve.
+lab_dhcp() {
+  local dns d; dns=$(/usr/bin/python3 "$LAB/openstack.py" --lab-dhcp "$1")
+  { if [ -n "$dns" ]; then for d in $dns; do echo "nameserver $d"; done; else echo 'nameserver 127.0.0.53'; fi
+    echo 'options timeout:1 attempts:1'; } > /etc/resolv.conf
 }
 
 add_user() { # add_user NAME [password]: the contest's key; sudo without a password, or, with
@@ -196,6 +212,8 @@ Subsystem sftp /usr/lib/openssh/sftp-server
 SSHD
   case $role in
     hypervisor)
+      # server01 resolves through the DNS forwarder it runs on microstack's external bridge.
+      printf 'nameserver 10.20.20.1\noptions timeout:1 attempts:1\n' > /etc/resolv.conf
       add_user user password
       install -m 600 -o user -g user "$LAB/keys/ictsc_rsa" /home/user/.ssh/ictsc_rsa
       install -m 644 -o user -g user "$LAB/known_hosts.nodes" /home/user/.ssh/known_hosts
@@ -224,7 +242,10 @@ SSHD
       done
       echo 'deb [trusted=yes] http://archive.ubuntu.com/ubuntu focal main' > /etc/apt/sources.list
       printf 'Acquire::http::Timeout "5";\nAcquire::Retries "0";\n' > /etc/apt/apt.conf.d/99lab
-      echo '203.0.113.80 archive.ubuntu.com storage.googleapis.com github.com quay.io' >> /etc/hosts
+      # Names resolve through the resolver the subnet's DHCP gives (lab_dhcp), as on a cloud image.
+      # The guest's DHCP client, as Ubuntu's networkctl: `networkctl renew IFACE` takes a new lease.
+      printf '#!/bin/sh\n# The lab guest'"'"'s DHCP client (systemd-networkd'"'"'s networkctl, renew only).\n[ "$1" = renew ] && [ -n "$2" ] || { echo "networkctl: the lab knows renew IFACE" >&2; exit 1; }\n[ "$(id -u)" = 0 ] || { echo "Failed to renew dynamic configuration of interface $2: Access denied" >&2; exit 1; }\nexec env LAB=%s /bin/bash %s/lab.sh dhcp "$(hostname)"\n' "$LAB" "$LAB" > /usr/local/bin/networkctl
+      chmod 755 /usr/local/bin/networkctl
       rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
       # An Ubuntu image's apt state: lists two days old, and update-notifier's success stamp,
       # which only a successful update renews and which kubespray's cache_valid_time reads first.
@@ -637,6 +658,12 @@ mirror_up() { # a real HTTP mirror in the internet namespace: apt packages, and 
   cp "$LAB/calico_node.py" "$m/calico/node/v3.17.4/calico-node"
   nsx internet setsid /usr/bin/python3 -m http.server --bind 203.0.113.80 80 --directory "$m" \
     > "$LAB/mirror.log" 2>&1 < /dev/null &
+  # The outside's DNS: the mirror's names (its hosts, as the nodes' apt sources and kubespray's
+  # downloads name them), and nothing else.
+  ip -n pm-internet addr add 203.0.113.53/32 dev lo
+  nsx internet setsid dnsmasq -k --no-resolv --no-hosts --bind-interfaces --listen-address=203.0.113.53 \
+    --address=/archive.ubuntu.com/storage.googleapis.com/github.com/quay.io/203.0.113.80 --pid-file= \
+    > "$LAB/dns.log" 2>&1 < /dev/null &
 }
 
 plan() { # the address plan, for the stand-ins (Calico's IPAM, the OpenStack servers)
@@ -751,6 +778,7 @@ deployed() {
   has_fault ip-forward && vmx server01 sysctl -qw net.ipv4.ip_forward=1
   has_fault no-nat && vmx server01 nft add rule ip microstack-nat postrouting ip saddr 10.20.20.0/24 oifname uplink0 masquerade
   has_fault forward-drop && vmx server01 nft insert rule inet filter forward accept
+  if has_fault vm-dns; then for i in $(seq 1 "$NODES"); do vmx "node$i" sh -c 'echo nameserver 10.20.20.1 > /etc/resolv.conf'; done; fi
   if ! vmx server01 su - user -c 'cd ~/kubespray && ansible-playbook -i inventory/mycluster/hosts.yaml --become --become-user=root cluster.yml -u ubuntu --private-key=~/.ssh/ictsc_rsa' \
       > "$LAB/deploy.log" 2>&1; then
     echo "lab: the deployment failed; the end of its log ($LAB/deploy.log):" >&2
@@ -760,6 +788,7 @@ deployed() {
   has_fault ip-forward && vmx server01 sysctl -qw net.ipv4.ip_forward=0
   has_fault no-nat && vmx server01 nft flush chain ip microstack-nat postrouting
   has_fault forward-drop && vmx server01 nft -f /etc/nftables.conf
+  if has_fault vm-dns; then for i in $(seq 1 "$NODES"); do vmx "node$i" /bin/bash "$SELF" dhcp "node$i"; done; fi
   vmx node1 su - ubuntu -c 'mkdir -p $HOME/.kube && sudo cp /etc/kubernetes/admin.conf $HOME/.kube/config && sudo chown $(id -u):$(id -g) $HOME/.kube/config'
 }
 
@@ -863,5 +892,6 @@ case "${1:-}" in
   agent) agent ;;
   vm-stop) vm_stop "$2" ;;
   vm-pid) vm_pid "$2" ;;
+  dhcp) lab_dhcp "$2" ;;
   *) echo "usage: lab.sh up|down|vm-start NAME|vm-stop NAME|vm-pid NAME" >&2; exit 2 ;;
 esac

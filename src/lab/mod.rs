@@ -40,6 +40,7 @@ pub const FAULTS: &[&str] = &[
     "mtu",
     "pool-no-nat",
     "anti-spoofing",
+    "vm-dns",
 ];
 
 /// Commands the lab runs, and the Debian package of each.
@@ -57,6 +58,7 @@ const NEEDS: &[(&str, &str)] = &[
     ("apt-ftparchive", "apt-utils"),
     ("sudo", "sudo"),
     ("useradd", "passwd"),
+    ("dnsmasq", "dnsmasq-base"),
 ];
 
 fn find(cmd: &str) -> bool {

@@ -6,7 +6,8 @@ off by the lab's hypervisor agent, through a FIFO).
 
 Only what the incident needs: server list|show|start|stop, security group list|show,
 security group rule list|create|delete|show, port list [--server]|show|set|unset
---allowed-address, with -f table|json|value and -c COLUMN. Ports enforce Neutron's port security
+--allowed-address, subnet list|show|set|unset --dns-nameserver, with -f table|json|value and
+-c COLUMN. Ports enforce Neutron's port security
 (anti-spoofing) on server01's bridge.
 """
 import argparse
@@ -108,7 +109,17 @@ def lab_init(lab, nodes, faults, deployed="0", calico="ipip"):
                         "fixed": fx, "floating": fip, "group": "master" if i == 1 else "worker",
                         "port": "tap-node%d" % i, "mark": i, "gateway": "192.168.222.1",
                         "port_id": sid("port/%d" % i), "mac": mac, "pairs": pairs})
-    state = {"groups": list(groups.values()), "servers": servers}
+    # The tenant subnet (DHCP; its resolver: server01's DNS forwarder on the external bridge,
+    # none with the vm-dns fault) and microstack's external subnet (no DHCP).
+    subnets = [
+        {"id": sid("subnet/test"), "name": "test", "cidr": "192.168.222.0/24", "gateway_ip": "192.168.222.1",
+         "enable_dhcp": True, "dns_nameservers": [] if "vm-dns" in faults else ["10.20.20.1"],
+         "network_id": sid("network/test"), "allocation_pools": [{"start": "192.168.222.2", "end": "192.168.222.254"}]},
+        {"id": sid("subnet/external"), "name": "external-subnet", "cidr": "10.20.20.0/24", "gateway_ip": "10.20.20.1",
+         "enable_dhcp": False, "dns_nameservers": [], "network_id": sid("network/external"),
+         "allocation_pools": [{"start": "10.20.20.2", "end": "10.20.20.254"}]},
+    ]
+    state = {"groups": list(groups.values()), "servers": servers, "subnets": subnets}
     os.makedirs(os.path.join(lab, "openstack"), exist_ok=True)
     global STATE
     STATE = os.path.join(lab, "openstack", "state.json")
@@ -324,11 +335,36 @@ def port_show(sv, state):
             "tags": [], "trunk_details": None, "updated_at": "2021-03-05T04:01:00Z"}
 
 
+def find_subnet(state, ref):
+    hits = [x for x in state.get("subnets", []) if ref in (x["id"], x["name"])]
+    if not hits:
+        fail("No Subnet found for %s" % ref)
+    return hits[0]
+
+
+def subnet_show(x):
+    """python-openstackclient 5.2's `subnet show` fields (machine-readable in JSON)."""
+    return {"allocation_pools": x["allocation_pools"], "cidr": x["cidr"], "created_at": "2021-03-05T03:50:00Z",
+            "description": "", "dns_nameservers": x["dns_nameservers"], "enable_dhcp": x["enable_dhcp"],
+            "gateway_ip": x["gateway_ip"], "host_routes": [], "id": x["id"], "ip_version": 4,
+            "ipv6_address_mode": None, "ipv6_ra_mode": None, "location": None, "name": x["name"],
+            "network_id": x["network_id"], "prefix_length": None, "project_id": PROJECT, "revision_number": 0,
+            "segment_id": None, "service_types": [], "subnetpool_id": None, "tags": [],
+            "updated_at": "2021-03-05T03:50:00Z"}
+
+
 def main(argv):
     if argv[:1] == ["--lab-init"]:
         return lab_init(*argv[1:6])
     if argv[:1] == ["--lab-status"]:  # the hypervisor agent: a VM has booted or stopped
         return lab_status(*argv[1:3])
+    if argv[:1] == ["--lab-dhcp"]:  # Neutron's DHCP: the resolvers a node's lease gives
+        node = argv[1]
+        st = load()
+        sv = next((x for x in st["servers"] if x["node"] == node), None)
+        sub = next((x for x in st.get("subnets", []) if x["id"] == SUBNET), None)
+        print(" ".join(sub["dns_nameservers"]) if sv and sub else "")
+        return 0
     p = argparse.ArgumentParser(prog="openstack")
     p.add_argument("words", nargs="+")
     p.add_argument("-f", "--format", default="table", choices=["table", "json", "value", "csv", "yaml", "shell"])
@@ -343,6 +379,7 @@ def main(argv):
     p.add_argument("--ethertype", default="IPv4")
     p.add_argument("--description", default="")
     p.add_argument("--server")
+    p.add_argument("--dns-nameserver", action="append")
     p.add_argument("--allowed-address", action="append")
     args = p.parse_intermixed_args(argv)
     w = args.words
@@ -390,6 +427,22 @@ def main(argv):
                 sv["pairs"] = [p for p in sv["pairs"] if p["ip_address"] != pair["ip_address"]]
         save(state)
         apply(state)
+        return 0
+    if w[:2] == ["subnet", "list"]:
+        rows = [[x["id"], x["name"], x["network_id"], x["cidr"]] for x in state.get("subnets", [])]
+        return emit_list(args, ["ID", "Name", "Network", "Subnet"], rows)
+    if w[:2] == ["subnet", "show"] and len(w) == 3:
+        return emit_one(args, subnet_show(find_subnet(state, w[2])))
+    if w[:2] in (["subnet", "set"], ["subnet", "unset"]) and len(w) == 3:
+        sub = find_subnet(state, w[2])
+        for d in args.dns_nameserver or []:
+            if w[1] == "set" and d not in sub["dns_nameservers"]:
+                sub["dns_nameservers"].append(d)
+            if w[1] == "unset":
+                if d not in sub["dns_nameservers"]:
+                    fail("Failed to unset subnet property: dns_nameservers %s not in subnet" % d)
+                sub["dns_nameservers"].remove(d)
+        save(state)
         return 0
     if w[:3] == ["security", "group", "list"]:
         rows = [[g["id"], g["name"], g["description"], g["project_id"], []] for g in state["groups"]]

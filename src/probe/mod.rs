@@ -5,3 +5,4 @@ pub mod nft;
 pub mod parse;
 pub mod pmtu;
 pub mod ports;
+pub mod subnets;

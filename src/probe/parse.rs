@@ -324,6 +324,9 @@ pub struct Route {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Routes {
     pub default_via: Option<String>,
+    /// The device of the default route (the NIC a lease is renewed on).
+    #[serde(default)]
+    pub default_dev: Option<String>,
     pub routes: Vec<Route>,
     /// Destinations learned by BGP (proto bird) with a next hop.
     pub bgp_learned: Vec<String>,
@@ -357,10 +360,11 @@ pub fn routes(out: &str) -> Parsed<Routes> {
             kind: kind.into(),
         });
     }
-    let default_via = routes
+    let default = routes
         .iter()
-        .find(|r| r.dest == "default" && r.kind == "unicast")
-        .and_then(|r| r.via.clone());
+        .find(|r| r.dest == "default" && r.kind == "unicast");
+    let default_via = default.and_then(|r| r.via.clone());
+    let default_dev = default.and_then(|r| r.dev.clone());
     let bgp_learned = routes
         .iter()
         .filter(|r| r.proto.as_deref() == Some("bird") && r.via.is_some() && r.kind == "unicast")
@@ -368,6 +372,7 @@ pub fn routes(out: &str) -> Parsed<Routes> {
         .collect();
     Ok(Routes {
         default_via,
+        default_dev,
         routes,
         bgp_learned,
     })

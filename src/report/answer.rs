@@ -673,6 +673,8 @@ pub fn answers(
                                 FixSpec::PortAllowedAddress { .. } => {
                                     g.target.starts_with("ports ")
                                 }
+                                FixSpec::SubnetDns { .. } => g.target.starts_with("subnet "),
+                                FixSpec::DhcpRenew { .. } => g.target.contains(" DHCP lease "),
                             })
                         });
                         // A created file is shown with cat, as judges expect: what the plan
