@@ -211,6 +211,16 @@ pub async fn collect(
     })
 }
 
+/// `kubectl exec` into a pod: two pings to each address at once, each output line prefixed with
+/// its address, then `ADDR exit N`.
+fn pings_from(pod: &str, addrs: &[&str]) -> String {
+    let script = format!(
+        "for t in {}; do (ping -c 2 -W 1 $t 2>&1; echo \"exit $?\") | sed \"s/^/$t /\" & done; wait",
+        addrs.join(" ")
+    );
+    format!("kubectl exec {pod} -- sh -c {}", shell_quote(&script))
+}
+
 /// The IPv4 addresses of `getent hosts` lines, in order, once each.
 fn outside_addresses(out: &str) -> Vec<String> {
     let mut seen = Vec::new();
@@ -354,15 +364,7 @@ async fn ping_matrix(ctx: &Ctx, host: &str, probe: &Probe, egress: Option<&Probe
                 continue;
             }
             let ips: Vec<&str> = to.iter().map(|t| t.2).collect();
-            let script = format!(
-                "for t in {}; do (ping -c 2 -W 1 $t 2>&1; echo \"exit $?\") | sed \"s/^/$t /\" & done; wait",
-                ips.join(" ")
-            );
-            let cmd = format!(
-                "kubectl exec {} -- sh -c {}",
-                from.name,
-                shell_quote(&script)
-            );
+            let cmd = pings_from(&from.name, &ips);
             let step = format!(
                 "pings {} {fnode} {}",
                 from.name,
@@ -373,15 +375,8 @@ async fn ping_matrix(ctx: &Ctx, host: &str, probe: &Probe, egress: Option<&Probe
             );
             pings.push(async move { ctx.run(host, probe, &cmd, Some(step)).await }.boxed());
             if let (Some(e), false) = (egress, outside.is_empty()) {
-                let script = format!(
-                    "for t in {}; do (ping -c 2 -W 1 $t 2>&1; echo \"exit $?\") | sed \"s/^/$t /\" & done; wait",
-                    outside.join(" ")
-                );
-                let cmd = format!(
-                    "kubectl exec {} -- sh -c {}",
-                    from.name,
-                    shell_quote(&script)
-                );
+                let addrs: Vec<&str> = outside.iter().map(String::as_str).collect();
+                let cmd = pings_from(&from.name, &addrs);
                 let step = format!("egress {} {fnode} {}", from.name, outside.join(" "));
                 pings.push(async move { ctx.run(host, e, &cmd, Some(step)).await }.boxed());
             }

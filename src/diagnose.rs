@@ -83,7 +83,10 @@ fn observe(probe: &Probe, evs: &[(u64, &Evidence)]) -> Result<Value, String> {
             &ev.stdout.text,
         )),
         "links" => to_value(parse::encapsulation(&ev.stdout.text)),
-        "security_groups" => to_value(parse::security_groups(&ev.stdout.text)),
+        "security_groups" => to_value(parse::security_groups_with(
+            &ev.stdout.text,
+            probe.key.as_deref(),
+        )),
         "kube_nodes" => parse::kube_nodes(&ev.stdout.text).map(
             |n| json!({ "all_ready": !n.is_empty() && n.iter().all(|n| n.ready), "nodes": n }),
         ),
@@ -101,6 +104,7 @@ fn observe(probe: &Probe, evs: &[(u64, &Evidence)]) -> Result<Value, String> {
 /// pod), or, in journals of earlier versions, `ping FROM FROMNODE TO TONODE IP` (one per pair).
 fn ping_matrix(evs: &[(u64, &Evidence)]) -> Result<Value, String> {
     let mut pairs = Vec::new();
+    let mut unreached = Vec::new();
     for (_, ev) in evs {
         // One source pod's pings to every target: `pings FROM FROMNODE TO@TONODE@IP ...`, each
         // output line prefixed with the target's address.
@@ -111,6 +115,15 @@ fn ping_matrix(evs: &[(u64, &Evidence)]) -> Result<Value, String> {
             };
             if let Outcome::Failed { message } = &ev.outcome {
                 return Err(format!("pings from {from}: {message}"));
+            }
+            // kubectl could not reach the pod (its node's kubelet unreachable, or the pod never
+            // started): nothing was pinged from it, which is not a lost ping.
+            let ips: Vec<&str> = f.clone().filter_map(|t| t.rsplit('@').next()).collect();
+            if !pinged(ev, &ips) {
+                unreached.push(
+                    json!({ "from": from, "from_node": from_node, "error": ev.stderr.text.trim() }),
+                );
+                continue;
             }
             for t in f {
                 let mut p = t.splitn(3, '@');
@@ -169,8 +182,21 @@ fn ping_matrix(evs: &[(u64, &Evidence)]) -> Result<Value, String> {
     };
     Ok(
         json!({ "same_node_ok": ok(true), "cross_node_ok": ok(false),
-               "pattern_a": pattern(false), "pattern_b": pattern(true), "pairs": pairs }),
+               "pattern_a": pattern(false), "pattern_b": pattern(true), "pairs": pairs,
+               "unreached_sources": unreached }),
     )
+}
+
+/// Whether a step of pings from a pod ran at all: some output line of one of its addresses, or
+/// success. Otherwise kubectl did not reach the pod (its kubelet unreachable, or the pod never
+/// started), and nothing was pinged from it: not a lost ping.
+fn pinged(ev: &Evidence, addrs: &[&str]) -> bool {
+    ev.outcome.is_success()
+        || ev
+            .stdout
+            .text
+            .lines()
+            .any(|l| addrs.iter().any(|a| l.starts_with(&format!("{a} "))))
 }
 
 /// The loss of one target's pings in a step whose output lines are prefixed with its address
@@ -206,6 +232,11 @@ fn pod_egress(evs: &[(u64, &Evidence)]) -> Result<Value, String> {
         };
         if let Outcome::Failed { message } = &ev.outcome {
             return Err(format!("egress from {from}: {message}"));
+        }
+        let addrs: Vec<&str> = f.clone().collect();
+        if !pinged(ev, &addrs) {
+            // kubectl could not reach the pod: nothing was pinged from it.
+            continue;
         }
         for addr in f {
             let loss = prefixed_loss(ev, addr).map_err(|e| format!("ping {from} {addr}: {e}"))?;
@@ -518,6 +549,13 @@ pub fn summary(o: &Observation) -> String {
             } else {
                 format!("missing: {}", list("ipip_missing"))
             };
+            let ipip = match v["k8s_allowed_between_nodes"].as_bool() {
+                Some(true) => {
+                    format!("{ipip}; TCP/6443 and TCP/10250 allowed for the control plane")
+                }
+                Some(false) => format!("{ipip}; missing: {}", list("k8s_missing")),
+                None => ipip,
+            };
             let ipip = if v["vxlan_allowed_between_nodes"] == true {
                 format!("{ipip}; UDP/4789 allowed")
             } else if v.get("vxlan_missing").is_some() {
@@ -653,7 +691,20 @@ pub fn summary(o: &Observation) -> String {
                 .filter(|l| !l.is_empty())
                 .unwrap_or_else(|| "nothing".into())
         ),
-        _ if v.get("all_ready").is_some() => format!("all nodes Ready: {}", v["all_ready"]),
+        _ if v.get("all_ready").is_some() => {
+            let not: Vec<&str> = v["nodes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|n| n["ready"] != true)
+                .filter_map(|n| n["name"].as_str())
+                .collect();
+            if not.is_empty() {
+                format!("all nodes Ready: {}", v["all_ready"])
+            } else {
+                format!("all nodes Ready: false (NotReady: {})", not.join(", "))
+            }
+        }
         _ if v.get("exit").is_some() => {
             let out = s("stdout").unwrap_or_default();
             format!(

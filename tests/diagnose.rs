@@ -219,6 +219,7 @@ fn each_fault_alone_and_a_healthy_lab() {
         ("mtu", vec!["mtu-mismatch"]),
         ("pool-no-nat", vec!["pool-nat-outgoing-off"]),
         ("vm-dns", vec!["vm-dns-missing"]),
+        ("sg-k8s-ports", vec!["sg-control-plane-blocked"]),
         // The contest's two faults, and each neighbour with them.
         (
             "ip-forward,sg-bgp,no-nat",
@@ -241,6 +242,14 @@ fn each_fault_alone_and_a_healthy_lab() {
         (
             "ip-forward,sg-bgp,vm-dns",
             vec!["vm-dns-missing", "sg-bgp-blocked"],
+        ),
+        (
+            "ip-forward,sg-bgp,sg-k8s-ports",
+            vec![
+                "ip-forward-disabled",
+                "sg-bgp-blocked",
+                "sg-control-plane-blocked",
+            ],
         ),
         (
             "ip-forward,sg-bgp,pool-no-nat",

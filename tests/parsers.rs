@@ -292,6 +292,48 @@ fn security_groups_between_the_nodes() {
 }
 
 #[test]
+fn kubernetes_ports_judged_into_and_out_of_the_control_plane() {
+    // The sample's groups let 6443 and 10250 in from each other (both ways).
+    let all = format!(
+        "### rules\n{}\n### groups\n{}\n### servers\n{}",
+        sample("openstack-rule-list-5.2.json"),
+        sample("openstack-sg-list.json"),
+        sample("openstack-server-show.json")
+    );
+    assert_eq!(
+        security_groups(&all).unwrap().k8s_allowed_between_nodes,
+        None
+    );
+    let sg = security_groups_with(&all, Some("master")).unwrap();
+    assert_eq!(
+        sg.k8s_allowed_between_nodes,
+        Some(true),
+        "{:?}",
+        sg.k8s_missing
+    );
+    // Without them: exactly the two directions Kubernetes needs are missing, no more.
+    let rules: Vec<serde_json::Value> =
+        serde_json::from_str(&sample("openstack-rule-list-5.2.json")).unwrap();
+    let kept: Vec<&serde_json::Value> = rules
+        .iter()
+        .filter(|r| r["Port Range"] != "6443:6443" && r["Port Range"] != "10250:10250")
+        .collect();
+    let cut = all.replace(
+        &sample("openstack-rule-list-5.2.json"),
+        &serde_json::to_string(&kept).unwrap(),
+    );
+    let sg = security_groups_with(&cut, Some("master")).unwrap();
+    assert_eq!(sg.k8s_allowed_between_nodes, Some(false));
+    assert_eq!(
+        sg.k8s_missing,
+        vec![
+            "tcp/6443 into master from worker",
+            "tcp/10250 into worker from master"
+        ]
+    );
+}
+
+#[test]
 fn sysctl_runtime_and_persisted() {
     let s = sysctl(
         "net.ipv4.ip_forward",

@@ -1005,3 +1005,35 @@ fn a_subnet_without_dns_then_forwarding_are_solved_in_rounds() {
     }
     pm_ok(&["lab", "down"]);
 }
+
+/// Kubernetes' control-plane ports gone from the security groups: the worker's kubelet cannot
+/// post its status (NotReady), the API server cannot reach its kubelet. `run --apply` adds
+/// exactly TCP/6443 into master from worker and TCP/10250 into worker from master, and every
+/// node is Ready again.
+#[test]
+fn control_plane_ports_are_allowed_one_direction_each() {
+    let _g = lab_lock();
+    pm_ok(&["lab", "up", "--deployed", "--faults", "sg-k8s-ports"]);
+    let (_, _, before) = state();
+    let dir = tempdir();
+    let (code, out) = run(dir.path(), true);
+    assert_eq!(code, 0, "{out}");
+    let recs = records(dir.path());
+    assert_eq!(
+        verified_causes(&recs),
+        vec!["sg-control-plane-blocked", "sg-control-plane-blocked"],
+        "{out}"
+    );
+    let (_, _, after) = state();
+    let mut added: Vec<&str> = after
+        .iter()
+        .filter(|r| !before.contains(r))
+        .map(|r| r.1.as_str())
+        .collect();
+    added.sort();
+    assert_eq!(added, vec!["10250:10250", "6443:6443"]);
+    let (code, nodes) = kubectl("get nodes");
+    assert_eq!(code, 0, "{nodes}");
+    assert_eq!(nodes.matches(" Ready ").count(), 2, "{nodes}");
+    pm_ok(&["lab", "down"]);
+}

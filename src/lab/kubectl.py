@@ -82,10 +82,36 @@ def node_obj(n):
     }
 
 
+GRACE = 40  # the controller manager's node-monitor-grace-period, in seconds
+
+
+def lease_age(n):
+    """Seconds since the node's kubelet last posted its status to the API server (None: never)."""
+    try:
+        with open(os.path.join(LAB, "k8s", "leases.json")) as f:
+            t = json.load(f).get(n["name"])
+    except (OSError, ValueError):
+        t = None
+    return None if t is None else datetime.datetime.now(datetime.timezone.utc).timestamp() - t
+
+
 def ready(n):
-    """A node is Ready while its VM runs and its network plugin (Calico's CNI config) is in place."""
+    """A node is Ready while its VM runs, its network plugin (Calico's CNI config) is in place and
+    its kubelet has posted its status to the API server within the grace period."""
     vm = os.path.join(LAB, "vms", n["name"])
-    return os.path.exists(os.path.join(vm, "up")) and os.path.exists(os.path.join(vm, "upper/etc/cni/net.d/10-calico.conflist"))
+    age = lease_age(n)
+    return os.path.exists(os.path.join(vm, "up")) and os.path.exists(os.path.join(vm, "upper/etc/cni/net.d/10-calico.conflist")) \
+        and age is not None and age < GRACE
+
+
+def kubelet_reachable(node):
+    """The API server (on this control-plane node) dials the node's kubelet for exec and logs."""
+    import socket
+    try:
+        socket.create_connection((node["ip"], 10250), timeout=3).close()
+        return True
+    except OSError:
+        return False
 
 
 def pod_obj(p, state):
@@ -96,7 +122,11 @@ def pod_obj(p, state):
         "spec": {"nodeName": p["node"], "restartPolicy": "Always",
                  "containers": [{"name": p["name"], "image": p["image"], **({"args": p["args"]} if p["args"] else {})}]},
         "status": {"phase": "Running", "hostIP": node["ip"], "podIP": p["ip"], "podIPs": [{"ip": p["ip"]}],
-                   "containerStatuses": [{"name": p["name"], "ready": True, "restartCount": 0, "image": p["image"]}]},
+                   "containerStatuses": [{"name": p["name"], "ready": True, "restartCount": 0, "image": p["image"]}]}
+        if p.get("ip") else
+        {"phase": "Pending", "hostIP": node["ip"],
+         "containerStatuses": [{"name": p["name"], "ready": False, "restartCount": 0, "image": p["image"],
+                                "state": {"waiting": {"reason": "ContainerCreating"}}}]},
     }
 
 
@@ -138,10 +168,11 @@ def get(args, state):
             print("No resources found in default namespace.", file=sys.stderr)
             return 0
         headers = ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
-        rows = [[p["name"], "1/1", "Running", "0", age(p["created"])] for p in pods]
+        rows = [[p["name"], "1/1" if p.get("ip") else "0/1", "Running" if p.get("ip") else "Pending", "0", age(p["created"])]
+                for p in pods]
         if out == "wide":
             headers += ["IP", "NODE", "NOMINATED NODE", "READINESS GATES"]
-            rows = [r + [p["ip"], p["node"], "<none>", "<none>"] for r, p in zip(rows, pods)]
+            rows = [r + [p.get("ip") or "<none>", p["node"], "<none>", "<none>"] for r, p in zip(rows, pods)]
         print(columns(headers, rows))
         return 0
     print('error: the server doesn\'t have a resource type "%s"' % what, file=sys.stderr)
@@ -254,12 +285,17 @@ def main(argv):
             node_name = min(state["nodes"], key=lambda n: (sum(p["node"] == n["name"] for p in state["pods"]), n["name"]))["name"]
         node = next(n for n in state["nodes"] if n["name"] == node_name)
         used = {p["ip"] for p in state["pods"]}
-        ip = next("%s.%d" % (node["block"], i) for i in range(2, 250) if "%s.%d" % (node["block"], i) not in used)
-        pod = {"name": name, "node": node_name, "ip": ip, "image": image, "args": cmd, "created": now()}
-        wire(pod, node)
+        pod = {"name": name, "node": node_name, "ip": None, "image": image, "args": cmd, "created": now()}
+        # A node whose kubelet does not reach the API never learns of the pod: it stays Pending.
+        if ready(node):
+            pod["ip"] = next("%s.%d" % (node["block"], i) for i in range(2, 250) if "%s.%d" % (node["block"], i) not in used)
+            wire(pod, node)
         state["pods"].append(pod)
         save(state)
         lock.close()
+        if interactive and not pod["ip"]:
+            print("error: timed out waiting for the condition", file=sys.stderr)
+            return 1
         if interactive:
             print("If you don't see a command prompt, try pressing enter.")
             code = exec_in(pod, cmd or ["sh"], True)
@@ -282,6 +318,13 @@ def main(argv):
             print('Error from server (NotFound): pods "%s" not found' % names[0], file=sys.stderr)
             return 1
         lock.close()
+        if not pod.get("ip"):
+            print('error: unable to upgrade connection: container not found ("%s")' % pod["name"], file=sys.stderr)
+            return 1
+        node = next(n for n in state["nodes"] if n["name"] == pod["node"])
+        if not kubelet_reachable(node):
+            print("Error from server: error dialing backend: dial tcp %s:10250: i/o timeout" % node["ip"], file=sys.stderr)
+            return 1
         return exec_in(pod, cmd, any(a in ("-it", "-ti", "-i", "-t") for a in args))
     if verb == "delete":
         if args[:1] not in (["pod"], ["pods"], ["po"]):

@@ -41,6 +41,7 @@ pub const FAULTS: &[&str] = &[
     "pool-no-nat",
     "anti-spoofing",
     "vm-dns",
+    "sg-k8s-ports",
 ];
 
 /// Commands the lab runs, and the Debian package of each.

@@ -68,7 +68,7 @@ def lab_init(lab, nodes, faults, deployed="0", calico="ipip"):
     """The security groups the contest's environment evidently had: Kubernetes' ports and Calico's
     encapsulation between the groups (IP-in-IP, IP protocol 4, under kubespray 2.16, without the
     sg-ipip fault; VXLAN, UDP 4789, in the vxlan mode, without the sg-vxlan fault), TCP/179 only
-    without the sg-bgp fault. Every server starts SHUTOFF (the host was just rebooted)."""
+    without the sg-bgp fault; Kubernetes' ports (6443, 10250, 2379-2380) without sg-k8s-ports. Every server starts SHUTOFF (the host was just rebooted)."""
     nodes = int(nodes)
     faults = faults.split(",")
     fixed = {1: "192.168.222.222", 2: "192.168.222.157"}
@@ -87,7 +87,8 @@ def lab_init(lab, nodes, faults, deployed="0", calico="ipip"):
         for other in (m, w):
             o = "m" if other == m else "w"
             for lo, hi in ((6443, 6443), (10250, 10250), (2379, 2380)):
-                groups_rules.append(rule(g, "tcp", lo, hi, remote_group=other, seed="%s/%s/%d" % (n, o, lo)))
+                if "sg-k8s-ports" not in faults:
+                    groups_rules.append(rule(g, "tcp", lo, hi, remote_group=other, seed="%s/%s/%d" % (n, o, lo)))
             if calico == "ipip" and "sg-ipip" not in faults:
                 groups_rules.append(rule(g, "4", None, None, remote_group=other, seed="%s/%s/ipip" % (n, o)))
             if calico == "vxlan" and "sg-vxlan" not in faults:

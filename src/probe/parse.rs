@@ -752,6 +752,13 @@ pub struct SecurityGroups {
     /// What is missing of it, as "udp/4789 into GROUP from GROUP".
     #[serde(default)]
     pub vxlan_missing: Vec<String>,
+    /// Kubernetes' control-plane traffic between the nodes, given the control plane's group:
+    /// TCP/6443 (the API server) into it from every other node, TCP/10250 (the kubelet) into
+    /// every other node from it. None without a control-plane group to judge by.
+    #[serde(default)]
+    pub k8s_allowed_between_nodes: Option<bool>,
+    #[serde(default)]
+    pub k8s_missing: Vec<String>,
     /// Rules that open TCP/179 wider than the node groups (0.0.0.0/0), if any.
     pub wide_bgp_rules: Vec<String>,
     pub rules: Vec<SgRule>,
@@ -774,6 +781,12 @@ fn allows(rule: &SgRule, proto: &str, port: u32, from_group: &str) -> bool {
 /// Sections `### rules` (rule list --long -f json), `### groups` (group list -f json) and
 /// `### servers` (server show -f json of each server).
 pub fn security_groups(out: &str) -> Parsed<SecurityGroups> {
+    security_groups_with(out, None)
+}
+
+/// As `security_groups`, judging Kubernetes' ports with `control_plane` as the control plane's
+/// security group.
+pub fn security_groups_with(out: &str, control_plane: Option<&str>) -> Parsed<SecurityGroups> {
     let part = |name: &str| -> Parsed<&str> {
         let start = out
             .find(&format!("### {name}\n"))
@@ -797,11 +810,12 @@ pub fn security_groups(out: &str) -> Parsed<SecurityGroups> {
             .map(|g| g.name.clone())
             .unwrap_or_else(|| id.to_string())
     };
-    // For every ordered pair of servers: do b's groups let (proto, port) in from a's groups?
-    let missing_between = |proto: &str, port: u32| {
+    // For every ordered pair of servers (that `pair` selects): do b's groups let (proto, port)
+    // in from a's groups?
+    let missing_where = |proto: &str, port: u32, pair: &dyn Fn(&Server, &Server) -> bool| {
         let mut missing = Vec::new();
         for a in &servers {
-            for b in servers.iter().filter(|b| b.name != a.name) {
+            for b in servers.iter().filter(|b| b.name != a.name && pair(a, b)) {
                 let ok = b.groups.iter().filter_map(|g| id_of(g)).any(|bg| {
                     rules.iter().filter(|r| r.group == bg).any(|r| {
                         a.groups
@@ -826,6 +840,15 @@ pub fn security_groups(out: &str) -> Parsed<SecurityGroups> {
             }
         }
         missing
+    };
+    let missing_between = |proto: &str, port: u32| missing_where(proto, port, &|_, _| true);
+    let in_cp = |s: &Server| control_plane.is_some_and(|g| s.groups.iter().any(|x| x == g));
+    let k8s_missing: Vec<String> = if control_plane.is_some() {
+        let mut m = missing_where("tcp", 6443, &|a, b| in_cp(b) && !in_cp(a));
+        m.extend(missing_where("tcp", 10250, &|a, b| in_cp(a) && !in_cp(b)));
+        m
+    } else {
+        vec![]
     };
     let missing = missing_between("tcp", 179);
     // IP-in-IP: IP protocol 4, which Neutron keeps as "4" or "ipip".
@@ -854,6 +877,8 @@ pub fn security_groups(out: &str) -> Parsed<SecurityGroups> {
         ipip_missing,
         vxlan_allowed_between_nodes: vxlan_missing.is_empty(),
         vxlan_missing,
+        k8s_allowed_between_nodes: control_plane.map(|_| k8s_missing.is_empty()),
+        k8s_missing,
         bgp_allowed_between_nodes: missing.is_empty(),
         missing,
         wide_bgp_rules,
