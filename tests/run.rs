@@ -1037,3 +1037,29 @@ fn control_plane_ports_are_allowed_one_direction_each() {
     assert_eq!(nodes.matches(" Ready ").count(), 2, "{nodes}");
     pm_ok(&["lab", "down"]);
 }
+
+/// An MTU too large behind the contest's BGP fault: with BGP blocked there is no tunnel route to
+/// measure, so the first round fixes BGP and the next finds the MTU, from the same probes.
+#[test]
+fn a_tunnel_mtu_behind_blocked_bgp_is_found_in_the_next_round() {
+    let _g = lab_lock();
+    pm_ok(&["lab", "up", "--deployed", "--faults", "sg-bgp,mtu"]);
+    let dir = tempdir();
+    let (code, out) = run(dir.path(), true);
+    assert_eq!(code, 0, "{out}");
+    let recs = records(dir.path());
+    assert_eq!(
+        verified_causes(&recs),
+        vec!["sg-bgp-blocked", "sg-bgp-blocked", "mtu-mismatch"],
+        "{out}"
+    );
+    assert!(last_diagnosis(&recs)["causes"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        lab_sh("node2", "cat /sys/class/net/tunl0/mtu").trim(),
+        "1430"
+    );
+    pm_ok(&["lab", "down"]);
+}
