@@ -90,8 +90,11 @@ fn bash_each_command_is_a_record_and_input_never_is() {
     t.expect("pm$ ");
     t.send("#note: the mirror answers; the VMs do not\r");
     t.expect("pm$ ");
-    t.send("sleep 30\r");
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // Ctrl-C once the command runs: its own output says so (not the echo of the line typed),
+    // whatever the machine's load.
+    t.send("echo st$((1+1))rt; sleep 30\r");
+    t.expect("st2rt");
+    std::thread::sleep(std::time::Duration::from_millis(100));
     t.send("\x03");
     t.expect("pm$ ");
     // A password typed with echo off.
@@ -141,7 +144,7 @@ fn bash_each_command_is_a_record_and_input_never_is() {
     let note = recs.iter().find(|r| r["kind"] == "note").expect("a note");
     assert_eq!(note["text"], "the mirror answers; the VMs do not");
     assert_eq!(
-        code(by_command(&recs, "sleep 30")),
+        code(by_command(&recs, "echo st$((1+1))rt; sleep 30")),
         130,
         "Ctrl-C: 128+SIGINT"
     );
@@ -419,8 +422,9 @@ fn over_ssh_the_host_login_shell_is_recorded() {
     t.expect("# ");
     t.send("#note: on the host\r");
     t.expect("# ");
-    t.send("sleep 30\r");
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    t.send("echo st$((1+1))rt; sleep 30\r");
+    t.expect("st2rt");
+    std::thread::sleep(std::time::Duration::from_millis(100));
     t.send("\x03");
     t.expect("# ");
     t.send("read -s -p \"$(echo Pass)word: \" pw; echo got ${#pw}\r");
@@ -441,7 +445,11 @@ fn over_ssh_the_host_login_shell_is_recorded() {
     assert_eq!(r["address"], format!("127.0.0.1:{}", a.port));
     assert!(r["host_key"].as_str().unwrap().starts_with("SHA256:"));
     assert_eq!(code(by_command(&recs, "cd /etc && false")), 1);
-    assert_eq!(code(by_command(&recs, "sleep 30")), 130, "Ctrl-C over SSH");
+    assert_eq!(
+        code(by_command(&recs, "echo st$((1+1))rt; sleep 30")),
+        130,
+        "Ctrl-C over SSH"
+    );
     assert!(
         !std::fs::read_to_string(dir.join("j.jsonl"))
             .unwrap()

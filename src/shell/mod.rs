@@ -506,8 +506,8 @@ fn record_and_show(marks: &mut Marks, rec: &mut Recorder<'_>, data: &[u8]) -> Ve
 }
 
 /// The session's loop for a local terminal: one thread reads the shell's output, records it and
-/// hands it to the screen's writer (no hop in between); input goes straight to the terminal
-/// from its own thread; this thread follows the window's size until the shell has ended.
+/// writes it to the screen; input goes straight to the terminal from its own thread; this
+/// thread follows the window's size until the shell has ended.
 fn relay_local(
     rt: &tokio::runtime::Runtime,
     master: OwnedFd,
@@ -517,27 +517,28 @@ fn relay_local(
 ) -> Outcome {
     let master = std::sync::Arc::new(master);
     read_stdin(InputTo::Pty(master.clone()));
-    let (screen, writer) = write_stdout();
     let (ended_tx, ended_rx) = tokio::sync::oneshot::channel::<()>();
     std::thread::scope(|sc| {
         let reader = master.clone();
         sc.spawn(move || {
+            // Read, record, write to the screen, in this one thread: no hand-over between
+            // threads per chunk (on a busy machine every wake-up costs), and a slow screen
+            // slows the shell's output as the terminal itself would.
+            let mut out = unsafe { std::mem::ManuallyDrop::new(std::fs::File::from_raw_fd(1)) };
             let mut marks = Marks::new(nonce);
             let mut buf = vec![0u8; 64 * 1024];
+            let fd = reader.as_raw_fd();
             loop {
-                let n =
-                    unsafe { libc::read(reader.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+                let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
                 if n <= 0 {
                     break;
                 }
                 let shown = record_and_show(&mut marks, rec, &buf[..n as usize]);
-                // Shown only now: the records of what it holds are written.
-                let _ = screen.blocking_send(shown);
+                // Shown only now: the records of what it holds are written. A terminal that
+                // is gone is not waited on: the session goes on being recorded.
+                let _ = out.write_all(&shown);
             }
-            // The terminal's last user closed it (EIO): the shell has ended. Everything read
-            // is shown before the session ends.
-            drop(screen);
-            let _ = writer.join();
+            // The terminal's last user closed it (EIO): the shell has ended.
             let _ = ended_tx.send(());
         });
         rt.block_on(async {
