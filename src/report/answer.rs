@@ -201,6 +201,7 @@ struct Words {
     investigation_intro: &'static str,
     concluded: &'static str,
     ruled_out: &'static str,
+    same_as_above: &'static str,
     cause: &'static str,
     why: &'static str,
     where_: &'static str,
@@ -234,6 +235,7 @@ fn words(lang: Lang) -> Words {
             investigation_intro: "症状から順にたどり、各段階で次を確認しました。",
             concluded: "わかったこと: ",
             ruled_out: "否定した可能性: ",
+            same_as_above: "上と同じ証拠",
             cause: "原因",
             why: "なぜ",
             where_: "どこが",
@@ -264,6 +266,7 @@ fn words(lang: Lang) -> Words {
             investigation_intro: "We followed the symptom back, checking at each step:",
             concluded: "Concluded: ",
             ruled_out: "Ruled out: ",
+            same_as_above: "the same evidence as above",
             cause: "The cause",
             why: "Why",
             where_: "Where",
@@ -540,6 +543,7 @@ pub fn answers(
         let ruled = of_phase(before, "ruled_out", p);
         if !ruled.is_empty() {
             d.para(&[In::T(w.ruled_out)]);
+            let mut shown: Vec<String> = Vec::new();
             for a in ruled {
                 let recs: Vec<u64> = a["records"]
                     .as_array()
@@ -550,12 +554,15 @@ pub fn answers(
                 let title = vtx(&a["title"], lang);
                 let seen = a["observed"][0].as_str().unwrap_or("").to_string();
                 let r = format!(" ({})", refs(&recs));
-                d.item(&[
-                    In::T(&title),
-                    In::T(": "),
-                    In::C(&red.redact(&seen).0),
-                    In::T(&r),
-                ]);
+                let seen = red.redact(&seen).0;
+                // One observation rules out several alternatives: quoted once.
+                let evidence = if shown.contains(&seen) {
+                    In::T(w.same_as_above)
+                } else {
+                    In::C(&seen)
+                };
+                d.item(&[In::T(&title), In::T(": "), evidence, In::T(&r)]);
+                shown.push(seen.clone());
             }
             d.end_list();
         }
