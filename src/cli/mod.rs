@@ -476,7 +476,8 @@ enum LabCommand {
         #[arg(long)]
         deployed: bool,
         /// Faults to build in (comma list), or none for a healthy lab: ip-forward, sg-bgp (the
-        /// contest's), no-nat, forward-drop, sg-ipip, sg-vxlan, mtu, pool-no-nat
+        /// contest's), no-nat, forward-drop, vm-dns, sg-ipip, sg-vxlan (with --calico vxlan),
+        /// anti-spoofing (with --calico native), mtu, pool-no-nat, sg-k8s-ports
         #[arg(long, default_value = crate::lab::DEFAULT_FAULTS)]
         faults: String,
         /// Kubernetes nodes (VMs): node1 is ictsc-master, the others workers
