@@ -1083,7 +1083,7 @@ impl Diagnosis {
             .and_then(|v| v.get("pairs").cloned())
             .unwrap_or(Value::Array(vec![]));
         let mut hosts: Vec<&str> = Vec::new();
-        for o in &self.observations {
+        for o in self.observations.iter().filter(|o| !o.host.is_empty()) {
             if !hosts.contains(&o.host.as_str()) {
                 hosts.push(&o.host);
             }

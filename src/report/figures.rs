@@ -19,9 +19,15 @@ const STYLE: &str = "<style>text{font-family:'Noto Sans CJK JP',sans-serif;font-
 /// The hypervisor, the outside, the nodes and their pods; `marks` (from the claimed causes)
 /// say which links are broken: `uplink` and `mesh`.
 pub fn topology(d: &Value) -> String {
+    // A host without a name (a step that has not run) is no box.
     let hosts: Vec<&str> = d["hosts"]
         .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .filter(|h| !h.is_empty())
+                .collect()
+        })
         .unwrap_or_default();
     let marks: Vec<&str> = d["marks"]
         .as_array()
@@ -234,5 +240,16 @@ mod tests {
         assert!(!t.contains("not forwarded"));
         let p = pings(&d, "before").unwrap();
         assert!(p.contains("p&amp;1") && p.contains("class=\"lost\""));
+    }
+
+    #[test]
+    fn a_host_without_a_name_is_no_box_and_notes_name_the_causes() {
+        let d = json!({"hosts": ["server01", "", "node1", "node2"], "marks": ["mesh"],
+            "mark_notes": [{"link": "mesh", "text": {"en": "no VXLAN (UDP/4789)", "ja": "x"}}]});
+        let t = topology(&d);
+        // Two nodes: two boxes under the hypervisor, one link between them.
+        assert_eq!(t.matches("y=\"160\"").count(), 2, "{t}");
+        assert_eq!(t.matches("no VXLAN (UDP/4789)").count(), 1, "{t}");
+        assert!(!t.contains("BGP"), "the note is the cause's own: {t}");
     }
 }
