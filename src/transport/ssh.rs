@@ -123,6 +123,9 @@ impl client::Handler for Checker {
 /// Below OpenSSH's default MaxSessions (10), leaving room for the operator's own sessions.
 pub const MAX_SESSIONS: usize = 8;
 
+/// How often a refused session is tried again (after 0.1, 0.2, 0.4 and 0.8 s).
+const SESSION_RETRIES: u32 = 4;
+
 /// An authenticated connection to one host, with the jump hosts it goes through.
 pub struct Connection {
     handle: Handle<Checker>,
@@ -467,15 +470,25 @@ impl Connection {
             .acquire()
             .await
             .expect("the semaphore is never closed");
-        let mut channel = match self.handle.channel_open_session().await {
-            Ok(c) => c,
-            Err(e) => {
-                return ExecOutput {
-                    outcome: Outcome::Failed {
-                        message: format!("cannot open a session: {}", russh_error(&e)),
-                    },
-                    stdout,
-                    stderr,
+        // sshd frees a session's slot only once the channel's close is done, so a new session
+        // right after one ended may be refused while others still run (MaxSessions): a refused
+        // open is tried again, a few times, with growing pauses (1.5 s in all).
+        let mut attempt = 0;
+        let mut channel = loop {
+            match self.handle.channel_open_session().await {
+                Ok(c) => break c,
+                Err(_) if attempt < SESSION_RETRIES => {
+                    tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                    attempt += 1;
+                }
+                Err(e) => {
+                    return ExecOutput {
+                        outcome: Outcome::Failed {
+                            message: format!("cannot open a session: {}", russh_error(&e)),
+                        },
+                        stdout,
+                        stderr,
+                    }
                 }
             }
         };
