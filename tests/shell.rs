@@ -90,9 +90,10 @@ fn bash_each_command_is_a_record_and_input_never_is() {
     t.expect("pm$ ");
     t.send("#note: the mirror answers; the VMs do not\r");
     t.expect("pm$ ");
-    // Ctrl-C once the command runs: its own output says so (not the echo of the line typed),
-    // whatever the machine's load.
-    t.send("echo st$((1+1))rt; sleep 30\r");
+    // Ctrl-C once the command runs: the foreground job's own output says so (not the echo of
+    // the line typed, and not bash's: bash ignores a Ctrl-C that reaches it between a child's
+    // fork and the child taking the terminal), whatever the machine's load.
+    t.send("sh -c 'echo st$((1+1))rt; exec sleep 30'\r");
     t.expect("st2rt");
     std::thread::sleep(std::time::Duration::from_millis(100));
     t.send("\x03");
@@ -144,7 +145,10 @@ fn bash_each_command_is_a_record_and_input_never_is() {
     let note = recs.iter().find(|r| r["kind"] == "note").expect("a note");
     assert_eq!(note["text"], "the mirror answers; the VMs do not");
     assert_eq!(
-        code(by_command(&recs, "echo st$((1+1))rt; sleep 30")),
+        code(by_command(
+            &recs,
+            "sh -c 'echo st$((1+1))rt; exec sleep 30'"
+        )),
         130,
         "Ctrl-C: 128+SIGINT"
     );
@@ -422,7 +426,7 @@ fn over_ssh_the_host_login_shell_is_recorded() {
     t.expect("# ");
     t.send("#note: on the host\r");
     t.expect("# ");
-    t.send("echo st$((1+1))rt; sleep 30\r");
+    t.send("sh -c 'echo st$((1+1))rt; exec sleep 30'\r");
     t.expect("st2rt");
     std::thread::sleep(std::time::Duration::from_millis(100));
     t.send("\x03");
@@ -446,7 +450,10 @@ fn over_ssh_the_host_login_shell_is_recorded() {
     assert!(r["host_key"].as_str().unwrap().starts_with("SHA256:"));
     assert_eq!(code(by_command(&recs, "cd /etc && false")), 1);
     assert_eq!(
-        code(by_command(&recs, "echo st$((1+1))rt; sleep 30")),
+        code(by_command(
+            &recs,
+            "sh -c 'echo st$((1+1))rt; exec sleep 30'"
+        )),
         130,
         "Ctrl-C over SSH"
     );
