@@ -590,16 +590,7 @@ impl Runner<'_> {
             }
             FixSpec::SubnetDns { subnet, server, .. } => {
                 let show = format!("openstack subnet show {} -f json", shell_quote(subnet));
-                let dns = |out: &str| -> Option<Vec<String>> {
-                    let v: Value = serde_json::from_str(out).ok()?;
-                    Some(
-                        v["dns_nameservers"]
-                            .as_array()?
-                            .iter()
-                            .filter_map(|x| x.as_str().map(String::from))
-                            .collect(),
-                    )
-                };
+                let dns = |out: &str| listed(out, "dns_nameservers", None);
                 let before = self.run(p, &show, false, "check", &mut records).await?;
                 let Some(old) = dns(&before.stdout.text) else {
                     return Ok(failed(
@@ -700,16 +691,8 @@ impl Runner<'_> {
                 let (mut done, mut already, mut undo) = (Vec::new(), Vec::new(), Vec::new());
                 for id in ports.split_whitespace() {
                     let show = format!("openstack port show {} -f json", shell_quote(id));
-                    let pairs = |out: &str| -> Option<Vec<String>> {
-                        let v: Value = serde_json::from_str(out).ok()?;
-                        Some(
-                            v["allowed_address_pairs"]
-                                .as_array()?
-                                .iter()
-                                .filter_map(|p| p["ip_address"].as_str().map(String::from))
-                                .collect(),
-                        )
-                    };
+                    let pairs =
+                        |out: &str| listed(out, "allowed_address_pairs", Some("ip_address"));
                     let before = self.run(p, &show, false, "check", &mut records).await?;
                     let Some(old) = pairs(&before.stdout.text) else {
                         return Ok(Applied {
@@ -791,6 +774,19 @@ impl Runner<'_> {
         }
         Ok((ok, records))
     }
+}
+
+/// The strings of one list field of a `show -f json` output (each item, or each item's `inner`
+/// field); None when the output is not that JSON.
+fn listed(out: &str, field: &str, inner: Option<&str>) -> Option<Vec<String>> {
+    let v: Value = serde_json::from_str(out).ok()?;
+    Some(
+        v[field]
+            .as_array()?
+            .iter()
+            .filter_map(|x| inner.map_or(x, |k| &x[k]).as_str().map(String::from))
+            .collect(),
+    )
 }
 
 fn failed(summary: String, records: Vec<u64>) -> Applied {
