@@ -5,6 +5,11 @@
 //! - `cat` of a 200 MiB file, Enter to the next prompt (throughput, as a ratio);
 //! - the tool's peak RSS after 20 MiB and after 200 MiB of output (bounded by the cap).
 //!
+//! Two relays are measured beside it, in the same run, to show what a second pseudo-terminal
+//! costs by itself: util-linux `script`, and this bench's own bare relay (re-run as a child:
+//! a pty, one thread reading and writing what it read, no marks, no records), the tool's
+//! architecture with the recording taken out.
+//!
 //! Exits non-zero when the median latency added is over 5 ms or throughput under 0.8x.
 //! Run: `cargo bench --bench shell_session`.
 
@@ -35,12 +40,70 @@ fn until_prompt(t: &mut Term) {
 }
 
 /// What runs the shell: bash alone, util-linux `script` (a relay through a second
-/// pseudo-terminal that does nothing else: the reference for the architecture), or postmortem.
+/// pseudo-terminal that does nothing else), the bare relay below, or postmortem.
 #[derive(Clone, Copy, PartialEq)]
 enum Via {
     Bash,
     Script,
+    Bare,
     Postmortem,
+}
+
+/// Set in the environment of this bench run again as the bare relay.
+const RELAY: &str = "SHELL_SESSION_BARE_RELAY";
+
+/// The bare relay: `bash -i` on a pty of its own, this terminal in raw mode, input copied in
+/// from a thread, output read and written back in this one, as the tool does, and nothing else.
+fn bare_relay() -> ! {
+    unsafe {
+        let mut ws: libc::winsize = std::mem::zeroed();
+        libc::ioctl(0, libc::TIOCGWINSZ, &mut ws);
+        let (mut m, mut s) = (-1, -1);
+        assert_eq!(
+            libc::openpty(&mut m, &mut s, std::ptr::null_mut(), std::ptr::null(), &ws),
+            0
+        );
+        libc::fcntl(m, libc::F_SETFD, libc::FD_CLOEXEC);
+        libc::fcntl(s, libc::F_SETFD, libc::FD_CLOEXEC);
+        let mut cmd = std::process::Command::new("/bin/bash");
+        cmd.arg("-i").env_remove(RELAY);
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(move || {
+            libc::setsid();
+            libc::ioctl(s, libc::TIOCSCTTY, 0);
+            for fd in 0..3 {
+                libc::dup2(s, fd);
+            }
+            Ok(())
+        });
+        let mut child = cmd.spawn().unwrap();
+        libc::close(s);
+        let mut t: libc::termios = std::mem::zeroed();
+        libc::tcgetattr(0, &mut t);
+        libc::cfmakeraw(&mut t);
+        libc::tcsetattr(0, libc::TCSADRAIN, &t);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 16 * 1024];
+            loop {
+                let n = libc::read(0, buf.as_mut_ptr().cast(), buf.len());
+                if n <= 0 || libc::write(m, buf.as_ptr().cast(), n as usize) != n {
+                    break;
+                }
+            }
+        });
+        let mut out =
+            std::mem::ManuallyDrop::new(<std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(1));
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = libc::read(m, buf.as_mut_ptr().cast(), buf.len());
+            if n <= 0 {
+                break;
+            }
+            let _ = out.write_all(&buf[..n as usize]);
+        }
+        let code = child.wait().ok().and_then(|s| s.code()).unwrap_or(1);
+        std::process::exit(code)
+    }
 }
 
 fn start(dir: &Path, via: Via) -> Term {
@@ -64,6 +127,11 @@ fn start(dir: &Path, via: Via) -> Term {
             size,
         ),
         Via::Bash => Term::spawn(Path::new("/bin/bash"), &["-i"], &env, dir, size),
+        Via::Bare => {
+            let me = std::env::current_exe().unwrap();
+            let env = [env[0], env[1], env[2], (RELAY, "1")];
+            Term::spawn(&me, &[], &env, dir, size)
+        }
     };
     until_prompt(&mut t);
     t
@@ -113,6 +181,9 @@ fn cat(dir: &Path, via: Via, files: &[&Path]) -> Vec<(f64, u64)> {
 }
 
 fn main() {
+    if std::env::var_os(RELAY).is_some() {
+        bare_relay();
+    }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let line = "x".repeat(99) + "\n";
@@ -142,26 +213,32 @@ fn main() {
     // Five rounds, each with and without the tool, one after the other: medians.
     let mut plain_s = Vec::new();
     let mut script_s = Vec::new();
+    let mut bare_s = Vec::new();
     let mut rec_s = Vec::new();
     let mut with = Vec::new();
     for _ in 0..5 {
         plain_s.push(cat(d, Via::Bash, &[&big])[0].0);
         script_s.push(cat(d, Via::Script, &[&big])[0].0);
+        bare_s.push(cat(d, Via::Bare, &[&big])[0].0);
         with = cat(d, Via::Postmortem, &[&small, &big]);
         rec_s.push(with[1].0);
     }
-    let (p, sc, r) = (
+    let (p, sc, b, r) = (
         median(plain_s.clone()),
         median(script_s.clone()),
+        median(bare_s.clone()),
         median(rec_s.clone()),
     );
     let ratio = p / r;
     println!(
         "cat of 200 MiB, median of 5: bash {p:.2} s ({:.0} MiB/s), recorded {r:.2} s ({:.0} MiB/s): {ratio:.2}x of the throughput without the tool; \
-         through util-linux script (a bare relay) {sc:.2} s: {:.2}x (runs: {plain_s:.2?} / {script_s:.2?} / {rec_s:.2?})",
+         through util-linux script {sc:.2} s: {:.2}x; through the bare relay {b:.2} s: {:.2}x; the tool against the bare relay: {:.2}x \
+         (runs: bash {plain_s:.2?} / script {script_s:.2?} / bare {bare_s:.2?} / tool {rec_s:.2?})",
         200.0 / p,
         200.0 / r,
-        p / sc
+        p / sc,
+        p / b,
+        b / r
     );
     println!(
         "the tool's peak RSS: {} KiB after 20 MiB of output, {} KiB after 200 MiB more (ratio {:.2}; each record keeps at most the cap, 4 MiB)",
