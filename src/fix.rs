@@ -681,9 +681,10 @@ impl Runner<'_> {
                             .collect::<Vec<_>>()
                             .join(", ")
                     ),
-                    // A lease follows the subnet: undoing the subnet's change and renewing again
-                    // is what would undo this.
-                    undo: vec![],
+                    // A lease follows the subnet: renewing again, once the subnet's change is
+                    // undone (fixes are rolled back in the order they were applied), gives
+                    // back what the node had.
+                    undo: vec![renew],
                     records,
                 })
             }
@@ -764,7 +765,10 @@ impl Runner<'_> {
     pub async fn rollback(&self, p: &Planned, undo: &[String]) -> Result<(bool, Vec<u64>)> {
         let sudo = matches!(
             p.spec,
-            FixSpec::Sysctl { .. } | FixSpec::Nft { .. } | FixSpec::CalicoPatch { .. }
+            FixSpec::Sysctl { .. }
+                | FixSpec::Nft { .. }
+                | FixSpec::CalicoPatch { .. }
+                | FixSpec::DhcpRenew { .. }
         );
         let mut records = Vec::new();
         let mut ok = true;

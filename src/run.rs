@@ -415,52 +415,33 @@ pub async fn rounds(
     let mut round = 0;
     loop {
         round += 1;
-        let (seq, d) = match carried.take() {
-            Some(x) => x,
-            None => collect_and_diagnose(sc, source, journal, s).await?,
+        let (mut seq, mut d, was_carried) = match carried.take() {
+            Some((seq, d)) => (seq, d, true),
+            None => {
+                let (seq, d) = collect_and_diagnose(sc, source, journal, s).await?;
+                (seq, d, false)
+            }
         };
+        let mut a = assess(sc, journal, &d, &fixed, &done_steps, apply, round, max)?;
+        if was_carried && matches!(a.outcome, "done" | "held_as_observed" | "stuck") {
+            // The verification stopped at the first collection where its fixes' symptoms had
+            // gone; a fault behind them may not show yet (routes BIRD is still installing). The
+            // run ends on a fresh collection, never on that one.
+            (seq, d) = collect_and_diagnose(sc, source, journal, s).await?;
+            a = assess(sc, journal, &d, &fixed, &done_steps, apply, round, max)?;
+        }
         first.get_or_insert(seq);
-        let ends = diagnose::end_states(sc, &d);
+        let Assessed {
+            ends,
+            states,
+            causes,
+            fixes,
+            steps,
+            nodes,
+            planned,
+            outcome,
+        } = a;
         report(round, &d, &ends);
-        let states: std::collections::BTreeMap<String, String> = ends
-            .iter()
-            .map(|e| {
-                (
-                    e["id"].as_str().unwrap_or("").to_string(),
-                    e["state"].as_str().unwrap_or("").to_string(),
-                )
-            })
-            .collect();
-        let causes: Vec<String> = d.causes.iter().map(|c| c.id.clone()).collect();
-        let fixes: Vec<Planned> = plan(sc, &d)
-            .into_iter()
-            .filter(|p| !fixed.contains(&p.cause))
-            .collect();
-        let entries = journal.read_all()?;
-        let nodes = crate::step::nodes(&entries);
-        let steps: Vec<crate::step::PlannedStep> = crate::step::eligible(sc, &d, &done_steps)
-            .into_iter()
-            .map(|t| crate::step::plan(sc, t, &d, &nodes))
-            .collect();
-        let mut planned: Vec<String> = fixes.iter().map(|p| p.cause.clone()).collect();
-        planned.dedup();
-        planned.extend(steps.iter().map(|p| p.step.id.clone()));
-        let all_held = !states.is_empty() && states.values().all(|v| v == "held");
-        let outcome = if all_held {
-            "done"
-        } else if planned.is_empty() && states.values().all(|v| v != "failed") {
-            // Nothing fails, but not everything could be observed (a deployment this run did
-            // not make has no kubespray output to read).
-            "held_as_observed"
-        } else if planned.is_empty() {
-            "stuck"
-        } else if !apply {
-            "planned"
-        } else if round > max {
-            "limit"
-        } else {
-            ""
-        };
         // `confirm` shows the plan; in a dry run it only shows it.
         let go = matches!(outcome, "" | "planned") && confirm(&fixes, &steps)?;
         if !outcome.is_empty() || !go {
@@ -488,8 +469,10 @@ pub async fn rounds(
         if !fixes.is_empty() {
             let out = apply_and_verify(sc, source, journal, &fixes, s).await?;
             fixed.extend(fixes.iter().map(|p| p.cause.clone()));
+            // A verification taken before a rollback no longer shows the hosts: collect again.
+            let rolled_back = out.applied.iter().any(|(_, _, v)| v.starts_with("roll"));
             fixes_out.extend(out.applied);
-            carried = out.after;
+            carried = out.after.filter(|_| !rolled_back);
         }
         let runner = crate::step::StepRunner {
             opts: &s.opts,
@@ -504,6 +487,82 @@ pub async fn rounds(
             carried = None;
         }
     }
+}
+
+/// A round's reading of one collection: end states, what is left to do, how the round ends.
+struct Assessed {
+    ends: Vec<serde_json::Value>,
+    states: std::collections::BTreeMap<String, String>,
+    causes: Vec<String>,
+    fixes: Vec<Planned>,
+    steps: Vec<crate::step::PlannedStep>,
+    nodes: Vec<String>,
+    planned: Vec<String>,
+    /// "" when the round goes on to apply its plan.
+    outcome: &'static str,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn assess(
+    sc: &Scenario,
+    journal: &Journal,
+    d: &Diagnosis,
+    fixed: &[String],
+    done_steps: &[String],
+    apply: bool,
+    round: u32,
+    max: u32,
+) -> Result<Assessed> {
+    let ends = diagnose::end_states(sc, d);
+    let states: std::collections::BTreeMap<String, String> = ends
+        .iter()
+        .map(|e| {
+            (
+                e["id"].as_str().unwrap_or("").to_string(),
+                e["state"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let causes: Vec<String> = d.causes.iter().map(|c| c.id.clone()).collect();
+    let fixes: Vec<Planned> = plan(sc, d)
+        .into_iter()
+        .filter(|p| !fixed.contains(&p.cause))
+        .collect();
+    let entries = journal.read_all()?;
+    let nodes = crate::step::nodes(&entries);
+    let steps: Vec<crate::step::PlannedStep> = crate::step::eligible(sc, d, done_steps)
+        .into_iter()
+        .map(|t| crate::step::plan(sc, t, d, &nodes))
+        .collect();
+    let mut planned: Vec<String> = fixes.iter().map(|p| p.cause.clone()).collect();
+    planned.dedup();
+    planned.extend(steps.iter().map(|p| p.step.id.clone()));
+    let all_held = !states.is_empty() && states.values().all(|v| v == "held");
+    let outcome = if all_held {
+        "done"
+    } else if planned.is_empty() && states.values().all(|v| v != "failed") {
+        // Nothing fails, but not everything could be observed (a deployment this run did
+        // not make has no kubespray output to read).
+        "held_as_observed"
+    } else if planned.is_empty() {
+        "stuck"
+    } else if !apply {
+        "planned"
+    } else if round > max {
+        "limit"
+    } else {
+        ""
+    };
+    Ok(Assessed {
+        ends,
+        states,
+        causes,
+        fixes,
+        steps,
+        nodes,
+        planned,
+        outcome,
+    })
 }
 
 /// The round's plan, as `planned` fix and step records.

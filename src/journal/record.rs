@@ -139,7 +139,7 @@ pub struct RoundRecord {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct FixRecord {
     pub cause: String,
-    /// sysctl, nft or sg_rule
+    /// sysctl, nft, sg_rule, calico_patch, port_allowed_address, subnet_dns or dhcp_renew
     pub fix_kind: String,
     /// What is changed, where: "server01 net.ipv4.ip_forward", "security group master".
     pub target: String,
