@@ -1,5 +1,8 @@
 //! Bounded capture of a command's output: the first and last `cap / 2` bytes are kept, the
 //! middle is counted and dropped, so memory stays bounded whatever the command prints.
+//!
+//! What it cannot keep: the middle of a large output. The record says how many bytes went by
+//! unkept, so a reader knows that something is missing and how much.
 
 use crate::journal::redact::Redactor;
 use crate::journal::Stream;

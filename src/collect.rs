@@ -1,5 +1,8 @@
 //! Collection: run a scenario's probes on its hosts over SSH, in parallel across hosts, and
 //! append every command's evidence to the journal as it completes.
+//!
+//! What it cannot prove: that the hosts were in one state at one instant. Probes run in parallel,
+//! and each record carries its own start and end time.
 
 use crate::journal::redact::Redactor;
 use crate::journal::{Body, Evidence, Journal, ScenarioRecord};

@@ -1,6 +1,10 @@
 //! Diagnosis: observations parsed from the journal's evidence, and the scenario's causes claimed
 //! only where every condition holds in them. A pure function of the journal: the same journal
 //! gives the same diagnosis, whenever and wherever it is made.
+//!
+//! What it cannot do: name a cause the scenario does not describe (failing evidence that no
+//! claimed cause explains is listed as unexplained), or judge a condition without evidence for it
+//! (no usable observation leaves it unknown, and an unknown condition claims nothing).
 
 use crate::journal::{Body, Entry, Evidence, Outcome};
 use crate::probe::parse;

@@ -1,6 +1,9 @@
 //! Typed fixes: each has a preview (the exact commands), an apply that is idempotent (an
 //! equivalent change already in place is reused), a check right after, an inverse for rollback,
 //! and its security delta. Every command is evidence in the journal.
+//!
+//! What it cannot prove: that nothing else changed the same thing at the same time. An undo
+//! restores what its fix changed, not what others changed meanwhile.
 
 use crate::journal::redact::Redactor;
 use crate::journal::{Body, Evidence, FixRecord, Journal};

@@ -4,6 +4,12 @@
 //! every end state of the task holds or a round finds nothing new to do. A fault hidden by another
 //! appears in a later round. The task's rules are checked before and after. Every round is a
 //! record in the journal.
+//!
+//! A run never ends on the verification collection that first shows a fix's symptoms gone (a
+//! daemon may still be settling): when that collection shows nothing more to do, a fresh one is
+//! judged. What it cannot prove: that a fix, and not another hand on the hosts between two
+//! collections, made the change it verifies; or that an end state still holds after the last
+//! collection. A fault the scenario does not know is reported unexplained and never fixed.
 
 use crate::diagnose::{self, Diagnosis};
 use crate::fix::{self, Planned, Runner};

@@ -1,6 +1,9 @@
 //! Scenarios: what the tool knows about an incident, as data (TOML; see scenarios/README.md).
 //! Loading checks every reference (probe ids, parsers, operators) and reports errors as
 //! `file:line:column` with a hint.
+//!
+//! What it cannot check: that what a scenario knows is right; only that it is well-formed and
+//! that everything it names exists.
 
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,7 @@
 //! Probes: typed observations parsed from the raw evidence of commands.
+//!
+//! What it cannot do: read a format it has no parser for. Output a parser cannot read is an
+//! observation with the parser's reason, never a guess.
 
 pub mod ippool;
 pub mod nft;

@@ -1,5 +1,8 @@
 //! The report: built from the journal alone, rendered to Markdown (tera templates), then from
 //! that Markdown to HTML (pulldown-cmark) and PDF (Typst).
+//!
+//! What it cannot show: anything the journal does not hold. It is as trustworthy as the
+//! journal's chain, which is verified before anything is rendered.
 
 pub mod answer;
 pub mod figures;

@@ -1,5 +1,8 @@
 //! Local commands: run an argument vector, stream its output to the terminal as it comes, keep
 //! a bounded copy for the journal.
+//!
+//! What it cannot capture: what a command writes to its terminal directly (`/dev/tty`) rather
+//! than to its standard output and error.
 
 use crate::capture::Capture;
 use crate::journal::redact::Redactor;

@@ -1,5 +1,8 @@
 //! SSH: one connection per host, reused for every command (channels in parallel), reached the
 //! way the operator reaches it (their ssh_config, ProxyJump chains, known_hosts).
+//!
+//! What it cannot prove: who is behind a host. A host is trusted by its key in known_hosts, as
+//! OpenSSH trusts it, and that key's fingerprint is in every record made there.
 
 use super::known_hosts::{self, Verdict};
 use super::signal_name;
