@@ -577,6 +577,14 @@ pub fn run_local(journal: &Journal, red: &Redactor, cap: usize, host: String) ->
     unsafe {
         use std::os::unix::process::CommandExt;
         cmd.pre_exec(move || {
+            // A terminal gives its shell the default signals, whatever it inherited: started
+            // from a script's background job (SIGINT and SIGQUIT ignored), every command would
+            // otherwise ignore Ctrl-C. Handlers are reset by exec; ignored signals are not.
+            for sig in 1..32 {
+                if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                    libc::signal(sig, libc::SIG_DFL);
+                }
+            }
             if libc::setsid() < 0 || libc::ioctl(s, libc::TIOCSCTTY, 0) < 0 {
                 return Err(std::io::Error::last_os_error());
             }

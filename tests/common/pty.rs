@@ -104,34 +104,20 @@ impl Term {
 
     /// Wait until `needle` shows after the last match; the text up to and with it.
     pub fn expect(&mut self, needle: &str) -> String {
-        match self.expect_within(needle, Duration::from_secs(30)) {
-            Some(text) => text,
-            None => panic!(
-                "{needle:?} did not show; the screen got:\n{}",
-                String::from_utf8_lossy(&self.seen[self.pos..])
-            ),
-        }
-    }
-
-    /// Like `expect`, but None when `needle` has not shown within `wait`.
-    pub fn expect_within(&mut self, needle: &str, wait: Duration) -> Option<String> {
         let t0 = Instant::now();
         loop {
             if let Some(i) = find(&self.seen[self.pos..], needle.as_bytes()) {
                 let end = self.pos + i + needle.len();
                 let text = String::from_utf8_lossy(&self.seen[self.pos..end]).into_owned();
                 self.pos = end;
-                return Some(text);
+                return text;
             }
             let open = self.pump(Duration::from_millis(100));
             assert!(
-                open,
-                "the program ended before {needle:?} showed; the screen got:\n{}",
+                open && t0.elapsed() < Duration::from_secs(30),
+                "{needle:?} did not show; the screen got:\n{}",
                 String::from_utf8_lossy(&self.seen[self.pos..])
             );
-            if t0.elapsed() >= wait {
-                return None;
-            }
         }
     }
 
