@@ -476,7 +476,10 @@ pub async fn rounds(
             let out = apply_and_verify(sc, source, journal, &fixes, s).await?;
             fixed.extend(fixes.iter().map(|p| p.cause.clone()));
             // A verification taken before a rollback no longer shows the hosts: collect again.
-            let rolled_back = out.applied.iter().any(|(_, _, v)| v.starts_with("roll"));
+            let rolled_back = out
+                .applied
+                .iter()
+                .any(|(_, _, v)| matches!(v.as_str(), "rolled_back" | "rollback_failed"));
             fixes_out.extend(out.applied);
             carried = out.after.filter(|_| !rolled_back);
         }

@@ -1112,7 +1112,8 @@ fn a_tunnel_mtu_behind_blocked_bgp_is_found_once_bgp_is_up() {
     // passing one (taken, maybe, before BIRD had put the learned routes in place).
     assert_eq!(
         verified_causes(&recs),
-        vec!["sg-bgp-blocked", "sg-bgp-blocked", "mtu-mismatch"]
+        vec!["sg-bgp-blocked", "sg-bgp-blocked", "mtu-mismatch"],
+        "{out}"
     );
     assert!(last_diagnosis(&recs)["causes"]
         .as_array()

@@ -88,8 +88,14 @@ fn verify(dir: &Path) {
     assert!(o.status.success(), "{}", stderr(&o));
 }
 
-/// Type Ctrl-C to the running `sleep 30` job and wait for `prompt`.
+/// A job that says it runs, then runs for 30 s as itself (its output, not the echo of the line
+/// typed, shows that it runs).
+const JOB: &str = "sh -c 'echo st$((1+1))rt; exec sleep 30'";
+
+/// Run `JOB`, type Ctrl-C once its own output shows, and wait for `prompt`.
 fn interrupt(t: &mut Term, prompt: &str) {
+    t.send(&format!("{JOB}\r"));
+    t.expect("st2rt");
     std::thread::sleep(std::time::Duration::from_millis(100));
     t.send("\x03");
     t.expect(prompt);
@@ -108,11 +114,8 @@ fn bash_each_command_is_a_record_and_input_never_is() {
     t.expect("pm$ ");
     t.send("#note: the mirror answers; the VMs do not\r");
     t.expect("pm$ ");
-    // Ctrl-C once the command runs: the foreground job's own output says so (not the echo of
-    // the line typed), whatever the machine's load. The tool was started with SIGINT ignored
-    // (see `shell`): the job still gets it.
-    t.send("sh -c 'echo st$((1+1))rt; exec sleep 30'\r");
-    t.expect("st2rt");
+    // Ctrl-C once the job runs, whatever the machine's load. The tool was started with SIGINT
+    // ignored (see `shell`): the job still gets it.
     interrupt(&mut t, "pm$ ");
     // A password typed with echo off.
     // The prompt is not the text typed: what is waited for is the prompt itself, shown once
@@ -160,14 +163,7 @@ fn bash_each_command_is_a_record_and_input_never_is() {
         .contains("No such file or directory"));
     let note = recs.iter().find(|r| r["kind"] == "note").expect("a note");
     assert_eq!(note["text"], "the mirror answers; the VMs do not");
-    assert_eq!(
-        code(by_command(
-            &recs,
-            "sh -c 'echo st$((1+1))rt; exec sleep 30'"
-        )),
-        130,
-        "Ctrl-C: 128+SIGINT"
-    );
+    assert_eq!(code(by_command(&recs, JOB)), 130, "Ctrl-C: 128+SIGINT");
     let read = by_command(
         &recs,
         "read -s -p \"$(echo Pass)word: \" pw; echo; echo got ${#pw}",
@@ -442,8 +438,6 @@ fn over_ssh_the_host_login_shell_is_recorded() {
     t.expect("# ");
     t.send("#note: on the host\r");
     t.expect("# ");
-    t.send("sh -c 'echo st$((1+1))rt; exec sleep 30'\r");
-    t.expect("st2rt");
     interrupt(&mut t, "# ");
     t.send("read -s -p \"$(echo Pass)word: \" pw; echo got ${#pw}\r");
     t.expect("Password: ");
@@ -463,14 +457,7 @@ fn over_ssh_the_host_login_shell_is_recorded() {
     assert_eq!(r["address"], format!("127.0.0.1:{}", a.port));
     assert!(r["host_key"].as_str().unwrap().starts_with("SHA256:"));
     assert_eq!(code(by_command(&recs, "cd /etc && false")), 1);
-    assert_eq!(
-        code(by_command(
-            &recs,
-            "sh -c 'echo st$((1+1))rt; exec sleep 30'"
-        )),
-        130,
-        "Ctrl-C over SSH"
-    );
+    assert_eq!(code(by_command(&recs, JOB)), 130, "Ctrl-C over SSH");
     assert!(
         !std::fs::read_to_string(dir.join("j.jsonl"))
             .unwrap()
