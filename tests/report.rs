@@ -124,6 +124,7 @@ fn fixed_journal(path: &Path) -> Journal {
         host: "server01".into(),
         address: None,
         host_key: None,
+        user: None,
         command: "sysctl net.ipv4.ip_forward".into(),
         cwd: None,
         session: None,
@@ -140,6 +141,7 @@ fn fixed_journal(path: &Path) -> Journal {
         .unwrap();
     let note = Note {
         text: "ip_forward が 0。\nVM の通信は server01 で止まる。".into(),
+        ..Default::default()
     };
     j.append("2026-11-26T09:00:02.000+09:00", &Body::Note(note))
         .unwrap();
@@ -147,6 +149,7 @@ fn fixed_journal(path: &Path) -> Journal {
         host: "node1".into(),
         address: Some("192.168.222.222".into()),
         host_key: None,
+        user: None,
         command: "apt-get update".into(),
         cwd: None,
         session: None,

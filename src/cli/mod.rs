@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+mod answer;
 mod collect;
 mod demo;
 mod diagnose;
@@ -248,12 +249,25 @@ enum Command {
         #[command(flatten)]
         passwords: PassArgs,
     },
-    /// Append a note to the journal.
+    /// Append a note to the journal; with --as, a note with a role in the answer and the
+    /// post-mortem
+    ///
+    /// Roles: trouble (what was wrong), finding (what a check showed), cause, fix (what was
+    /// changed and why it works), verify (what shows it fixed), impact, detection, action (a
+    /// follow-up), lesson. --about ties the note to an evidence record: `--about 12` or, to name
+    /// the output lines an answer quotes, `--about 12:3-5`. `--as fix --about N` makes record N
+    /// a change, `--as finding --about N` a check, whatever the command looks like.
     Note {
         #[command(flatten)]
         journal: JournalArg,
         #[command(flatten)]
         secrets: SecretArgs,
+        /// The note's role: trouble, finding, cause, fix, verify, impact, detection, action, lesson
+        #[arg(long = "as", value_name = "ROLE", value_parser = crate::journal::role_of)]
+        role: Option<String>,
+        /// The evidence record the note is about: SEQ, or SEQ:LINES (12:3-5) for lines to quote
+        #[arg(long, value_name = "SEQ[:LINES]", value_parser = crate::journal::About::parse)]
+        about: Option<crate::journal::About>,
         /// The note (several words are joined with spaces)
         #[arg(required = true)]
         text: Vec<String>,
@@ -287,8 +301,17 @@ enum Command {
         /// The team an answer's greeting names (default: the journal's title)
         #[arg(long)]
         team: Option<String>,
+        /// Exit 3 when the answer lacks what a judge looks for (no cause note, a change with no
+        /// check after it, a written file never shown, ...), as printed on stderr
+        #[arg(long)]
+        strict: bool,
         #[command(flatten)]
         secrets: SecretArgs,
+    },
+    /// Answers: check a (hand-edited) answer against the journal it was written from
+    Answer {
+        #[command(subcommand)]
+        command: AnswerCommand,
     },
     /// Run every probe of a scenario on its hosts over SSH and append the evidence.
     Collect {
@@ -457,6 +480,22 @@ impl TargetArgs {
 }
 
 #[derive(Subcommand)]
+enum AnswerCommand {
+    /// Check that every command line in the answer's `shellsession` blocks was recorded on the
+    /// host (and as the user) its prompt names, in the answer's order within each section, and
+    /// that every output line shown under a command is a line of that command's record. Exits
+    /// non-zero naming each line not found, as FILE:LINE
+    Check {
+        /// The answer (Markdown)
+        answer: PathBuf,
+        #[command(flatten)]
+        journal: JournalArg,
+        #[command(flatten)]
+        secrets: SecretArgs,
+    },
+}
+
+#[derive(Subcommand)]
 enum ScenarioCommand {
     /// The built-in scenarios
     List,
@@ -585,6 +624,7 @@ fn run(cli: Cli) -> Result<i32> {
         c @ Command::Note { .. } => note::run(c),
         c @ Command::Shell { .. } => shell::run(c),
         c @ Command::Report { .. } => report_cmd::run(c),
+        c @ Command::Answer { .. } => answer::run(c),
         c @ Command::Lab { .. } => lab::run(c),
         c @ Command::Scenario { .. } => scenario::run(c),
         c @ Command::Collect { .. } => collect::run(c),

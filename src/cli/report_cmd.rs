@@ -10,6 +10,7 @@ pub(super) fn run(c: Command) -> Result<i32> {
         out,
         style,
         team,
+        strict,
         secrets,
     } = c
     else {
@@ -42,5 +43,13 @@ pub(super) fn run(c: Command) -> Result<i32> {
         });
     }
     let written = report::write(&Journal::new(&journals[0]), &opts, &redactor)?;
-    Ok(if print_written(&written) { 0 } else { 3 })
+    for w in &written.warnings {
+        eprintln!("postmortem: warning: {w}");
+    }
+    let pdf = print_written(&written);
+    Ok(if !pdf || (strict && !written.warnings.is_empty()) {
+        3
+    } else {
+        0
+    })
 }

@@ -240,6 +240,15 @@ impl RunMeta {
     }
 }
 
+/// The name of this process's user: $USER, $LOGNAME, else from its uid and /etc/passwd.
+pub fn current_user() -> Option<String> {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .ok()
+        .filter(|u| !u.is_empty())
+        .or_else(user_from_uid)
+}
+
 /// The name of this process's user, from its uid and /etc/passwd.
 fn user_from_uid() -> Option<String> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -268,6 +277,9 @@ pub struct Evidence {
     /// The host key fingerprint that was verified, when the command ran over SSH.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_key: Option<String>,
+    /// The user it ran as, when known (an answer's prompt names it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
     /// The command as run (shell-quoted when it was an argument vector), redacted.
     pub command: String,
     /// The working directory it ran in, when known (a recorded shell's commands).
@@ -350,7 +362,88 @@ pub struct Stream {
 }
 
 /// Something a person wrote down during the work.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Note {
     pub text: String,
+    /// What the note is in an answer or a post-mortem (`trouble`, `cause`, `fix`, ...: see
+    /// [`ROLES`]); none for a plain note.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// The evidence record the note is about, and the lines of its output it quotes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub about: Option<About>,
+}
+
+/// The roles a note can have, in the order an answer tells them.
+pub const ROLES: &[&str] = &[
+    "trouble",
+    "finding",
+    "cause",
+    "fix",
+    "verify",
+    "impact",
+    "detection",
+    "action",
+    "lesson",
+];
+
+/// A record a note is about: its seq and, optionally, lines of its output (1-based, inclusive,
+/// counted over stdout then stderr as kept).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct About {
+    pub seq: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lines: Option<(usize, usize)>,
+}
+
+impl About {
+    /// Parse `SEQ` or `SEQ:LINE` or `SEQ:FIRST-LAST`.
+    pub fn parse(s: &str) -> Result<About, String> {
+        let bad = || format!("--about {s:?}: expected SEQ, SEQ:LINE or SEQ:FIRST-LAST (12, 12:3, 12:3-5)");
+        let (seq, lines) = match s.split_once(':') {
+            Some((a, b)) => (a, Some(b)),
+            None => (s, None),
+        };
+        let seq = seq.trim().trim_start_matches('#').parse().map_err(|_| bad())?;
+        let lines = match lines {
+            None => None,
+            Some(l) => {
+                let (a, b) = l.split_once('-').unwrap_or((l, l));
+                let (a, b): (usize, usize) = (
+                    a.trim().parse().map_err(|_| bad())?,
+                    b.trim().parse().map_err(|_| bad())?,
+                );
+                if a == 0 || b < a {
+                    return Err(bad());
+                }
+                Some((a, b))
+            }
+        };
+        Ok(About { seq, lines })
+    }
+}
+
+/// A note's role as typed (`cause`, `Cause`), checked against [`ROLES`].
+pub fn role_of(s: &str) -> Result<String, String> {
+    let r = s.trim().to_ascii_lowercase();
+    if ROLES.contains(&r.as_str()) {
+        Ok(r)
+    } else {
+        Err(format!(
+            "no note role {s:?}: the roles are {}",
+            ROLES.join(", ")
+        ))
+    }
+}
+
+impl Evidence {
+    /// The lines of its output as kept (stdout, then stderr), the way `--about SEQ:LINES`
+    /// counts them.
+    pub fn output_lines(&self) -> Vec<&str> {
+        self.stdout
+            .text
+            .lines()
+            .chain(self.stderr.text.lines())
+            .collect()
+    }
 }

@@ -14,6 +14,7 @@
 //! What it cannot show: anything the journal does not hold. A phase whose cause was never
 //! claimed, or whose fix was never applied, gets an answer that says so, not an invented one.
 
+use super::md::{Doc, In};
 use super::Lang;
 use crate::journal::redact::Redactor;
 use crate::journal::{Body, Entry, Evidence};
@@ -31,165 +32,6 @@ pub struct Answer {
     pub commands: Vec<(String, String, String)>,
     /// Every quoted output line, with the record it comes from.
     pub quotes: Vec<(u64, String)>,
-}
-
-/// Escape what the score server's renderer would otherwise change, and nothing else.
-pub fn esc(s: &str) -> String {
-    esc_at(s, true)
-}
-
-/// As `esc`, for text that does not start a line (inside emphasis, after other text).
-fn esc_at(s: &str, mut line_start: bool) -> String {
-    let mut out = String::with_capacity(s.len());
-    let chars: Vec<char> = s.chars().collect();
-    for (i, &c) in chars.iter().enumerate() {
-        let prev = if i > 0 { chars[i - 1] } else { ' ' };
-        let next = chars.get(i + 1).copied().unwrap_or(' ');
-        let needs = match c {
-            '\\' | '`' | '*' | '<' | '>' | '$' | '|' | '~' => true,
-            // Brackets make a link only before a destination or a label, or as a definition at
-            // a line's start; [vm名] alone is text.
-            '[' => line_start,
-            ']' => matches!(next, '(' | '[' | ':'),
-            // Intraword underscores are plain text in GFM (ip_forward); at a word's edge they
-            // can open or close emphasis.
-            '_' => !(prev.is_alphanumeric() && next.is_alphanumeric()),
-            '#' | '+' | '-' | '=' if line_start => true,
-            '!' => next == '[',
-            '&' => next.is_alphanumeric() || next == '#',
-            _ => false,
-        };
-        // "1. " at a line's start would become a list.
-        if line_start && c.is_ascii_digit() {
-            let rest: String = chars[i..]
-                .iter()
-                .take_while(|c| c.is_ascii_digit())
-                .collect();
-            let after = chars.get(i + rest.len()).copied();
-            if matches!(after, Some('.') | Some(')')) {
-                out.push_str(&rest);
-                out.push('\\');
-                // The digits are pushed; skip them below by marking.
-                let skip = rest.len();
-                let tail: String = chars[i + skip..].iter().collect();
-                out.push_str(&esc_at(&tail, false));
-                return out;
-            }
-        }
-        if needs {
-            out.push('\\');
-        }
-        out.push(c);
-        line_start = c == '\n' || (line_start && c == ' ');
-    }
-    out
-}
-
-/// A code span holding `s` literally.
-pub fn code(s: &str) -> String {
-    let longest = s.split(|c| c != '`').map(str::len).max().unwrap_or(0);
-    let fence = "`".repeat(longest + 1);
-    let pad = s.starts_with('`') || s.ends_with('`') || (s.starts_with(' ') && s.ends_with(' '));
-    if pad {
-        format!("{fence} {s} {fence}")
-    } else {
-        format!("{fence}{s}{fence}")
-    }
-}
-
-/// Inline content: text, code, or bold text.
-enum In<'a> {
-    T(&'a str),
-    C(&'a str),
-    B(&'a str),
-}
-
-/// A document built as Markdown and as the text a reader sees, side by side.
-#[derive(Default)]
-struct Doc {
-    md: String,
-    text: String,
-}
-
-impl Doc {
-    fn line(&mut self, parts: &[In]) -> &mut Self {
-        for p in parts {
-            match p {
-                In::T(s) => {
-                    self.md.push_str(&esc(s));
-                    self.text.push_str(s);
-                }
-                In::C(s) => {
-                    self.md.push_str(&code(s));
-                    self.text.push_str(s);
-                }
-                In::B(s) => {
-                    self.md.push_str(&format!("**{}**", esc_at(s, false)));
-                    self.text.push_str(s);
-                }
-            }
-        }
-        self.md.push('\n');
-        self.text.push('\n');
-        self
-    }
-    fn para(&mut self, parts: &[In]) -> &mut Self {
-        self.line(parts);
-        self.md.push('\n');
-        self
-    }
-    fn h1(&mut self, title: &str) -> &mut Self {
-        self.md.push_str(&format!("# {}\n\n", esc(title)));
-        self.text.push_str(title);
-        self.text.push('\n');
-        self
-    }
-    fn item(&mut self, parts: &[In]) -> &mut Self {
-        self.md.push_str("- ");
-        self.line(parts)
-    }
-    fn end_list(&mut self) -> &mut Self {
-        self.md.push('\n');
-        self
-    }
-    /// A fenced block (its fence longer than any backtick run inside).
-    fn block(&mut self, lang: &str, lines: &[String]) -> &mut Self {
-        let longest = lines
-            .iter()
-            .flat_map(|l| l.split(|c| c != '`').map(str::len))
-            .max()
-            .unwrap_or(0);
-        let fence = "`".repeat((longest + 1).max(3));
-        self.md.push_str(&format!("{fence}{lang}\n"));
-        for l in lines {
-            self.md.push_str(l);
-            self.md.push('\n');
-            self.text.push_str(l);
-            self.text.push('\n');
-        }
-        self.md.push_str(&format!("{fence}\n\n"));
-        self
-    }
-    fn table(&mut self, head: &[&str], rows: &[Vec<String>]) -> &mut Self {
-        let cell = |s: &str| esc(s).replace('\n', " ");
-        self.md.push_str(&format!(
-            "| {} |\n|{}\n",
-            head.iter().map(|h| cell(h)).collect::<Vec<_>>().join(" | "),
-            " --- |".repeat(head.len())
-        ));
-        self.text.push_str(&head.join(" "));
-        self.text.push('\n');
-        for r in rows {
-            self.md.push_str(&format!(
-                "| {} |\n",
-                r.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | ")
-            ));
-            self.text.push_str(&r.join(" "));
-            self.text.push('\n');
-        }
-        self.md.push('\n');
-        self
-    }
 }
 
 /// The fixed words of an answer, per language.
@@ -965,6 +807,7 @@ pub fn solution_commands(md: &str) -> Vec<(String, String, String)> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::md::{code, esc};
     use super::*;
 
     #[test]

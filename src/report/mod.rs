@@ -5,6 +5,12 @@
 //! journal's chain, which is verified before anything is rendered.
 
 pub mod answer;
+pub mod check;
+pub mod classify;
+pub mod md;
+pub mod model;
+pub mod roles;
+pub mod written;
 pub mod figures;
 pub mod html;
 pub mod team;
@@ -1051,6 +1057,38 @@ pub struct Written {
     pub files: Vec<PathBuf>,
     /// PDFs that could not be made because typst is not installed.
     pub pdf_skipped: bool,
+    /// What a judge would miss in an answer written from the responder's roles (in English).
+    pub warnings: Vec<String>,
+}
+
+/// The team an answer's greeting names: the one given, else the journal's title, else ◯◯.
+fn team_of(entries: &[Entry], team: Option<&str>, red: &Redactor) -> String {
+    team.map(str::to_string)
+        .or_else(|| {
+            entries.iter().find_map(|e| match &e.body {
+                Body::Run(m) => m.title.clone(),
+                _ => None,
+            })
+        })
+        .map(|t| red.redact(&t).0)
+        .unwrap_or_else(|| "◯◯".into())
+}
+
+/// The answer model of a journal the scenario does not know, filled from the responder's
+/// commands and role notes.
+pub fn responder_answer(
+    entries: &[Entry],
+    lang: Lang,
+    team: Option<&str>,
+    red: &Redactor,
+) -> model::Answer {
+    let title = title(entries, lang, red);
+    roles::fill(
+        &roles::recs(entries),
+        &title,
+        &team_of(entries, team, red),
+        red,
+    )
 }
 
 /// Write a file atomically: to a temporary name beside it, then rename.
@@ -1115,16 +1153,7 @@ pub fn answers_of(
         return Vec::new();
     };
     let last = last_diagnosis(entries);
-    let team = team
-        .map(str::to_string)
-        .or_else(|| {
-            entries.iter().find_map(|e| match &e.body {
-                Body::Run(m) => m.title.clone(),
-                _ => None,
-            })
-        })
-        .map(|t| red.redact(&t).0)
-        .unwrap_or_else(|| "◯◯".into());
+    let team = team_of(entries, team, red);
     let ev_name = format!("evidence.{}.md", lang.code());
     answer::answers(
         entries,
@@ -1219,13 +1248,20 @@ pub fn write(journal: &Journal, opts: &Options, red: &Redactor) -> Result<Writte
         write_atomic(&p, svg.as_bytes())?;
         written.files.push(p);
     }
-    let answers = opts.style == Style::Answer && scenario_of(&entries).is_some();
+    let scenario = scenario_of(&entries).is_some();
+    let answers = opts.style == Style::Answer && scenario;
     for &lang in &opts.langs {
         let code = lang.code();
         // One context per language serves the report and the evidence of the answers.
         let ctx = context(&entries, journal.path(), lang, red)?;
-        let md = render_template(template_of(opts.style), &ctx)?;
         let title = title(&entries, lang, red);
+        // A journal no scenario knows: its answer and post-mortem come from the responder's
+        // commands and role notes.
+        let mut own = (!scenario).then(|| responder_answer(&entries, lang, opts.team.as_deref(), red));
+        let md = match (&own, opts.style) {
+            (Some(a), Style::Postmortem) => written::postmortem(a, lang),
+            _ => render_template(template_of(opts.style), &ctx)?,
+        };
         let base = opts.out.join(format!("report.{code}"));
         emit(
             &base,
@@ -1239,6 +1275,30 @@ pub fn write(journal: &Journal, opts: &Options, red: &Redactor) -> Result<Writte
             timestamp,
             &mut written,
         )?;
+        if let (Some(a), Style::Answer) = (own.as_mut(), opts.style) {
+            let (amd, _) = written::answer(a, lang);
+            let shown = format!("{amd}\n{}", written::warnings(a, lang));
+            emit(
+                &opts.out.join(format!("answer.{code}")),
+                &amd,
+                &shown,
+                Some(&amd),
+                lang,
+                &title,
+                opts,
+                &[],
+                timestamp,
+                &mut written,
+            )?;
+        }
+        if let Some(a) = &own {
+            for w in &a.warnings {
+                let w = w.text(Lang::En);
+                if !written.warnings.contains(&w) {
+                    written.warnings.push(w);
+                }
+            }
+        }
         if !answers {
             continue;
         }

@@ -76,6 +76,26 @@ pub struct Place {
     pub host: String,
     pub address: Option<String>,
     pub host_key: Option<String>,
+    /// The user the shell runs as.
+    pub user: Option<String>,
+}
+
+/// A note typed as a comment line: `#note: TEXT` (a plain note) or `#ROLE: TEXT` with a note
+/// role (`#cause: ...`). Returns the role and the text.
+pub fn note_line(line: &str) -> Option<(Option<String>, &str)> {
+    let rest = line.trim_start().strip_prefix('#')?;
+    let (word, text) = rest.split_once(':')?;
+    let word = word.trim();
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    if word == "note" {
+        return Some((None, text));
+    }
+    crate::journal::ROLES
+        .contains(&word)
+        .then(|| (Some(word.to_string()), text))
 }
 
 /// Turns the marks and output of one session into journal records.
@@ -200,9 +220,13 @@ impl<'a> Recorder<'a> {
             Mark::Line(line) => match self.running.as_mut() {
                 Some(r) if self.phase == Phase::Running => r.line = Some(line),
                 _ => {
-                    if let Some(text) = line.trim_start().strip_prefix("#note:") {
-                        let text = self.red.redact(text.trim()).0;
-                        self.append(&Body::Note(Note { text }));
+                    if let Some((role, text)) = note_line(&line) {
+                        let text = self.red.redact(text).0;
+                        self.append(&Body::Note(Note {
+                            text,
+                            role,
+                            about: None,
+                        }));
                         self.notes += 1;
                     }
                 }
@@ -234,6 +258,7 @@ impl<'a> Recorder<'a> {
             host: self.place.host.clone(),
             address: self.place.address.clone(),
             host_key: self.place.host_key.clone(),
+            user: self.place.user.clone(),
             command: self.red.redact(&line).0,
             cwd: r.cwd,
             session: Some(self.session),
@@ -261,6 +286,7 @@ impl<'a> Recorder<'a> {
                 host: self.place.host.clone(),
                 address: self.place.address.clone(),
                 host_key: self.place.host_key.clone(),
+            user: self.place.user.clone(),
                 command: shell_path.to_string(),
                 cwd: self.cwd.clone(),
                 session: Some(self.session),
@@ -602,6 +628,7 @@ pub fn run_local(journal: &Journal, red: &Redactor, cap: usize, host: String) ->
         .build()?;
     let place = Place {
         host,
+        user: crate::journal::current_user(),
         ..Default::default()
     };
     let mut rec = Recorder::start(journal, red, place, cap, &term, size)?;
@@ -642,6 +669,7 @@ pub fn run_remote(
         host: alias.to_string(),
         address: Some(conn.address.clone()),
         host_key: Some(conn.fingerprint.clone()).filter(|k| !k.is_empty()),
+        user: Some(conn.user.clone()),
     };
     let mut rec = Recorder::start(journal, red, place, cap, &term, size)?;
     let raw = RawMode::enter();

@@ -65,6 +65,7 @@ impl LocalRun<'_> {
             host: self.host.clone(),
             address: None,
             host_key: None,
+            user: crate::journal::current_user(),
             command: command.clone(),
             cwd: None,
             session: None,

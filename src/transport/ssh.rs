@@ -140,6 +140,8 @@ pub struct Connection {
     /// `host:port` as connected to (through the jumps when there are any).
     pub address: String,
     pub fingerprint: String,
+    /// The user logged in as.
+    pub user: String,
 }
 
 fn client_config(hc: &HostConfig) -> Arc<client::Config> {
@@ -416,6 +418,7 @@ pub async fn connect(alias: &str, opts: &SshOptions) -> Result<Connection, Strin
         alias: alias.to_string(),
         address,
         fingerprint,
+        user: hc.user.clone(),
     })
 }
 
@@ -661,8 +664,11 @@ impl SshPool {
             _ => command,
         };
         let input = become_pw.as_ref().map(|p| format!("{p}\n"));
+        let mut user = None;
         let (outcome, out, err, address, host_key) = match self.get(alias).await {
             Ok(conn) => {
+                // Through sudo the command runs as root.
+                user = Some(if sudo { "root".to_string() } else { conn.user.clone() });
                 let r = conn
                     .exec_watched(
                         command,
@@ -714,6 +720,7 @@ impl SshPool {
             host: alias.to_string(),
             address,
             host_key: host_key.filter(|k| !k.is_empty()),
+            user,
             command: red.redact(command).0,
             cwd: None,
             session: None,
