@@ -56,7 +56,11 @@ pub(super) fn run(c: Command) -> Result<i32> {
             let (text, _) = redactor.redact(&text.join(" "));
             let entry = journal.append(
                 &crate::journal::now(),
-                &Body::Note(Note { text, role: role.clone(), about }),
+                &Body::Note(Note {
+                    text,
+                    role: role.clone(),
+                    about,
+                }),
             )?;
             eprintln!(
                 "postmortem: {}note #{} in {}",

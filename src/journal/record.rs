@@ -399,12 +399,18 @@ pub struct About {
 impl About {
     /// Parse `SEQ` or `SEQ:LINE` or `SEQ:FIRST-LAST`.
     pub fn parse(s: &str) -> Result<About, String> {
-        let bad = || format!("--about {s:?}: expected SEQ, SEQ:LINE or SEQ:FIRST-LAST (12, 12:3, 12:3-5)");
+        let bad = || {
+            format!("--about {s:?}: expected SEQ, SEQ:LINE or SEQ:FIRST-LAST (12, 12:3, 12:3-5)")
+        };
         let (seq, lines) = match s.split_once(':') {
             Some((a, b)) => (a, Some(b)),
             None => (s, None),
         };
-        let seq = seq.trim().trim_start_matches('#').parse().map_err(|_| bad())?;
+        let seq = seq
+            .trim()
+            .trim_start_matches('#')
+            .parse()
+            .map_err(|_| bad())?;
         let lines = match lines {
             None => None,
             Some(l) => {

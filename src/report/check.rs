@@ -1,7 +1,7 @@
 //! `answer check`: an answer, generated or edited by hand, read back against its journal. Every
 //! command line of its `shellsession` blocks must have been recorded on the host (and as the
-//! user, when the record names one) its prompt shows, in the answer's order within each h1
-//! section; every output line shown under it (or in a plain code block right after its block)
+//! user, when the record names one) its prompt shows, in the answer's order within each block;
+//! every output line shown under it (or in a plain code block right after its block)
 //! must be a line of that record's output, after redaction.
 //!
 //! What it cannot prove: that the prose is true, or that a command was run in the state the
@@ -43,6 +43,8 @@ pub fn prompt(line: &str) -> Option<(&str, &str, &str)> {
 struct Shown {
     /// The answer's line of the prompt.
     line: usize,
+    /// The line its block opened on.
+    block: usize,
     user: String,
     host: String,
     command: String,
@@ -58,6 +60,7 @@ fn read(md: &str) -> (Vec<Vec<Shown>>, bool) {
     // Blank lines since the last shellsession block ended (a plain block right after it is its
     // output).
     let mut after_session = false;
+    let mut block = 0usize;
     for (i, line) in md.lines().enumerate() {
         let n = i + 1;
         if let Some((f, shell)) = &fence {
@@ -71,6 +74,7 @@ fn read(md: &str) -> (Vec<Vec<Shown>>, bool) {
                 if let Some((user, host, cmd)) = prompt(line) {
                     cur.push(Shown {
                         line: n,
+                        block,
                         user: user.into(),
                         host: host.into(),
                         command: cmd.into(),
@@ -93,9 +97,13 @@ fn read(md: &str) -> (Vec<Vec<Shown>>, bool) {
             let shell = matches!(info, "shellsession" | "console" | "shell-session");
             any_session |= shell;
             // A plain block not right after a session is not output of anything we check.
+            if shell {
+                block = n;
+            }
             if !shell && !(after_session && info.is_empty()) {
                 sections.last_mut().unwrap().push(Shown {
                     line: n,
+                    block,
                     user: String::new(),
                     host: String::new(),
                     command: String::new(),
@@ -129,9 +137,7 @@ fn same_command(ev: &Evidence, red: &Redactor, cmd: &str) -> bool {
 pub fn check(md: &str, entries: &[Entry], red: &Redactor) -> Result<Vec<Problem>, String> {
     let (sections, any) = read(md);
     if !any {
-        return Err(
-            "it has no shellsession block, so it shows no command to check".to_string(),
-        );
+        return Err("it has no shellsession block, so it shows no command to check".to_string());
     }
     let evidence: Vec<(u64, &Evidence)> = entries
         .iter()
@@ -143,7 +149,14 @@ pub fn check(md: &str, entries: &[Entry], red: &Redactor) -> Result<Vec<Problem>
     let mut problems = Vec::new();
     for section in sections {
         let mut last = 0u64;
+        let mut block = 0usize;
         for s in section {
+            // Order holds within a block: the end state shows a later check's before after an
+            // earlier check's after.
+            if s.block != block {
+                block = s.block;
+                last = 0;
+            }
             let cands: Vec<(u64, &Evidence)> = evidence
                 .iter()
                 .filter(|(seq, ev)| {
@@ -174,7 +187,9 @@ pub fn check(md: &str, entries: &[Entry], red: &Redactor) -> Result<Vec<Problem>
             let lines_of = |ev: &Evidence| super::roles::lines_of(ev, red);
             let whole = cands.iter().find(|(_, ev)| {
                 let all = lines_of(ev);
-                s.out.iter().all(|(_, l)| all.iter().any(|a| a.trim_end() == l))
+                s.out
+                    .iter()
+                    .all(|(_, l)| all.iter().any(|a| a.trim_end() == l))
             });
             match whole {
                 Some((seq, _)) => last = *seq,

@@ -184,7 +184,9 @@ fn unwrap(words: &[String]) -> &[String] {
         }
         // sudo's options that take a value.
         let takes_value: &[&str] = match base {
-            "sudo" => &["-u", "-g", "-h", "-p", "-C", "-D", "-R", "-T", "-U", "-r", "-t"],
+            "sudo" => &[
+                "-u", "-g", "-h", "-p", "-C", "-D", "-R", "-T", "-U", "-r", "-t",
+            ],
             "env" => &["-u", "-C", "-S"],
             "nice" => &["-n"],
             "timeout" => &["-s", "-k"],
@@ -255,6 +257,18 @@ fn simple(words: &[String], kind: &mut Kind) {
     let Some(prog) = words.first() else { return };
     let base = prog.rsplit('/').next().unwrap_or(prog);
     let args = &words[1..];
+    // A shell's `-c` script is classified as the commands it holds.
+    if matches!(base, "sh" | "bash" | "dash" | "zsh" | "ksh") {
+        if let Some(i) = args.iter().position(|a| a == "-c") {
+            if let Some(script) = args.get(i + 1) {
+                let k = classify(script);
+                kind.change |= k.change;
+                kind.writes.extend(k.writes);
+                kind.cats.extend(k.cats);
+            }
+        }
+        return;
+    }
     if base == "cat" {
         let files: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
         kind.cats.extend(files.into_iter().cloned());
@@ -263,9 +277,8 @@ fn simple(words: &[String], kind: &mut Kind) {
     let Some(rule) = rules().get(base) else {
         return;
     };
-    let (flags, plain): (Vec<&String>, Vec<&String>) = args
-        .iter()
-        .partition(|a| a.starts_with('-') && a.len() > 1);
+    let (flags, plain): (Vec<&String>, Vec<&String>) =
+        args.iter().partition(|a| a.starts_with('-') && a.len() > 1);
     if rule
         .unless_flags
         .iter()
@@ -360,6 +373,7 @@ mod tests {
             "journalctl -u app 2>&1 | tail",
             "sed -n 1,5p /etc/hosts",
             "echo hi >&2",
+            "bash -c 'grep -n AllowUsers sshd_config'",
         ] {
             assert!(!is_change(c), "{c} is a check");
         }
@@ -387,6 +401,8 @@ mod tests {
             "ansible-playbook -i hosts cluster.yml",
             "A=1 B=2 rm -f /tmp/x",
             "nohup systemctl reload nginx",
+            "bash -c 'sed -i s/a/b/ sshd_config'",
+            "sudo sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward'",
         ] {
             assert!(is_change(c), "{c} is a change");
         }
@@ -403,7 +419,10 @@ mod tests {
             classify("echo 'a > b' > '/etc/my app.conf' 2>&1").writes,
             vec!["/etc/my app.conf"]
         );
-        assert_eq!(classify("sudo cp a.bak /etc/app/env").writes, vec!["/etc/app/env"]);
+        assert_eq!(
+            classify("sudo cp a.bak /etc/app/env").writes,
+            vec!["/etc/app/env"]
+        );
         assert_eq!(classify("sudo cat /etc/app/env").cats, vec!["/etc/app/env"]);
         assert!(classify("ls > /dev/null").writes.is_empty());
     }

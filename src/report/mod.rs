@@ -7,15 +7,15 @@
 pub mod answer;
 pub mod check;
 pub mod classify;
+pub mod figures;
+pub mod html;
 pub mod md;
 pub mod model;
 pub mod roles;
-pub mod written;
-pub mod figures;
-pub mod html;
 pub mod team;
 pub mod text;
 pub mod typst;
+pub mod written;
 
 use crate::journal::redact::Redactor;
 use crate::journal::{Body, Entry, Journal, Outcome, Stream};
@@ -1257,7 +1257,8 @@ pub fn write(journal: &Journal, opts: &Options, red: &Redactor) -> Result<Writte
         let title = title(&entries, lang, red);
         // A journal no scenario knows: its answer and post-mortem come from the responder's
         // commands and role notes.
-        let mut own = (!scenario).then(|| responder_answer(&entries, lang, opts.team.as_deref(), red));
+        let mut own =
+            (!scenario).then(|| responder_answer(&entries, lang, opts.team.as_deref(), red));
         let md = match (&own, opts.style) {
             (Some(a), Style::Postmortem) => written::postmortem(a, lang),
             _ => render_template(template_of(opts.style), &ctx)?,

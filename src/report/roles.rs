@@ -100,7 +100,11 @@ fn differing(a: &[String], b: &[String]) -> Vec<String> {
 }
 
 fn status_of(ev: &Evidence) -> Option<String> {
-    (!ev.outcome.is_success()).then(|| ev.outcome.describe())
+    match &ev.outcome {
+        crate::journal::Outcome::Exited { code: 0 } => None,
+        crate::journal::Outcome::Exited { code } => Some(code.to_string()),
+        other => Some(other.describe()),
+    }
 }
 
 struct Cmd<'a> {
@@ -192,7 +196,9 @@ pub fn fill(records: &[Rec], title: &str, team: &str, red: &Redactor) -> Answer 
             if c.change || pairs.iter().any(|&(b, _)| cmds[b].key == c.key) {
                 continue;
             }
-            let before = (0..f).rev().find(|&j| !cmds[j].change && cmds[j].key == c.key);
+            let before = (0..f)
+                .rev()
+                .find(|&j| !cmds[j].change && cmds[j].key == c.key);
             let after = (l + 1..cmds.len()).rev().find(|&j| cmds[j].key == c.key);
             if let (Some(b), Some(af)) = (before, after) {
                 pairs.push((b, af));
@@ -315,7 +321,9 @@ pub fn fill(records: &[Rec], title: &str, team: &str, red: &Redactor) -> Answer 
                         .iter()
                         .position(|c| c.rec.seq == ab.seq && c.rec.author == r.author),
                     None => pos_of(ri).checked_sub(1).and_then(|p| {
-                        (0..=p).rev().find(|&j| check_of.iter().any(|&(ci, _)| ci == j))
+                        (0..=p)
+                            .rev()
+                            .find(|&j| check_of.iter().any(|&(ci, _)| ci == j))
                     }),
                 };
                 let check = idx.and_then(|i| check_of.iter().find(|&&(ci, _)| ci == i));
@@ -354,7 +362,8 @@ pub fn fill(records: &[Rec], title: &str, team: &str, red: &Redactor) -> Answer 
                 .iter()
                 .position(|x| x.rec.seq == c.shown.seq && x.rec.author == c.shown.author)
                 .unwrap_or(0);
-            if i < f && c.telling && !pairs.iter().any(|&(b, _)| cmds[b].key == cmds[i].key) {
+            let failed = c.shown.status.is_some() || !c.findings.is_empty();
+            if i < f && failed && !pairs.iter().any(|&(b, _)| cmds[b].key == cmds[i].key) {
                 let w = Warning::NotVerified {
                     command: red.redact(&c.shown.command).0,
                     host: c.shown.host.clone(),

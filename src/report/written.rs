@@ -135,7 +135,10 @@ fn render(a: &Answer, lang: Lang) -> Doc {
         for c in &a.changes {
             items.push(&c.shown);
             for (_, cat) in &c.files {
-                if !items.iter().any(|s| s.seq == cat.seq && s.author == cat.author) {
+                if !items
+                    .iter()
+                    .any(|s| s.seq == cat.seq && s.author == cat.author)
+                {
                     items.push(cat);
                 }
             }
@@ -332,15 +335,25 @@ pub fn postmortem(a: &Answer, lang: Lang) -> String {
     part(&mut d, &a.causes, "cause", w.empty);
 
     d.h2(w.trigger);
-    match (a.trouble.first(), a.checks.iter().find(|c| c.shown.status.is_some())) {
+    match (
+        a.trouble.first(),
+        a.checks.iter().find(|c| c.shown.status.is_some()),
+    ) {
         (Some(t), _) => {
-            d.para(&[In::T(&format!("{}: ", super::show_time(&t.at))), In::T(&t.text)]);
+            d.para(&[
+                In::T(&format!("{}: ", super::show_time(&t.at))),
+                In::T(&t.text),
+            ]);
         }
         (None, Some(c)) => {
             d.para(&[
                 In::T(w.first_seen),
                 In::C(&c.shown.command),
-                In::T(&format!(" ({}, {})", c.shown.host, super::show_time(&c.shown.at))),
+                In::T(&format!(
+                    " ({}, {})",
+                    c.shown.host,
+                    super::show_time(&c.shown.at)
+                )),
             ]);
         }
         (None, None) => part(&mut d, &[], "trouble", w.empty),
@@ -395,26 +408,49 @@ pub fn postmortem(a: &Answer, lang: Lang) -> String {
     ];
     for (role, list) in said_rows {
         for s in list.iter() {
-            rows.push((s.at.clone(), vec![String::new(), format!("{role}: {}", s.text)]));
+            rows.push((
+                s.at.clone(),
+                vec![String::new(), format!("{role}: {}", s.text)],
+            ));
         }
     }
     for c in &a.checks {
         for f in &c.findings {
-            rows.push((f.at.clone(), vec![String::new(), format!("finding: {}", f.text)]));
+            rows.push((
+                f.at.clone(),
+                vec![String::new(), format!("finding: {}", f.text)],
+            ));
         }
         if c.telling {
-            let end = c.shown.status.as_deref().map(|s| format!(" ({s})")).unwrap_or_default();
-            rows.push((c.shown.at.clone(), vec![c.shown.host.clone(), format!("$ {}{end}", c.shown.command)]));
+            let end = c
+                .shown
+                .status
+                .as_deref()
+                .map(|s| format!(" ({s})"))
+                .unwrap_or_default();
+            rows.push((
+                c.shown.at.clone(),
+                vec![c.shown.host.clone(), format!("$ {}{end}", c.shown.command)],
+            ));
         }
     }
     for c in &a.changes {
-        rows.push((c.shown.at.clone(), vec![c.shown.host.clone(), format!("$ {}", c.shown.command)]));
+        rows.push((
+            c.shown.at.clone(),
+            vec![c.shown.host.clone(), format!("$ {}", c.shown.command)],
+        ));
         for s in &c.notes {
-            rows.push((s.at.clone(), vec![String::new(), format!("fix: {}", s.text)]));
+            rows.push((
+                s.at.clone(),
+                vec![String::new(), format!("fix: {}", s.text)],
+            ));
         }
     }
     for v in &a.verifications {
-        rows.push((v.after.at.clone(), vec![v.after.host.clone(), format!("$ {}", v.after.command)]));
+        rows.push((
+            v.after.at.clone(),
+            vec![v.after.host.clone(), format!("$ {}", v.after.command)],
+        ));
     }
     rows.sort_by(|x, y| x.0.cmp(&y.0));
     let rows: Vec<Vec<String>> = rows

@@ -286,7 +286,7 @@ impl<'a> Recorder<'a> {
                 host: self.place.host.clone(),
                 address: self.place.address.clone(),
                 host_key: self.place.host_key.clone(),
-            user: self.place.user.clone(),
+                user: self.place.user.clone(),
                 command: shell_path.to_string(),
                 cwd: self.cwd.clone(),
                 session: Some(self.session),

@@ -668,7 +668,11 @@ impl SshPool {
         let (outcome, out, err, address, host_key) = match self.get(alias).await {
             Ok(conn) => {
                 // Through sudo the command runs as root.
-                user = Some(if sudo { "root".to_string() } else { conn.user.clone() });
+                user = Some(if sudo {
+                    "root".to_string()
+                } else {
+                    conn.user.clone()
+                });
                 let r = conn
                     .exec_watched(
                         command,
