@@ -130,7 +130,7 @@ fn section<'a>(md: &'a str, head: &str) -> &'a str {
 }
 
 /// What both ways of working must show.
-fn check_written(dir: &Path, journal: &str, host: &str, user: &str) {
+fn check_written(dir: &Path, journal: &str, host: &str, user: &str, cwd: &str) {
     let said = report(dir, journal, "answer", "out", "md,html");
     // The sed's file was never shown with cat: the writer is told, the judge's Markdown is not.
     assert!(
@@ -151,7 +151,7 @@ fn check_written(dir: &Path, journal: &str, host: &str, user: &str) {
         "{ja}"
     );
     let sign = if user == "root" { '#' } else { '$' };
-    let prompt = format!("{user}@{host}:~{sign} ");
+    let prompt = format!("{user}@{host}:{cwd}{sign} ");
     let inv = section(&ja, "調査の過程");
     assert!(inv.contains("Permission denied (publickey)"), "{inv}");
     assert!(inv.contains("AllowUsers nobody-else"), "{inv}");
@@ -179,13 +179,10 @@ fn check_written(dir: &Path, journal: &str, host: &str, user: &str) {
     assert!(!sol.contains("grep"), "{sol}");
     assert!(!inv.contains("sed -i"), "{inv}");
     let end = section(&ja, "終了状態の確認");
-    let before = &end[..end.find("**変更後**").expect("an after block")];
-    let after = &end[end.find("**変更後**").unwrap()..];
-    assert!(
-        before.contains(&format!("{prompt}ssh -F ssh_config bastion id -un")),
-        "{end}"
-    );
-    assert!(before.contains("Permission denied (publickey)"), "{end}");
+    // The before is the investigation's check, named there; the after is shown here.
+    assert!(end.contains("**変更後**(変更前は調査の過程の 1.)"), "{end}");
+    assert!(end.contains("**変更後**(変更前は調査の過程の 2.)"), "{end}");
+    let after = end;
     assert!(
         after.contains(&format!("{prompt}ssh -F ssh_config bastion id -un\nroot\n")),
         "{end}"
@@ -351,7 +348,16 @@ fn an_incident_worked_in_the_shell_is_written_up_from_its_roles() {
     t.send("exit\r");
     let (status, _) = t.wait();
     assert!(status.success());
-    check_written(dir, "j.jsonl", &this_host(), &this_user());
+    // The prompts show the directory the shell was in; `cd` itself is neither check nor change.
+    check_written(
+        dir,
+        "j.jsonl",
+        &this_host(),
+        &this_user(),
+        work.to_str().unwrap(),
+    );
+    let ja = std::fs::read_to_string(dir.join("out/answer.ja.md")).unwrap();
+    assert!(!ja.contains("# cd "), "{ja}");
     // The answer's PDF is the answer.
     require_typst();
     report(dir, "j.jsonl", "answer", "pdf", "pdf");
@@ -438,9 +444,10 @@ fn the_same_incident_recorded_with_record_and_note_only() {
     assert!(sol.contains("sed -i"), "{sol}");
     assert!(sol.contains("kill -HUP"), "{sol}");
     let end = section(&ja, "終了状態の確認");
+    assert!(end.contains("\nroot\n"), "{end}");
     assert!(
-        end.contains("Permission denied (publickey)") && end.contains("\nroot\n"),
-        "{end}"
+        section(&ja, "調査の過程").contains("Permission denied (publickey)"),
+        "{ja}"
     );
     let o = pm(
         dir,
@@ -529,6 +536,9 @@ fn plain_record_and_note_are_enough_to_write_it_up() {
         .success());
     rec(&["ssh", "-F", "ssh_config", "bastion", "id", "-un"]);
     rec(&["grep", "-n", "AllowUsers", "sshd_config"]);
+    for (role, text) in &NOTES[4..] {
+        assert!(note(&["--as", role, text]).status.success());
+    }
     let o = pm(
         dir,
         &[
@@ -544,8 +554,8 @@ fn plain_record_and_note_are_enough_to_write_it_up() {
             "--strict",
         ],
     );
-    // A written file was shown, every change has a check after it; the only lack: no verify
-    // note is not a warning, so --strict passes.
+    // A written file was shown, every change has a check after it, every part has its note:
+    // nothing to warn of, so --strict passes.
     assert!(o.status.success(), "{}", stderr(&o));
     let en = std::fs::read_to_string(dir.join("out/answer.en.md")).unwrap();
     let sol = section(&en, "The solution");
@@ -570,6 +580,29 @@ fn plain_record_and_note_are_enough_to_write_it_up() {
         &["answer", "check", "out/answer.en.md", "--journal", j],
     );
     assert!(o.status.success(), "{}", stderr(&o));
+
+    // reports/example-manual is this journal's answer and post-mortem:
+    // POSTMORTEM_EXAMPLE_OUT=$PWD/reports/example-manual cargo test --test any_incident plain_
+    if let Some(out) = std::env::var_os("POSTMORTEM_EXAMPLE_OUT") {
+        let out = Path::new(&out);
+        let pm_out = out.join("postmortem");
+        for (style, o) in [("answer", out), ("postmortem", pm_out.as_path())] {
+            let args = [
+                "report",
+                "--journal",
+                j,
+                "--style",
+                style,
+                "--team",
+                "postmortem-example",
+                "--out",
+                o.to_str().unwrap(),
+            ];
+            let o = pm(dir, &args);
+            assert!(o.status.success(), "{}", stderr(&o));
+        }
+        let _ = std::fs::remove_file(pm_out.join("journal.jsonl"));
+    }
 }
 
 #[test]

@@ -31,6 +31,8 @@ struct Rule {
     unless_flags: Vec<String>,
     #[serde(default)]
     writes: Option<String>,
+    #[serde(default)]
+    ignore: bool,
 }
 
 fn rules() -> &'static HashMap<String, Rule> {
@@ -42,6 +44,8 @@ fn rules() -> &'static HashMap<String, Rule> {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Kind {
     pub change: bool,
+    /// Every command of the line only moves the shell or its screen (`cd`, `clear`).
+    pub ignore: bool,
     /// The files it writes (redirection targets and the files of `tee`, `cp`, ...), as typed.
     pub writes: Vec<String>,
     /// The files it reads with `cat` (for showing a written file): `cat F` alone.
@@ -259,6 +263,7 @@ fn simple(words: &[String], kind: &mut Kind) {
     let args = &words[1..];
     // A shell's `-c` script is classified as the commands it holds.
     if matches!(base, "sh" | "bash" | "dash" | "zsh" | "ksh") {
+        kind.ignore = false;
         if let Some(i) = args.iter().position(|a| a == "-c") {
             if let Some(script) = args.get(i + 1) {
                 let k = classify(script);
@@ -270,13 +275,18 @@ fn simple(words: &[String], kind: &mut Kind) {
         return;
     }
     if base == "cat" {
+        kind.ignore = false;
         let files: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
         kind.cats.extend(files.into_iter().cloned());
         return;
     }
     let Some(rule) = rules().get(base) else {
+        kind.ignore = false;
         return;
     };
+    if !rule.ignore {
+        kind.ignore = false;
+    }
     let (flags, plain): (Vec<&String>, Vec<&String>) =
         args.iter().partition(|a| a.starts_with('-') && a.len() > 1);
     if rule
@@ -309,7 +319,10 @@ fn simple(words: &[String], kind: &mut Kind) {
 
 /// What a command line is: a change (it writes or changes state) or a check.
 pub fn classify(line: &str) -> Kind {
-    let mut kind = Kind::default();
+    let mut kind = Kind {
+        ignore: true,
+        ..Default::default()
+    };
     let mut words: Vec<String> = Vec::new();
     let mut toks = lex(line).into_iter().peekable();
     while let Some(t) = toks.next() {
@@ -334,6 +347,7 @@ pub fn classify(line: &str) -> Kind {
     }
     simple(&words, &mut kind);
     kind.writes.dedup();
+    kind.ignore &= !kind.change;
     kind
 }
 
@@ -425,6 +439,14 @@ mod tests {
         );
         assert_eq!(classify("sudo cat /etc/app/env").cats, vec!["/etc/app/env"]);
         assert!(classify("ls > /dev/null").writes.is_empty());
+    }
+
+    #[test]
+    fn moving_the_shell_is_neither() {
+        assert!(classify("cd /etc/ssh").ignore);
+        assert!(classify("clear").ignore);
+        assert!(!classify("cd /etc && cat hosts").ignore);
+        assert!(!classify("ls").ignore);
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub struct Shown {
     pub at: String,
     pub user: Option<String>,
     pub host: String,
+    /// The directory it ran in, when recorded (a recorded shell's commands).
+    pub cwd: Option<String>,
     pub command: String,
     /// The output lines quoted: each a line of the record, redacted.
     pub lines: Vec<String>,
@@ -26,11 +28,17 @@ pub struct Shown {
 }
 
 impl Shown {
-    /// The prompt a person saw: `user@host:~$ ` (`#` for root).
+    /// The prompt a person saw: `user@host:DIR$ ` (`#` for root), the directory as recorded,
+    /// else `~`.
     pub fn prompt(&self) -> String {
         let user = self.user.as_deref().unwrap_or("user");
         let sign = if user == "root" { '#' } else { '$' };
-        format!("{user}@{}:~{sign} ", self.host)
+        let dir = self
+            .cwd
+            .as_deref()
+            .filter(|d| !d.is_empty() && !d.contains(char::is_whitespace))
+            .unwrap_or("~");
+        format!("{user}@{}:{dir}{sign} ", self.host)
     }
 }
 

@@ -40,7 +40,9 @@ fn telling_line(l: &str) -> bool {
     static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     RE.get_or_init(|| {
         regex::Regex::new(
-            r"(?i)^HTTP/\d|\b(error|errors|err|fail|failed|failure|denied|refused|not found|no such|cannot|can't|unable|timed? ?out|unreachable|no route|packet loss|inactive|dead|invalid|forbidden|unauthori[sz]ed|bad gateway|exception|fatal|panic|warning|E:)\b|Active:|Err:",
+            // A configuration's `LogLevel ERROR` is no error: upper-case words count only as
+            // a message's tag (`ERROR:`, `[ERROR]`).
+            r"^HTTP/\d|\b[Ee]rrors?\b|\bERROR\b[:\]]|(?i)\b(fail|failed|failure|denied|refused|not found|no such|cannot|can't|unable|timed? ?out|unreachable|no route|packet loss|inactive|dead|invalid|forbidden|unauthori[sz]ed|bad gateway|exception|fatal|panic)\b|Active:|^Err:|^E: ",
         )
         .expect("a valid regex")
     })
@@ -125,6 +127,7 @@ fn shown(c: &Cmd, lines: Vec<String>) -> Shown {
         at: c.rec.at.clone(),
         user: c.ev.user.clone(),
         host: c.ev.host.clone(),
+        cwd: c.ev.cwd.clone(),
         command: c.ev.command.clone(),
         lines,
         status: status_of(c.ev),
@@ -165,6 +168,13 @@ pub fn fill(records: &[Rec], title: &str, team: &str, red: &Redactor) -> Answer 
         .filter_map(|(ri, r)| match r.body {
             Body::Evidence(ev) if ev.probe.is_none() => Some((ri, r, ev)),
             _ => None,
+        })
+        // `cd` and the like are neither a check nor a change (the prompts show the directory).
+        .filter(|(_, r, ev)| {
+            let me = (r.author.clone(), r.seq);
+            forced_change.contains(&me)
+                || forced_check.contains(&me)
+                || !classify(&ev.command).ignore
         })
         .map(|(ri, r, ev)| {
             let me = (r.author.clone(), r.seq);

@@ -27,6 +27,7 @@ struct Words {
     end_intro: &'static str,
     before: &'static str,
     after: &'static str,
+    before_at: &'static str,
     left_out: &'static str,
     warnings: &'static str,
 }
@@ -47,9 +48,10 @@ fn words(lang: Lang) -> Words {
             not_shown: "書き込んだファイルの内容は示していません: ",
             works: "解決する理由",
             end_state: "終了状態の確認",
-            end_intro: "同じ確認を、変更の前と後に実行しました。",
+            end_intro: "調査と同じ確認を、変更の後にもう一度実行しました。",
             before: "変更前",
             after: "変更後",
+            before_at: "(変更前は調査の過程の {n}.)",
             left_out: "何も示さなかった確認 {n} 件は省きました。",
             warnings: "回答に足りないもの(この節は Markdown の回答には入りません)",
         },
@@ -67,9 +69,10 @@ fn words(lang: Lang) -> Words {
             not_shown: "Files written whose content is not shown: ",
             works: "Why it works",
             end_state: "The end state, checked",
-            end_intro: "The same checks, run before the changes and after them.",
+            end_intro: "The investigation's checks, run again after the changes.",
             before: "before",
             after: "after",
+            before_at: " (before: step {n}. of the investigation)",
             left_out: "{n} checks that showed nothing are left out.",
             warnings: "What the answer lacks (this section is not in the Markdown answer)",
         },
@@ -169,9 +172,24 @@ fn render(a: &Answer, lang: Lang) -> Doc {
             d.para(&[In::T(w.end_intro)]);
         }
         for v in &a.verifications {
-            d.para(&[In::B(w.before)]);
-            session(&mut d, &[&v.before]);
-            d.para(&[In::B(w.after)]);
+            // The before is shown in the investigation already: named, not repeated.
+            match a
+                .checks
+                .iter()
+                .position(|c| c.shown.seq == v.before.seq && c.shown.author == v.before.author)
+            {
+                Some(i) => {
+                    d.para(&[
+                        In::B(w.after),
+                        In::T(&w.before_at.replace("{n}", &(i + 1).to_string())),
+                    ]);
+                }
+                None => {
+                    d.para(&[In::B(w.before)]);
+                    session(&mut d, &[&v.before]);
+                    d.para(&[In::B(w.after)]);
+                }
+            }
             session(&mut d, &[&v.after]);
         }
         notes(&mut d, &a.verified);
@@ -325,8 +343,15 @@ pub fn postmortem(a: &Answer, lang: Lang) -> String {
     if sentences.is_empty() {
         part(&mut d, &[], "trouble", w.empty);
     } else {
-        let sep = if lang == Lang::Ja { "" } else { " " };
-        d.para(&[In::T(&sentences.join(sep))]);
+        // Japanese sentences run together; after one that ends in ASCII, a space.
+        let mut joined = String::new();
+        for s in &sentences {
+            if joined.chars().last().is_some_and(|c| c.is_ascii()) {
+                joined.push(' ');
+            }
+            joined.push_str(s);
+        }
+        d.para(&[In::T(&joined)]);
     }
 
     d.h2(w.impact);
