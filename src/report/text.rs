@@ -20,8 +20,8 @@ pub fn visible(s: &str) -> String {
     out
 }
 
-/// Markdown prose from untrusted text: every ASCII punctuation character is backslash-escaped
-/// (CommonMark allows that for all of them), leading whitespace is dropped so no line becomes an
+/// Markdown prose from untrusted text: escaped by `md::esc_at` (only what remark-gfm,
+/// remark-breaks and remark-math would change, as in the answers), leading whitespace is dropped so no line becomes an
 /// indented code block, and newlines are kept (GFM with remark-breaks shows them as breaks).
 ///
 /// GFM turns bare URLs and e-mail addresses into links whatever their escapes (remark-gfm finds
@@ -90,12 +90,10 @@ fn escape_prose(s: &str, in_table: bool) -> String {
             if looks_like_link(word) {
                 out.push_str(&code_span(word, in_table));
             } else {
-                for c in word.chars() {
-                    if c.is_ascii_punctuation() {
-                        out.push('\\');
-                    }
-                    out.push(c);
-                }
+                // The one escaper every document uses: only what the renderer would change.
+                let first = rest.len() == line.len();
+                // `@` too: remark-gfm links what looks like a mail address.
+                out.push_str(&super::md::esc_at(word, first).replace('@', "\\@"));
             }
             let ws_end = after
                 .find(|c: char| !c.is_whitespace())
@@ -159,8 +157,10 @@ mod tests {
 
     #[test]
     fn prose_is_escaped() {
-        assert_eq!(md_text("# [a](b) <x>"), r"\# \[a\]\(b\) \<x\>");
-        assert_eq!(md_text("    code?\n1. no list"), "code\\?\n1\\. no list");
+        assert_eq!(md_text("# [a](b) <x>"), r"\# [a\](b) \<x\>");
+        assert_eq!(md_text("    code?\n1. no list"), "code?\n1\\. no list");
+        assert_eq!(md_text("postmortem 0.1.0 sh -c 'echo \"HTTP/1.1\"'"), "postmortem 0.1.0 sh -c 'echo \"HTTP/1.1\"'");
+        assert_eq!(md_text("- item *a* _b_ $x"), "\\- item \\*a\\* \\_b\\_ \\$x");
         assert_eq!(md_line("a|b\nc"), "a\\|b \u{23ce} c");
         assert_eq!(
             md_text("see http://x.y/a_b now"),
