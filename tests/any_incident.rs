@@ -691,3 +691,84 @@ fn a_journal_without_notes_gets_an_answer_with_what_it_can_show_and_warnings() {
         stderr(&o)
     );
 }
+
+#[test]
+fn a_team_answer_comes_from_the_members_merged_records() {
+    // Two members on one problem: alice finds it, bob fixes and checks it. One answer, from
+    // both journals in time order; the HTML names who recorded each command.
+    let d = tempdir();
+    let dir = d.path();
+    std::fs::write(dir.join("app.env"), "PORT=8080\n").unwrap();
+    let rec = |j: &str, args: &[&str]| {
+        let mut a = vec!["record", "--journal", j, "--host", "web01", "--"];
+        a.extend_from_slice(args);
+        let o = pm(dir, &a);
+        o.status.code()
+    };
+    let note = |j: &str, role: &str, text: &str| {
+        assert!(pm(dir, &["note", "--journal", j, "--as", role, text])
+            .status
+            .success());
+    };
+    note(
+        "alice.jsonl",
+        "trouble",
+        "app does not start: DB_HOST is missing",
+    );
+    assert_eq!(
+        rec("alice.jsonl", &["grep", "-c", "DB_HOST", "app.env"]),
+        Some(1)
+    );
+    note(
+        "alice.jsonl",
+        "cause",
+        "app.env lost its DB_HOST line in the config change",
+    );
+    rec("bob.jsonl", &["sh", "-c", "echo DB_HOST=db01 >> app.env"]);
+    assert_eq!(
+        rec("bob.jsonl", &["grep", "-c", "DB_HOST", "app.env"]),
+        Some(0)
+    );
+    note("bob.jsonl", "fix", "bob put the line back");
+    let o = pm(
+        dir,
+        &[
+            "report",
+            "--journal",
+            "alice.jsonl",
+            "--journal",
+            "bob.jsonl",
+            "--style",
+            "answer",
+            "--format",
+            "md,html",
+            "--lang",
+            "en",
+            "--out",
+            "out",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let en = std::fs::read_to_string(dir.join("out/answer.en.md")).unwrap();
+    assert!(
+        section(&en, "The cause").contains("lost its DB_HOST line"),
+        "{en}"
+    );
+    assert!(
+        section(&en, "The solution").contains("sh -c 'echo DB_HOST=db01 >> app.env'"),
+        "{en}"
+    );
+    // alice's check before, bob's after: a pair across the two journals.
+    let end = section(&en, "The end state, checked");
+    assert!(end.contains("grep -c DB_HOST app.env\n1\n"), "{end}");
+    assert!(
+        section(&en, "How it was investigated").contains("grep -c DB_HOST app.env\n0\n"),
+        "{en}"
+    );
+    let html = std::fs::read_to_string(dir.join("out/answer.en.html")).unwrap();
+    assert!(html.contains("alice#3") && html.contains("bob#3"), "{html}");
+    assert!(
+        !en.contains("alice#"),
+        "the Markdown a judge reads names no record"
+    );
+}

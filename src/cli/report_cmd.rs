@@ -30,13 +30,16 @@ pub(super) fn run(c: Command) -> Result<i32> {
     };
     if journals.len() > 1 {
         let t = report::team::write(&journals, &opts, &redactor)?;
+        for w in &t.written.warnings {
+            eprintln!("postmortem: warning: {w}");
+        }
         for why in &t.left_out {
             eprintln!("postmortem: not merged: {why}");
         }
         let pdf = print_written(&t.written);
         return Ok(if !t.left_out.is_empty() {
             4
-        } else if pdf {
+        } else if pdf && !(strict && !t.written.warnings.is_empty()) {
             0
         } else {
             3

@@ -126,6 +126,57 @@ pub fn write(journals: &[PathBuf], opts: &Options, red: &Redactor) -> Result<Tea
             &mut written,
         )?;
     }
+    // One answer from the members' merged records, when no scenario wrote one: the problem
+    // they worked on together.
+    let scenario = members.iter().any(|(_, _, e)| scenario_of(e).is_some());
+    if opts.style == Style::Answer && !scenario {
+        let mut recs: Vec<((i64, usize, u64), roles::Rec)> = Vec::new();
+        for (i, (label, _, entries)) in members.iter().enumerate() {
+            for e in entries {
+                recs.push((
+                    (millis(&e.at), i, e.seq),
+                    roles::Rec {
+                        id: format!("{label}#{}", e.seq),
+                        author: Some(label.clone()),
+                        seq: e.seq,
+                        at: e.at.clone(),
+                        body: &e.body,
+                    },
+                ));
+            }
+        }
+        recs.sort_by_key(|(k, _)| *k);
+        let recs: Vec<roles::Rec> = recs.into_iter().map(|(_, r)| r).collect();
+        for &lang in &opts.langs {
+            let title = title(&members[0].2, lang, red);
+            let team = team_of(&members[0].2, opts.team.as_deref(), red);
+            let mut a = roles::fill(&recs, &title, &team, red);
+            let (md, _) = written::answer(&mut a, lang);
+            let shown = format!(
+                "{md}\n{}\n{}",
+                written::sources(&a, lang),
+                written::warnings(&a, lang)
+            );
+            emit(
+                &opts.out.join(format!("answer.{}", lang.code())),
+                &md,
+                &shown,
+                Some(&md),
+                lang,
+                &title,
+                opts,
+                &[],
+                timestamp,
+                &mut written,
+            )?;
+            for w in &a.warnings {
+                let w = w.text(Lang::En);
+                if !written.warnings.contains(&w) {
+                    written.warnings.push(w);
+                }
+            }
+        }
+    }
     for (label, path, _) in &members {
         let copy = opts.out.join("journals").join(format!("{label}.jsonl"));
         let data = std::fs::read(path)

@@ -159,8 +159,14 @@ mod tests {
     fn prose_is_escaped() {
         assert_eq!(md_text("# [a](b) <x>"), r"\# [a\](b) \<x\>");
         assert_eq!(md_text("    code?\n1. no list"), "code?\n1\\. no list");
-        assert_eq!(md_text("postmortem 0.1.0 sh -c 'echo \"HTTP/1.1\"'"), "postmortem 0.1.0 sh -c 'echo \"HTTP/1.1\"'");
-        assert_eq!(md_text("- item *a* _b_ $x"), "\\- item \\*a\\* \\_b\\_ \\$x");
+        assert_eq!(
+            md_text("postmortem 0.1.0 sh -c 'echo \"HTTP/1.1\"'"),
+            "postmortem 0.1.0 sh -c 'echo \"HTTP/1.1\"'"
+        );
+        assert_eq!(
+            md_text("- item *a* _b_ $x"),
+            "\\- item \\*a\\* \\_b\\_ \\$x"
+        );
         assert_eq!(md_line("a|b\nc"), "a\\|b \u{23ce} c");
         assert_eq!(
             md_text("see http://x.y/a_b now"),

@@ -214,6 +214,43 @@ pub fn answer(a: &mut Answer, lang: Lang) -> (String, String) {
     (d.md, d.text)
 }
 
+/// Which record each command shown comes from, and who recorded it (for the HTML of a team's
+/// answer: the Markdown a judge reads names no record).
+pub fn sources(a: &Answer, lang: Lang) -> String {
+    let mut shown: Vec<&Shown> = Vec::new();
+    for c in &a.checks {
+        shown.push(&c.shown);
+    }
+    for c in &a.changes {
+        shown.push(&c.shown);
+        shown.extend(c.files.iter().map(|(_, s)| s));
+    }
+    for v in &a.verifications {
+        shown.push(&v.after);
+    }
+    let mut d = Doc::default();
+    d.h1(match lang {
+        Lang::Ja => "引用した記録",
+        Lang::En => "The records quoted",
+    });
+    let rows: Vec<Vec<String>> = shown
+        .iter()
+        .map(|s| {
+            vec![
+                s.id.clone(),
+                s.author.clone().unwrap_or_default(),
+                format!("{}{}", s.prompt(), s.command),
+            ]
+        })
+        .collect();
+    let head: [&str; 3] = match lang {
+        Lang::Ja => ["記録", "記録者", "コマンド"],
+        Lang::En => ["Record", "By", "Command"],
+    };
+    d.table(&head, &rows);
+    d.md
+}
+
 /// The warnings as a Markdown section (for the HTML and the PDF only).
 pub fn warnings(a: &Answer, lang: Lang) -> String {
     if a.warnings.is_empty() {
