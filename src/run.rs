@@ -30,6 +30,44 @@ pub struct Settings {
     pub verify_pause: Duration,
 }
 
+/// A collection that reached no host at all is no evidence of anything: stop, naming each host
+/// with why and the SSH configuration read (what was collected stays in the journal).
+pub fn unreached(
+    entries: &[crate::journal::Entry],
+    collection: u64,
+    config: Option<&std::path::Path>,
+) -> Result<()> {
+    let mut hosts: Vec<(String, String)> = Vec::new();
+    for e in entries.iter().filter(|e| e.seq > collection) {
+        let Body::Evidence(ev) = &e.body else {
+            continue;
+        };
+        if ev.address.is_some() {
+            return Ok(());
+        }
+        if let crate::journal::Outcome::Failed { message } = &ev.outcome {
+            if !hosts.iter().any(|(h, _)| *h == ev.host) {
+                hosts.push((ev.host.clone(), message.clone()));
+            }
+        }
+    }
+    if hosts.is_empty() {
+        return Ok(());
+    }
+    let config = match config {
+        Some(p) => format!("the SSH configuration {}", p.display()),
+        None => "no SSH configuration (~/.ssh/config does not exist)".to_string(),
+    };
+    anyhow::bail!(
+        "no host could be reached, so nothing was diagnosed and no answer written ({config}):\n{}",
+        hosts
+            .iter()
+            .map(|(h, m)| format!("  {h}: {m}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    )
+}
+
 /// Collect, diagnose, and record the diagnosis.
 pub async fn collect_and_diagnose(
     scenario: &Scenario,
@@ -47,6 +85,7 @@ pub async fn collect_and_diagnose(
     )
     .await?;
     let entries = journal.read_all()?;
+    unreached(&entries, c.scenario_seq, s.opts.config.path.as_deref())?;
     let d = diagnose::diagnose(scenario, &entries, c.scenario_seq);
     journal.append(
         &crate::journal::now(),

@@ -772,3 +772,50 @@ fn a_team_answer_comes_from_the_members_merged_records() {
         "the Markdown a judge reads names no record"
     );
 }
+
+#[test]
+fn a_run_that_reaches_no_host_writes_no_answer_and_says_why() {
+    // Every host of the scenario at a loopback port where nothing listens.
+    let d = tempdir();
+    let dir = d.path();
+    let port = sshd::free_port();
+    std::fs::write(
+        dir.join("cfg"),
+        format!("Host *\n  HostName 127.0.0.1\n  Port {port}\n  User user\n"),
+    )
+    .unwrap();
+    for args in [
+        vec![
+            "run",
+            "--ssh-config",
+            "cfg",
+            "--journal",
+            "j.jsonl",
+            "--out",
+            "out",
+            "--no-sign",
+        ],
+        vec!["collect", "--ssh-config", "cfg", "--journal", "c.jsonl"],
+    ] {
+        let o = std::process::Command::new(bin())
+            .current_dir(dir)
+            .env("HOME", dir)
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(!o.status.success(), "{}: exits non-zero", args[0]);
+        let e = stderr(&o);
+        assert!(e.contains("no host could be reached"), "{e}");
+        assert!(e.contains("the SSH configuration cfg"), "{e}");
+        assert!(
+            e.contains(&format!(
+                "server01: cannot connect to 127.0.0.1:{port}: Connection refused"
+            )),
+            "{e}"
+        );
+    }
+    assert!(!dir.join("out").exists(), "no answer written");
+    // What was collected is kept.
+    let j = std::fs::read_to_string(dir.join("j.jsonl")).unwrap();
+    assert!(j.contains("\"kind\":\"evidence\"") && !j.contains("\"kind\":\"diagnosis\""));
+}

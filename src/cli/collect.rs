@@ -18,6 +18,7 @@ pub(super) fn run(c: Command) -> Result<i32> {
             let journal = Journal::new(journal.journal);
             let rt = runtime()?;
             let t0 = std::time::Instant::now();
+            let config = settings.opts.config.path.clone();
             let done = rt.block_on(crate::collect::collect(
                 &sc,
                 &source,
@@ -38,6 +39,7 @@ pub(super) fn run(c: Command) -> Result<i32> {
                 t0.elapsed().as_secs_f64(),
                 journal.path().display()
             );
+            crate::run::unreached(&journal.read_all()?, done.scenario_seq, config.as_deref())?;
             Ok(0)
         }
         _ => unreachable!("dispatched by its variant"),

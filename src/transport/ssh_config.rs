@@ -29,6 +29,8 @@ enum Item {
 #[derive(Debug, Clone, Default)]
 pub struct SshConfig {
     items: Vec<Item>,
+    /// The file read (none when it did not exist), for messages.
+    pub path: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,6 +201,7 @@ impl SshConfig {
             return Ok(cfg);
         }
         cfg.items = read_items(path, 0)?;
+        cfg.path = Some(path.to_path_buf());
         Ok(cfg)
     }
 
