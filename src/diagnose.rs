@@ -63,7 +63,23 @@ fn observe(probe: &Probe, evs: &[(u64, &Evidence)]) -> Result<Value, String> {
         match &ev.outcome {
             Outcome::Failed { message } => return Err(message.clone()),
             Outcome::TimedOut { after_ms } => {
-                return Err(format!("timed out after {} s", after_ms / 1000))
+                // What it had done by then: its last lines of output, not a bare "timed out".
+                let done: Vec<&str> = ev
+                    .stdout
+                    .text
+                    .lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .collect();
+                let tail = done[done.len().saturating_sub(3)..].join(" / ");
+                return Err(if tail.is_empty() {
+                    format!("timed out after {} s, having printed nothing", after_ms / 1000)
+                } else {
+                    format!(
+                        "timed out after {} s; {} lines printed by then, the last: {tail}",
+                        after_ms / 1000,
+                        done.len()
+                    )
+                });
             }
             _ => {}
         }

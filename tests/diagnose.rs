@@ -158,11 +158,11 @@ fn the_contest_gives_exactly_its_two_causes_with_chains_and_evidence() {
     }
     let en = std::fs::read_to_string(out.join("report.en.md")).unwrap();
     assert!(
-        en.contains("#### Cause: The security groups block Calico\\'s BGP \\(TCP\\/179\\)"),
+        en.contains("#### Cause: The security groups block Calico's BGP (TCP/179)"),
         "{en}"
     );
     assert!(
-        en.contains("missing\\: tcp\\/179 into worker from master"),
+        en.contains("missing: tcp/179 into worker from master"),
         "{en}"
     );
     // The probe pods are gone again.
