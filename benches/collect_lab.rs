@@ -2,7 +2,10 @@
 //! 2 nodes), wall time next to the sum of its commands' own durations (what running them one
 //! after another would take, without even connecting) and the longest one (the floor for any
 //! parallel collection); (2) 32 nodes, collected at once, 5, 10 and 30 s after `lab up` returns,
-//! counting missing evidence (a lab that is steady on return misses nothing at any start).
+//! counting missing evidence (a lab that is steady on return misses nothing at any start). For
+//! each collection: the probes by their slowest command, slowest first, and the ratio of the
+//! whole collection to its slowest single command (1.0 would be a perfectly parallel collection;
+//! a probe whose time grows with the nodes shows here first).
 //! Run as root: `cargo bench --bench collect_lab`.
 
 mod common;
@@ -28,6 +31,32 @@ fn collect(j: &std::path::Path) -> (f64, Vec<serde_json::Value>) {
     (wall, recs)
 }
 
+/// The probes by their slowest command (seconds), slowest first, and the whole's ratio to the
+/// slowest command.
+fn per_probe(recs: &[serde_json::Value], wall: f64) -> String {
+    let mut by: std::collections::BTreeMap<String, (f64, usize)> = Default::default();
+    for r in recs.iter().filter(|r| r["kind"] == "evidence") {
+        let name = r["probe"].as_str().unwrap_or("(no probe)").to_string();
+        let d = r["duration_ms"].as_u64().unwrap_or(0) as f64 / 1000.0;
+        let e = by.entry(name).or_default();
+        e.0 = e.0.max(d);
+        e.1 += 1;
+    }
+    let mut v: Vec<_> = by.into_iter().collect();
+    v.sort_by(|a, b| b.1 .0.total_cmp(&a.1 .0));
+    let slowest = v.first().map(|x| x.1 .0).unwrap_or(f64::NAN);
+    let top: Vec<String> = v
+        .iter()
+        .take(6)
+        .map(|(n, (d, c))| format!("{n} {d:.2} s (x{c})"))
+        .collect();
+    format!(
+        "whole / slowest command = {:.2}; slowest probes: {}",
+        wall / slowest,
+        top.join(", ")
+    )
+}
+
 fn main() {
     let dir = tempfile::tempdir().unwrap();
     pm(&["lab", "up", "--deployed"]);
@@ -46,12 +75,13 @@ fn main() {
             wall / sum,
             wall / max
         );
+        println!("  {}", per_probe(&recs, wall));
     }
     for delay in [0u64, 5, 10, 30] {
         pm(&["lab", "up", "--deployed", "--nodes", "32"]);
         std::thread::sleep(Duration::from_secs(delay));
         let j = dir.path().join(format!("journal32-{delay}.jsonl"));
-        let (wall, _) = collect(&j);
+        let (wall, recs) = collect(&j);
         let o = std::process::Command::new(env!("CARGO_BIN_EXE_postmortem"))
             .args(["diagnose", "--json", "--journal", j.to_str().unwrap()])
             .output()
@@ -62,6 +92,7 @@ fn main() {
             "32 nodes, collected {delay} s after lab up returned: {wall:.2} s, {missing} item(s) of evidence missing{}",
             d["missing"].as_array().and_then(|a| a.first()).map(|m| format!(" (first: {m})")).unwrap_or_default()
         );
+        println!("  {}", per_probe(&recs, wall));
     }
     pm(&["lab", "down"]);
 }

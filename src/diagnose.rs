@@ -72,7 +72,10 @@ fn observe(probe: &Probe, evs: &[(u64, &Evidence)]) -> Result<Value, String> {
                     .collect();
                 let tail = done[done.len().saturating_sub(3)..].join(" / ");
                 return Err(if tail.is_empty() {
-                    format!("timed out after {} s, having printed nothing", after_ms / 1000)
+                    format!(
+                        "timed out after {} s, having printed nothing",
+                        after_ms / 1000
+                    )
                 } else {
                     format!(
                         "timed out after {} s; {} lines printed by then, the last: {tail}",

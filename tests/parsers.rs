@@ -511,6 +511,12 @@ fn pmtu_a_tunnel_that_does_not_fit_loses_its_full_size_pings() {
     // Everything lost (no BGP, a blocked protocol): not the MTU's symptom.
     let p = pmtu("tunnel tunl0 1480\nunderlay ens3 1500\ntarget 10.233.92.0\nsmall 2 packets transmitted, 0 received, 100% packet loss, time 1001ms\nfull 2 packets transmitted, 0 received, 100% packet loss, time 1013ms\n").unwrap();
     assert!(!p.small_ok && !p.df_ok && !p.only_large_lost);
+    assert_eq!(
+        p.peers, None,
+        "output from before the sample names no peers"
+    );
+    let p = pmtu("tunnel tunl0 1480\nunderlay ens3 1500\ntarget 10.233.92.0\nsmall 2 packets transmitted, 2 received, 0% packet loss, time 201ms\nfull 2 packets transmitted, 2 received, 0% packet loss, time 203ms\npeers 31, sampled 1\n").unwrap();
+    assert_eq!((p.peers, p.targets.len(), p.df_ok), (Some(31), 1, true));
     assert!(pmtu("no tunl0 (Calico is not running here)\n").is_err());
     assert!(
         pmtu("tunnel gre0 1476\nunderlay ens3 1500\n").is_err(),

@@ -754,20 +754,35 @@ fn an_encapsulation_blockage_is_fixed_with_its_protocol_between_the_groups_alone
 
 /// The tenant network's MTU (1450) under Calico's tunnel MTU (1480): `run --apply` sets Felix's
 /// ipipMTU to what the evidence says fits (1450 - 20), on the host where kubectl works, and the
-/// full-size pings that were lost are answered; the network's MTU is not touched.
+/// full-size pings that were lost are answered; the network's MTU is not touched. At 2 nodes and
+/// at 8: the probe tries a sample of 3 peers, which must still find it.
 #[test]
 fn a_tunnel_mtu_too_large_for_the_network_is_lowered_to_fit() {
     let _g = lab_lock();
-    pm_ok(&["lab", "up", "--deployed", "--faults", "mtu"]);
+    for nodes in [2, 8] {
+        mtu_lowered_to_fit(nodes);
+    }
+}
+
+fn mtu_lowered_to_fit(nodes: usize) {
+    pm_ok(&[
+        "lab",
+        "up",
+        "--deployed",
+        "--faults",
+        "mtu",
+        "--nodes",
+        &nodes.to_string(),
+    ]);
     let dir = tempdir();
     let (code, out) = run(dir.path(), true);
-    assert_eq!(code, 0, "{out}");
+    assert_eq!(code, 0, "{nodes} nodes: {out}");
     let recs = records(dir.path());
     let planned = recs
         .iter()
         .find(|r| r["kind"] == "fix" && r["stage"] == "planned")
         .unwrap();
-    assert_eq!(planned["cause"], "mtu-mismatch");
+    assert_eq!(planned["cause"], "mtu-mismatch", "{nodes} nodes");
     assert_eq!(planned["host"], "node1", "where kubectl works");
     assert!(
         planned["commands"][0]
@@ -779,14 +794,15 @@ fn a_tunnel_mtu_too_large_for_the_network_is_lowered_to_fit() {
     assert!(recs
         .iter()
         .any(|r| r["kind"] == "fix" && r["stage"] == "verified" && r["cause"] == "mtu-mismatch"));
-    for n in ["node1", "node2"] {
+    for i in 1..=nodes {
+        let n = format!("node{i}");
         assert_eq!(
-            lab_sh(n, "cat /sys/class/net/tunl0/mtu").trim(),
+            lab_sh(&n, "cat /sys/class/net/tunl0/mtu").trim(),
             "1430",
-            "{n}"
+            "{n} of {nodes}"
         );
         assert_eq!(
-            lab_sh(n, "cat /sys/class/net/ens3/mtu").trim(),
+            lab_sh(&n, "cat /sys/class/net/ens3/mtu").trim(),
             "1450",
             "{n}: the network's MTU stays"
         );

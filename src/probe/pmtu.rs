@@ -7,10 +7,12 @@
 //! target 10.233.92.0
 //! small 2 packets transmitted, 2 received, 0% packet loss, time 1001ms
 //! full 2 packets transmitted, 0 received, 100% packet loss, time 1013ms
+//! peers 31, sampled 3
 //! ```
 //!
-//! (to the tunnel address of each other node, by the routes through the tunnel: a small ping,
-//! then `ping -M do -s MTU-28 -q`, the tunnel's full size, not to be fragmented). Only large
+//! (to the tunnel address of a sample of the other nodes, by the routes through the tunnel: a
+//! small ping, then `ping -M do -s MTU-28 -q`, the tunnel's full size, not to be fragmented; the
+//! last line says how many peers there were and how many were tried). Only large
 //! packets lost while small ones pass is the MTU's symptom; both lost is another fault's. The encapsulation's overhead follows the device: IP-in-IP (`tunl0`) adds 20 bytes,
 //! Calico's VXLAN (`vxlan.calico`) 50.
 //!
@@ -39,6 +41,10 @@ pub struct Pmtu {
     /// The largest tunnel MTU that fits.
     pub fitting_mtu: u32,
     pub targets: Vec<Target>,
+    /// How many peers the node has, of which `targets` is the sample (absent in older output,
+    /// which tried every peer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peers: Option<u32>,
     /// Every target answered a ping of the tunnel's full size (false when there is none).
     pub df_ok: bool,
     /// Every target answered a small ping.
@@ -59,6 +65,7 @@ pub fn pmtu(out: &str) -> Result<Pmtu, String> {
     let mut tunnel = None;
     let mut underlay = None;
     let mut targets: Vec<Target> = Vec::new();
+    let mut peers = None;
     for line in out.lines() {
         let w: Vec<&str> = line.split_whitespace().collect();
         match w.as_slice() {
@@ -93,6 +100,7 @@ pub fn pmtu(out: &str) -> Result<Pmtu, String> {
                     }
                 }
             }
+            ["peers", n, "sampled", _] => peers = n.trim_end_matches(',').parse().ok(),
             _ => {}
         }
     }
@@ -112,6 +120,7 @@ pub fn pmtu(out: &str) -> Result<Pmtu, String> {
         underlay_mtu,
         overhead,
         targets,
+        peers,
         df_ok,
     })
 }
