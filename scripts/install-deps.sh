@@ -23,12 +23,26 @@ if ! command -v cargo >/dev/null; then
   curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
 fi
 
-# typst (PDF), pinned: the report's Typst source is tested with this version, and a newer typst
-# may change the language. A second install of the same version is a no-op.
-TYPST_VERSION=0.15.1
-if [ "$(typst --version 2>/dev/null | awk '{print $2}')" != "$TYPST_VERSION" ]; then
-  echo "install-deps: cargo install --locked typst-cli $TYPST_VERSION (about 8 minutes on 2 cores)"
-  cargo install --locked typst-cli --version "$TYPST_VERSION"
+# typst (PDF), pinned to one minor version: the report's Typst source is tested with it, and a
+# newer typst may change the language. First choice: the compiler prebuilt on PyPI (the `typst`
+# wheel, seconds to install), in the tools venv, with scripts/typst-wheel.py as the `typst`
+# command (/usr/local/bin/typst). Fallback when the wheel cannot be had: cargo install typst-cli
+# (8 to 15 minutes on 2 cores). A typst of the pinned minor version already on PATH is kept.
+TYPST_VERSION=0.15.0
+tools=/opt/postmortem-tools
+have_typst=$(typst --version 2>/dev/null | awk '{print $2}' || true)
+if [ "${have_typst%.*}" != "${TYPST_VERSION%.*}" ]; then
+  [ -x "$tools/bin/pip" ] || /usr/bin/python3 -m venv "$tools"
+  if "$tools/bin/pip" install -q "typst==$TYPST_VERSION"; then
+    echo "install-deps: typst $TYPST_VERSION from the prebuilt wheel in $tools"
+    sed "1s|.*|#!$tools/bin/python3|" scripts/typst-wheel.py > "$tools/bin/typst.new"
+    chmod 755 "$tools/bin/typst.new" && mv "$tools/bin/typst.new" "$tools/bin/typst"
+    "$tools/bin/typst" --version >/dev/null
+    ln -sf "$tools/bin/typst" /usr/local/bin/typst
+  else
+    echo "install-deps: the typst wheel $TYPST_VERSION could not be installed; cargo install --locked typst-cli $TYPST_VERSION (8 to 15 minutes on 2 cores)"
+    cargo install --locked typst-cli --version "$TYPST_VERSION"
+  fi
 fi
 
 # remark-gfm + remark-breaks for the Markdown rendering test.
@@ -48,9 +62,8 @@ fi
 
 # asciinema (the player of the asciicast files `journal export --asciicast` writes), pinned: the
 # tests play a recorded session with it.
-tools=/opt/postmortem-tools
 if [ ! -x "$tools/bin/asciinema" ]; then
   echo "install-deps: asciinema 2.4.0 in $tools"
-  /usr/bin/python3 -m venv "$tools"
+  [ -x "$tools/bin/pip" ] || /usr/bin/python3 -m venv "$tools"
   "$tools/bin/pip" install -q asciinema==2.4.0
 fi

@@ -17,7 +17,7 @@ pub const FONT: &str = "Noto Sans CJK JP";
 pub const MONO_FONT: &str = "Noto Sans Mono CJK JP";
 
 /// How to get typst and the fonts, said whenever one is missing.
-pub const INSTALL_HINT: &str = "install it with: apt-get install -y pkg-config libssl-dev fonts-noto-cjk && cargo install --locked typst-cli (and make sure ~/.cargo/bin is on PATH, or set POSTMORTEM_TYPST to the typst binary)";
+pub const INSTALL_HINT: &str = "install it with: bash scripts/install-deps.sh (the compiler prebuilt on PyPI, the typst wheel 0.15.0, as a `typst` command), or apt-get install -y pkg-config libssl-dev fonts-noto-cjk && cargo install --locked typst-cli --version 0.15.0 (and make sure ~/.cargo/bin is on PATH, or set POSTMORTEM_TYPST to the typst binary)";
 
 /// Escape text for Typst markup: every ASCII punctuation character and symbol gets a backslash.
 fn escape_markup(s: &str, out: &mut String) {
