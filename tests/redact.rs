@@ -44,6 +44,98 @@ fn every_pattern_rule_hides_its_examples_and_leaves_its_counter_examples() {
 }
 
 #[test]
+fn every_program_hides_its_examples_as_text_and_as_argv_and_leaves_its_counter_examples() {
+    use postmortem::journal::cmdline::words;
+    let f = rule_file();
+    assert!(f.program.len() >= 20, "{} programs", f.program.len());
+    let mut failures = Vec::new();
+    let red = Redactor::new();
+    for p in &f.program {
+        assert!(
+            !p.examples.is_empty() && !p.counter.is_empty(),
+            "{:?}",
+            p.names
+        );
+        for e in &p.examples {
+            let out = r(e);
+            if !out.contains("[REDACTED:") {
+                failures.push(format!(
+                    "{}: text not redacted {e:?} -> {out:?}",
+                    p.names[0]
+                ));
+            }
+            let (argv, n) = red.redact_argv(&words(e));
+            if n == 0 || !argv.iter().any(|a| a.contains("[REDACTED:")) {
+                failures.push(format!(
+                    "{}: argv not redacted {e:?} -> {argv:?}",
+                    p.names[0]
+                ));
+            }
+        }
+        for c in &p.counter {
+            let out = r(c);
+            if out != *c {
+                failures.push(format!(
+                    "{}: counter-example changed {c:?} -> {out:?}",
+                    p.names[0]
+                ));
+            }
+            let w = words(c);
+            let (argv, _) = red.redact_argv(&w);
+            if argv != w {
+                failures.push(format!(
+                    "{}: counter argv changed {c:?} -> {argv:?}",
+                    p.names[0]
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The project's own examples per class (tests/secrets/*.tsv): every secret hidden, every plain
+/// line unchanged.
+#[test]
+fn the_classes_written_for_this_project_lose_every_secret_and_keep_every_plain_line() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/secrets");
+    let mut failures = Vec::new();
+    for class in ["cmdline", "keys"] {
+        let path = dir.join(format!("{class}.tsv"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let (mut secrets, mut plain) = (0, 0);
+        for (i, l) in text.lines().enumerate() {
+            if l.starts_with('#') || l.trim().is_empty() {
+                continue;
+            }
+            let (secret, line) = l
+                .split_once('\t')
+                .unwrap_or_else(|| panic!("{class}.tsv:{}: no tab", i + 1));
+            let line = line.replace("\\n", "\n");
+            let out = r(&line);
+            if secret == "-" {
+                plain += 1;
+                if out != line {
+                    failures.push(format!(
+                        "{class}.tsv:{}: plain line changed: {line:?} -> {out:?}",
+                        i + 1
+                    ));
+                }
+            } else {
+                secrets += 1;
+                if out.contains(secret) {
+                    failures.push(format!("{class}.tsv:{}: kept {secret:?}: {out:?}", i + 1));
+                }
+            }
+        }
+        assert!(
+            secrets >= 30 && plain >= 10,
+            "{class}: {secrets} secrets, {plain} plain lines"
+        );
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
 fn named_values_hide_their_examples_and_leave_their_counter_examples() {
     let a = &rule_file().assign;
     let mut failures = Vec::new();

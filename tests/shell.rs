@@ -269,6 +269,71 @@ fn bash_each_command_is_a_record_and_input_never_is() {
     assert!(md.contains("| Working directory |"));
 }
 
+/// A password on a client's command line, typed as people type it (`mysql -uroot -pS3cret`): a
+/// stand-in `mysql` on PATH prints its command line as `ps` shows it. The secret reaches neither
+/// the journal (command nor output), nor the report, nor the asciicast.
+#[test]
+fn a_password_typed_on_a_client_command_line_reaches_no_record() {
+    let d = tempdir();
+    let dir = d.path();
+    let bindir = dir.join("bin");
+    std::fs::create_dir_all(&bindir).unwrap();
+    std::fs::write(bindir.join("mysql"), "#!/bin/sh\necho \"mysql $*\"\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(bindir.join("mysql"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut t = shell(dir, "/bin/bash", (100, 30));
+    t.expect("pm$ ");
+    t.send(&format!("export PATH={}:$PATH\r", bindir.display()));
+    t.expect("pm$ ");
+    t.send("mysql -uroot -pS3cret -e 'select 1'\r");
+    t.expect("mysql -uroot -pS3cret -e select 1\r\n");
+    t.expect("pm$ ");
+    t.send("exit\r");
+    t.wait();
+    verify(dir);
+    let journal = std::fs::read_to_string(dir.join("j.jsonl")).unwrap();
+    assert!(!journal.contains("S3cret"), "{journal}");
+    let recs = records(&dir.join("j.jsonl"));
+    let rec = by_command(&recs, "mysql -uroot -p[REDACTED:password] -e 'select 1'");
+    assert_eq!(
+        rec["stdout"]["text"],
+        "mysql -uroot -p[REDACTED:password] -e select 1\n"
+    );
+    let o = pm(
+        dir,
+        &[
+            "report",
+            "--journal",
+            "j.jsonl",
+            "--format",
+            "md,html",
+            "--out",
+            "out",
+        ],
+    );
+    let o2 = pm(
+        dir,
+        &[
+            "journal",
+            "export",
+            "--asciicast",
+            "-o",
+            "s.cast",
+            "j.jsonl",
+        ],
+    );
+    assert!(o2.status.success(), "{}", stderr(&o2));
+    let mut files = vec![dir.join("s.cast")];
+    for e in std::fs::read_dir(dir.join("out")).unwrap_or_else(|e| panic!("{e}: {}", stderr(&o))) {
+        files.push(e.unwrap().path());
+    }
+    assert!(files.len() >= 5, "{files:?}");
+    for f in files {
+        let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned();
+        assert!(!text.contains("S3cret"), "{}", f.display());
+    }
+}
+
 #[test]
 fn zsh_is_integrated_and_its_rc_directory_goes() {
     let d = tempdir();

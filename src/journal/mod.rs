@@ -16,6 +16,7 @@
 //! to a head: an SSH signature over it (see [`sign`]), checked by `verify --allowed-signers`.
 //! Records after the last signed head are only as good as the chain.
 
+pub mod cmdline;
 mod record;
 pub mod redact;
 pub mod sign;

@@ -32,6 +32,9 @@ const MARKER_PREFIX: &str = "[REDACTED:";
 pub struct RuleFile {
     pub pattern: Vec<PatternRule>,
     pub assign: AssignRule,
+    /// Programs and their secret-bearing options (src/journal/cmdline.rs).
+    #[serde(default)]
+    pub program: Vec<super::cmdline::Program>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -59,6 +62,15 @@ pub struct AssignRule {
     pub token_entropy: f64,
     pub after_words: Vec<String>,
     pub not_values: Vec<String>,
+    /// Options that take no value although their name names a secret (`--ask-password`).
+    #[serde(default)]
+    pub flag_options: Vec<String>,
+    /// Keys of `key value` configuration lines whose value is a password (requirepass).
+    #[serde(default)]
+    pub space_keys: Vec<String>,
+    /// Words that end with a password word and are not one (bypass, compass).
+    #[serde(default)]
+    pub not_password_words: Vec<String>,
     #[serde(default)]
     pub examples: Vec<String>,
     #[serde(default)]
@@ -130,6 +142,10 @@ struct Rules {
     /// `key="Password" value="..."` (XML attribute pairs).
     attr_pair: Regex,
     reference: Regex,
+    /// Any program of the `[[program]]` tables named as a word: a fast first filter.
+    programs: Regex,
+    /// `<key>value</key>` (XML elements), and their closing name checked by hand.
+    element: Regex,
 }
 
 fn rules() -> &'static Rules {
@@ -150,14 +166,28 @@ fn rules() -> &'static Rules {
         Rules {
             patterns,
             assign: Regex::new(&format!(
-                r#"(?i)(?:^|[^A-Za-z0-9_.\\-])(?P<q>\\?["']?)(?P<key>-{{0,2}}[A-Za-z0-9_.-]*(?:{hints})[A-Za-z0-9_.-]*)(?P<q2>\\?["']?)(?P<op>[ \t]*(?:[:?]{{0,3}}=|=>|:)[ \t]*|[ \t]*,[ \t]*|[ \t]+)"#
+                r#"(?i)(?:^|[^A-Za-z0-9_.\\-])(?P<q>\\?["']?)(?P<key>-{{0,2}}[A-Za-z0-9_.-]*(?:{hints})[A-Za-z0-9_.-]*)(?P<q2>\\?["']?)\]?(?P<op>[ \t]*(?:[:?]{{0,3}}=|=>|:)[ \t]*|[ \t]*,[ \t]*|[ \t]+)"#
             ))
             .unwrap(),
             option: Regex::new(&format!(r"(?i)^--?[\w-]*(?:{hints})[\w-]*$")).unwrap(),
-            attr_pair: Regex::new(r#"(?i)\bkey\s*=\s*"(?P<key>[^"]+)"\s+value\s*=\s*"(?P<s>[^"]*)""#)
+            attr_pair: Regex::new(r#"(?i)\b(?:key|name)\s*=\s*"(?P<key>[^"]+)"(?:\s+value\s*=\s*"(?P<s>[^"]*)"|\s*>(?P<s2>[^<>\n]+)<)"#)
                 .unwrap(),
+            programs: Regex::new(&format!(
+                r"(?:^|[\s/;|&(`'\x22])(?:{})(?:$|[\s'\x22;|&)])",
+                f.program
+                    .iter()
+                    .flat_map(|p| p.names.iter())
+                    .map(|n| regex::escape(n))
+                    .collect::<Vec<_>>()
+                    .join("|")
+            ))
+            .unwrap(),
+            element: Regex::new(&format!(
+                r"(?i)<(?P<key>[A-Za-z0-9_.:-]*(?:{hints})[A-Za-z0-9_.:-]*)(?:\s[^<>]*)?>(?P<s>[^<>\n]+)</(?P<close>[A-Za-z0-9_.:-]+)>"
+            ))
+            .unwrap(),
             reference: Regex::new(
-                r"^(?:\$|\{.*\}$|<.*>$|%.*%$|`|\(|[A-Za-z_]\w+(?:\.[A-Za-z_]*\d{0,3}[A-Za-z_]*)+(?:\(\))?$|[\w.]+\(.*\)$)",
+                r"^(?:\$|\{.*\}$|<.*>$|%.*%$|%\([\w.]+\)[sdr]$|`|\(|[A-Za-z_]\w+(?:\.[A-Za-z_]*\d{0,3}[A-Za-z_]*)+(?:\(\))?$|[\w.]+\(.*\)$)",
             )
             .unwrap(),
         }
@@ -244,14 +274,32 @@ fn classify(key: &str) -> Option<(Class, &'static str)> {
     if w.len() >= 2 && w[w.len() - 2] == "key" && w[w.len() - 1] == "data" {
         return Some((Class::Token, "client-key-data"));
     }
-    let i = w
-        .iter()
-        .rposition(|x| is(&a.password_words, x) || is(&a.token_words, x))?;
+    // A word that ends with a secret word is one too (PGPASSWORD, dbpass, tlspassword,
+    // authtoken), unless it is listed as a plain word (bypass, compass, oldpwd).
+    let glued = |x: &str, suffixes: &[&str]| {
+        !is(&a.not_password_words, x)
+            && suffixes
+                .iter()
+                .any(|s| x.len() > s.len() + 1 && x.ends_with(s))
+    };
+    let pw = |x: &str| {
+        is(&a.password_words, x)
+            || glued(
+                x,
+                &["password", "passwd", "passphrase", "pass", "pwd", "secret"],
+            )
+    };
+    let tok = |x: &str| is(&a.token_words, x) || glued(x, &["token", "apikey"]);
+    let i = w.iter().rposition(|x| pw(x) || tok(x))?;
     if w[i + 1..].iter().any(|x| is(&a.after_words, x)) {
         return None;
     }
     let last = w[i].as_str();
-    if is(&a.password_words, last) {
+    if pw(last) {
+        let last = ["password", "passwd", "passphrase", "pass", "pwd", "secret"]
+            .into_iter()
+            .find(|s| last.ends_with(s) && !is(&a.password_words, last))
+            .unwrap_or(last);
         let kind = if last.starts_with("pass") || last == "pwd" {
             "password"
         } else {
@@ -506,7 +554,14 @@ impl Redactor {
             s = out;
             n += k;
         }
+        if r.programs.is_match(&s) {
+            let (out, k) = super::cmdline::redact_text(&rule_file().program, &s);
+            s = out;
+            n += k;
+        }
         let (out, k) = redact_pairs(&s);
+        n += k;
+        let (out, k) = redact_elements(&out);
         n += k;
         let (out, k) = redact_named(&out);
         (out, n + k)
@@ -515,10 +570,11 @@ impl Redactor {
     /// Redact an argument vector: the value after a bare `--password`-style option is a secret,
     /// and every argument is redacted as text too (a `sh -c` string included).
     pub fn redact_argv(&self, argv: &[String]) -> (Vec<String>, u64) {
+        // The program's own secret-bearing options and positions first (mysql -pX, htpasswd -b).
+        let (argv, mut n) = super::cmdline::redact_argv(&rule_file().program, argv);
         let mut out = Vec::with_capacity(argv.len());
-        let mut n = 0;
         let mut secret_next: Option<(Class, &str, String)> = None;
-        for arg in argv {
+        for arg in &argv {
             if let Some((class, kind, key)) = secret_next.take() {
                 if is_secret_value(&key, class, arg) {
                     out.push(marker(kind));
@@ -526,7 +582,9 @@ impl Redactor {
                     continue;
                 }
             }
-            if rules().option.is_match(arg) {
+            if rules().option.is_match(arg)
+                && !rule_file().assign.flag_options.iter().any(|f| f == arg)
+            {
                 if let Some((class, kind)) = classify(arg) {
                     secret_next = Some((class, kind, arg.clone()));
                 }
@@ -589,8 +647,35 @@ fn redact_pairs(s: &str) -> (String, u64) {
     let mut last = 0;
     let mut n = 0;
     for c in r.attr_pair.captures_iter(s) {
-        let v = c.name("s").unwrap();
+        let v = c.name("s").or_else(|| c.name("s2")).unwrap();
         let key = &c["key"];
+        if let Some((class, kind)) = classify(key) {
+            if secret_value(key, class, v.as_str(), false) {
+                out.push_str(&s[last..v.start()]);
+                out.push_str(&marker(kind));
+                last = v.end();
+                n += 1;
+            }
+        }
+    }
+    out.push_str(&s[last..]);
+    (out, n)
+}
+
+/// `<password>value</password>`: the text of an XML element whose name names a secret.
+fn redact_elements(s: &str) -> (String, u64) {
+    let r = rules();
+    if !s.contains("</") || !r.element.is_match(s) {
+        return (s.to_string(), 0);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut last = 0;
+    let mut n = 0;
+    for c in r.element.captures_iter(s) {
+        let (key, v) = (&c["key"], c.name("s").unwrap());
+        if !key.eq_ignore_ascii_case(&c["close"]) {
+            continue;
+        }
         if let Some((class, kind)) = classify(key) {
             if secret_value(key, class, v.as_str(), false) {
                 out.push_str(&s[last..v.start()]);
@@ -608,6 +693,7 @@ fn redact_pairs(s: &str) -> (String, u64) {
 /// `("key", "value")`.
 fn redact_named(s: &str) -> (String, u64) {
     let r = rules();
+    let a = &rule_file().assign;
     let mut out = String::with_capacity(s.len());
     let mut last = 0;
     let mut pos = 0;
@@ -619,7 +705,18 @@ fn redact_named(s: &str) -> (String, u64) {
         let quoted_key = !c["q"].is_empty() && c["q"] == c["q2"];
         let opt = op.as_str().trim();
         pos = op.end().max(m0.start() + 1);
-        let Some((class, kind)) = classify(key.as_str()) else {
+        // A configuration's own `key value` lines (redis.conf's requirepass, masterauth).
+        let space_key = a
+            .space_keys
+            .iter()
+            .any(|k| k.eq_ignore_ascii_case(key.as_str()))
+            && s[..key.start()]
+                .rsplit('\n')
+                .next()
+                .is_some_and(|b| b.trim().is_empty());
+        let Some((class, kind)) =
+            classify(key.as_str()).or(space_key.then_some((Class::Password, "password")))
+        else {
             continue;
         };
         let next = s[op.end()..].chars().next();
@@ -627,7 +724,15 @@ fn redact_named(s: &str) -> (String, u64) {
         // be followed by a blank, a quote or the end (io.jsonwebtoken:jjwt is not a key).
         let ok = match opt {
             "," => quoted_key && matches!(next, Some('"' | '\'')),
-            "" => key.as_str().starts_with('-'),
+            "" => {
+                space_key
+                    || key.as_str().starts_with('-')
+                        && !rule_file()
+                            .assign
+                            .flag_options
+                            .iter()
+                            .any(|f| f.eq_ignore_ascii_case(key.as_str()))
+            }
             ":" => {
                 quoted_key
                     || op.as_str().len() > 1
@@ -660,6 +765,14 @@ fn redact_named(s: &str) -> (String, u64) {
             Some(i) => vs + s[vs..vs + i].trim_end().len(),
         };
         let value = &s[vs..ve];
+        // A quoted value of a key that names an API, access or secret key is that key, whatever
+        // its entropy ('value with quotes and spaces').
+        let quoted = vs > op.end() && matches!(s.as_bytes()[vs - 1], b'"' | b'\'');
+        let class = if quoted && class == Class::Token && !bare_key(key.as_str()) {
+            Class::Password
+        } else {
+            class
+        };
         if !is_secret_value(key.as_str(), class, value) {
             continue;
         }
