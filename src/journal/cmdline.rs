@@ -26,6 +26,10 @@ pub struct Program {
     /// Options whose value is a secret: `-a VALUE`, `-aVALUE`, `--pass VALUE`, `--pass=VALUE`.
     #[serde(default)]
     pub value: Vec<String>,
+    /// Options whose value is a secret as the next word, never glued (openssl's
+    /// `-k SECRET`, where `-key` is another option).
+    #[serde(default)]
+    pub separate: Vec<String>,
     /// Short options whose value is a secret only glued to them (`-pSECRET`; a bare `-p` asks).
     #[serde(default)]
     pub glued: Vec<String>,
@@ -176,6 +180,7 @@ pub fn secrets(p: &Program, args: &[&str]) -> Vec<Hit> {
         };
         let word_at = |w: usize| if w == i - 1 { a } else { next.unwrap_or("") };
         if let Some((w, off)) = value_of(&p.value, true, true)
+            .or_else(|| value_of(&p.separate, true, false))
             .or_else(|| value_of(&p.glued, false, true))
             .or_else(|| value_of(&p.eq, false, false))
         {
