@@ -117,7 +117,7 @@ fn main() {
     // The project's own classes (tests/secrets/*.tsv, written from the programs' manuals and
     // the formats' definitions): recall and plain lines touched, per class.
     let own = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/secrets");
-    for class in ["cmdline", "keys"] {
+    for class in ["cmdline", "keys", "vendors", "urls", "pem"] {
         let (mut n, mut caught, mut plain, mut touched) = (0, 0, 0, 0);
         for l in lines(&own.join(format!("{class}.tsv"))) {
             let Some((secret, line)) = l.split_once('\t').filter(|_| !l.starts_with('#')) else {
