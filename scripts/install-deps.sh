@@ -23,6 +23,26 @@ if ! command -v cargo >/dev/null; then
   curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
 fi
 
+# The network-bound steps that share nothing run at once: npm and the ansible venv in the
+# background, typst and asciinema (one venv) in the foreground; each failure stops the script.
+bg=()
+# remark-gfm + remark-breaks for the Markdown rendering test.
+if [ ! -d tests/remark/node_modules/remark-gfm ]; then (
+  echo "install-deps: npm ci in tests/remark"
+  npm ci --prefix tests/remark --no-audit --no-fund --loglevel=error
+) & bg+=($!); fi
+
+
+# ansible-core for the lab's kubespray run, pinned: up to 2.17 it words the contest's message
+# exactly ("Failed to update apt cache: unknown reason").
+venv=/opt/postmortem-lab/ansible
+if [ ! -x "$venv/bin/ansible-playbook" ]; then (
+  echo "install-deps: ansible-core 2.15.13 in $venv"
+  /usr/bin/python3 -m venv "$venv"
+  "$venv/bin/pip" install -q ansible-core==2.15.13
+) & bg+=($!); fi
+
+
 # typst (PDF), pinned to one minor version: the report's Typst source is tested with it, and a
 # newer typst may change the language. First choice: the compiler prebuilt on PyPI (the `typst`
 # wheel, seconds to install), in the tools venv, with scripts/typst-wheel.py as the `typst`
@@ -45,21 +65,6 @@ if [ "${have_typst%.*}" != "${TYPST_VERSION%.*}" ]; then
   fi
 fi
 
-# remark-gfm + remark-breaks for the Markdown rendering test.
-if [ ! -d tests/remark/node_modules/remark-gfm ]; then
-  echo "install-deps: npm ci in tests/remark"
-  npm ci --prefix tests/remark --no-audit --no-fund --loglevel=error
-fi
-
-# ansible-core for the lab's kubespray run, pinned: up to 2.17 it words the contest's message
-# exactly ("Failed to update apt cache: unknown reason").
-venv=/opt/postmortem-lab/ansible
-if [ ! -x "$venv/bin/ansible-playbook" ]; then
-  echo "install-deps: ansible-core 2.15.13 in $venv"
-  /usr/bin/python3 -m venv "$venv"
-  "$venv/bin/pip" install -q ansible-core==2.15.13
-fi
-
 # asciinema (the player of the asciicast files `journal export --asciicast` writes), pinned: the
 # tests play a recorded session with it.
 if [ ! -x "$tools/bin/asciinema" ]; then
@@ -67,3 +72,7 @@ if [ ! -x "$tools/bin/asciinema" ]; then
   [ -x "$tools/bin/pip" ] || /usr/bin/python3 -m venv "$tools"
   "$tools/bin/pip" install -q asciinema==2.4.0
 fi
+
+for pid in "${bg[@]}"; do
+  wait "$pid" || { echo "install-deps: a background step failed (its output is above)" >&2; exit 1; }
+done
