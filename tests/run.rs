@@ -216,7 +216,7 @@ fn the_incident_as_found_solved_in_rounds_proven_and_reported() {
     // Forwarding on, at runtime and after a reboot; exactly two new rules, TCP/179 from the other group.
     let (fwd, files, rules_after) = state();
     assert_eq!(fwd, "1");
-    assert!(files.contains("90-postmortem-ip-forward.conf"), "{files}");
+    assert!(files.contains("99-ip-forward.conf"), "{files}");
     pm_ok(&["lab", "reboot", "server01"]);
     assert_eq!(
         lab_sh("server01", "cat /proc/sys/net/ipv4/ip_forward").trim(),
@@ -540,7 +540,7 @@ fn a_run_killed_during_the_deployment_ends_the_same_when_run_again() {
     assert!(out.contains("every end state holds"), "{out}");
     let (fwd, files, rules_after) = state();
     assert_eq!(fwd, "1");
-    assert!(files.contains("90-postmortem-ip-forward.conf"));
+    assert!(files.contains("99-ip-forward.conf"));
     assert_eq!(rules_after.len(), rules_before.len() + 2, "{rules_after:?}");
     assert_eq!(kubectl("get nodes").0, 0);
     pm_ok(&["journal", "verify", j.to_str().unwrap()]);

@@ -25,6 +25,8 @@ use std::collections::BTreeMap;
 /// One phase's answer.
 pub struct Answer {
     pub phase: u32,
+    /// The Markdown with what only the HTML and PDF show marked: `for_score_server` for the
+    /// `.md` file, `with_links` for the HTML and the PDF.
     pub md: String,
     /// The text a reader should see (blocks on lines of their own).
     pub text: String,
@@ -63,6 +65,8 @@ struct Words {
     kept: &'static str,
     broken: &'static str,
     replayed: &'static str,
+    /// How it was replayed (the tool's command): in the HTML and the PDF only.
+    replayed_by: &'static str,
     evidence: &'static str,
     no_cause: &'static str,
 }
@@ -96,7 +100,8 @@ fn words(lang: Lang) -> Words {
             rules: "問題文の制約",
             kept: "守った",
             broken: "守れていない",
-            replayed: "この回答の手順は、新しく作った初期状態の環境で書かれたとおりに実行し直し(postmortem replay)、上の終了状態がすべて成立することを確認済みです。",
+            replayed: "この回答の手順は、新しく作った初期状態の環境で書かれたとおりに実行し直し{by}、上の終了状態がすべて成立することを確認しました。初期状態から上記の手順だけで再現できます。",
+            replayed_by: "(postmortem replay)",
             evidence: "引用した出力はすべて証跡ファイル {file} の記録(#番号)からそのまま引いています。証跡全体はジャーナル journal.jsonl(先頭ハッシュ {head})にあります。",
             no_cause: "このフェーズの原因は、記録された証跡からは特定できていません。",
         },
@@ -127,7 +132,8 @@ fn words(lang: Lang) -> Words {
             rules: "The task's rules",
             kept: "kept",
             broken: "NOT kept",
-            replayed: "These steps were run again exactly as written on a freshly built initial state (postmortem replay), and every end state above held.",
+            replayed: "These steps were run again exactly as written on a freshly built initial state{by}, and every end state above held: the steps above alone reproduce the fix from the initial state.",
+            replayed_by: " (postmortem replay)",
             evidence: "Every quoted output line is taken verbatim from a record (#number) of the evidence file {file}; all the evidence is in the journal journal.jsonl (head hash {head}).",
             no_cause: "The evidence recorded does not establish this phase's cause.",
         },
@@ -149,11 +155,57 @@ fn vtx(v: &Value, lang: Lang) -> String {
         .to_string()
 }
 
+/// Marks what only the HTML and the PDF carry (record numbers, the journal's hash, the tool's
+/// name): a judge reading the Markdown in the score server cannot open them. Private-use
+/// characters, which no renderer shows and `for_score_server` takes out with what they enclose.
+const ONLY_LINKED: (char, char) = ('\u{E000}', '\u{E001}');
+
+fn linked_only(s: &str) -> String {
+    format!("{}{s}{}", ONLY_LINKED.0, ONLY_LINKED.1)
+}
+
 fn refs(seqs: &[u64]) -> String {
-    seqs.iter()
-        .map(|s| format!("#{s}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    linked_only(
+        &seqs
+            .iter()
+            .map(|s| format!("#{s}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    )
+}
+
+/// The answer as the score server shows it: no record numbers, hash or tool name, and no
+/// parentheses or paragraph left empty by their going.
+pub fn for_score_server(md: &str) -> String {
+    static RE: std::sync::OnceLock<[regex::Regex; 3]> = std::sync::OnceLock::new();
+    let [wrapped, listed, bare] = RE.get_or_init(|| {
+        [
+            regex::Regex::new(" ?\\(\u{E000}[^\u{E001}]*\u{E001}\\)").unwrap(),
+            regex::Regex::new(", \u{E000}[^\u{E001}]*\u{E001}").unwrap(),
+            regex::Regex::new("\u{E000}[^\u{E001}]*\u{E001}").unwrap(),
+        ]
+    });
+    let s = wrapped.replace_all(md, "");
+    let s = listed.replace_all(&s, "");
+    let s = bare.replace_all(&s, "");
+    let mut out = String::with_capacity(s.len());
+    for l in s.split_inclusive('\n') {
+        // A paragraph that held only what went, and a line's trailing blank.
+        if l.trim().is_empty() && out.ends_with("\n\n") {
+            continue;
+        }
+        let t = l.trim_end_matches(['\n', ' ']);
+        out.push_str(t);
+        if l.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The answer as the HTML and the PDF show it: everything, the marks taken out.
+pub fn with_links(md: &str) -> String {
+    md.replace([ONLY_LINKED.0, ONLY_LINKED.1], "")
 }
 
 /// The lines of an evidence record a reader needs: those `quote` matches (else the first
@@ -692,16 +744,18 @@ pub fn answers(
             matches!(&e.body, Body::Replay(r) if r.phase == p && r.ok && r.commands_sha256 == commands_hash(&commands))
         });
         if replayed {
-            d.para(&[In::T(w.replayed)]);
+            let by = linked_only(w.replayed_by);
+            d.para(&[In::T(&w.replayed.replace("{by}", &by))]);
         }
         let ev_line = w.evidence.replace("{file}", evidence_file);
         let (a, b) = ev_line.split_once("{head}").unwrap_or((&ev_line, ""));
-        d.para(&[In::T(a), In::C(&head), In::T(b)]);
+        let (open, close) = (ONLY_LINKED.0.to_string(), ONLY_LINKED.1.to_string());
+        d.para(&[In::T(&open), In::T(a), In::C(&head), In::T(b), In::T(&close)]);
 
         out.push(Answer {
             phase: p,
             md: d.md,
-            text: d.text,
+            text: for_score_server(&d.text),
             commands,
             quotes,
         });

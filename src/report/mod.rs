@@ -1167,6 +1167,25 @@ pub fn answers_of(
     )
 }
 
+/// The evidence with only the records an answer cites (`#N` in its text, the records of its
+/// quotes): an answer's PDF appendix, a few pages instead of the whole journal.
+fn cited_evidence(ctx: &tera::Context, a: &answer::Answer) -> Result<String> {
+    static REF: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = REF.get_or_init(|| regex::Regex::new(r"#(\d+)\b").unwrap());
+    let mut cited: std::collections::BTreeSet<u64> =
+        re.captures_iter(&a.md).filter_map(|c| c[1].parse().ok()).collect();
+    cited.extend(a.quotes.iter().map(|(seq, _)| *seq));
+    let mut only = ctx.clone();
+    if let Some(serde_json::Value::Array(all)) = ctx.get("records") {
+        let some: Vec<&serde_json::Value> = all
+            .iter()
+            .filter(|r| r["seq"].as_u64().is_some_and(|s| cited.contains(&s)))
+            .collect();
+        only.insert("records", &some);
+    }
+    render_template("evidence.md", &only)
+}
+
 /// Write one document as `BASE.md`, `.html` and `.pdf`, as the formats ask: `md` is the
 /// Markdown file; `shown` (with pictures) is rendered to HTML; `pdf` (None: no PDF) to PDF.
 #[allow(clippy::too_many_arguments)]
@@ -1303,8 +1322,9 @@ pub fn write(journal: &Journal, opts: &Options, red: &Redactor) -> Result<Writte
         if !answers {
             continue;
         }
-        // One answer per phase (answer.phaseN.LANG: the PDF has the full evidence as its
-        // appendix), and the evidence itself (evidence.LANG.md, .html).
+        // One answer per phase (answer.phaseN.LANG: the PDF has as its appendix the records
+        // the answer cites, the whole evidence stays in evidence.LANG), and the evidence itself
+        // (evidence.LANG.md, .html).
         let evidence = render_template("evidence.md", &ctx)?;
         let base = opts.out.join(format!("evidence.{code}"));
         emit(
@@ -1322,11 +1342,11 @@ pub fn write(journal: &Journal, opts: &Options, red: &Redactor) -> Result<Writte
         for a in answers_of(&entries, lang, opts.team.as_deref(), red) {
             let base = opts.out.join(format!("answer.phase{}.{code}", a.phase));
             let atitle = format!("{title} ({} {})", texts(lang)["phase"], a.phase);
-            let shown = with_pictures(&a.md, lang, &figures);
-            let pdf = format!("{shown}\n\n{evidence}");
+            let shown = with_pictures(&answer::with_links(&a.md), lang, &figures);
+            let pdf = format!("{shown}\n\n{}", cited_evidence(&ctx, &a)?);
             emit(
                 &base,
-                &a.md,
+                &answer::for_score_server(&a.md),
                 &shown,
                 Some(&pdf),
                 lang,
