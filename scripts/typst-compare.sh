@@ -26,14 +26,14 @@ for j in reports/example/journal.jsonl reports/example-manual/journal.jsonl; do
   for pdf in "$work/wheel/$(dirname "$j")"/*.pdf; do
     other="$work/cli/${pdf#"$work/wheel/"}"
     name=${pdf#"$work/wheel/"}
-    pw=$(pdfinfo "$pdf" | awk '/^Pages:/ {print $2}')
-    pc=$(pdfinfo "$other" | awk '/^Pages:/ {print $2}')
-    if [ "$pw" = "$pc" ] && cmp -s <(pdftotext -layout "$pdf" -) <(pdftotext -layout "$other" -); then
+    pw=$(pdfinfo "$pdf" 2>/dev/null | awk '/^Pages:/ {print $2}')
+    pc=$(pdfinfo "$other" 2>/dev/null | awk '/^Pages:/ {print $2}')
+    if [ "$pw" = "$pc" ] && cmp -s <(pdftotext -layout "$pdf" - 2>/dev/null) <(pdftotext -layout "$other" - 2>/dev/null); then
       same=$(cmp -s "$pdf" "$other" && echo "byte-identical" || echo "same pages and text")
       echo "$name: $pw pages, $same"
     else
       echo "$name: DIFFERS (wheel $pw pages, cli $pc pages)"
-      diff <(pdftotext -layout "$pdf" -) <(pdftotext -layout "$other" -) | head -20 || true
+      diff <(pdftotext -layout "$pdf" - 2>/dev/null) <(pdftotext -layout "$other" - 2>/dev/null) | head -20 || true
       bad=1
     fi
   done
