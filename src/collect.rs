@@ -216,9 +216,13 @@ pub async fn collect(
 
 /// `kubectl exec` into a pod: two pings to each address at once, each output line prefixed with
 /// its address, then `ADDR exit N`.
+/// How many other nodes' probe pods each probe pod pings (besides shell1): the whole matrix up to
+/// 4 nodes, a ring of this many peers beyond.
+const MATRIX_PEERS: usize = 3;
+
 fn pings_from(pod: &str, addrs: &[&str]) -> String {
     let script = format!(
-        "for t in {}; do (ping -c 2 -W 1 $t 2>&1; echo \"exit $?\") | sed \"s/^/$t /\" & done; wait",
+        "for t in {}; do (ping -c 2 -i 0.2 -W 1 $t 2>&1; echo \"exit $?\") | sed \"s/^/$t /\" & done; wait",
         addrs.join(" ")
     );
     format!("kubectl exec {pod} -- sh -c {}", shell_quote(&script))
@@ -242,10 +246,12 @@ fn probe_tag(collection: u64) -> String {
 }
 
 /// The task's two patterns, with the task's `kubectl run` (busybox, pinned by a nodeName override:
-/// the task's `nodename` key is not a field of the pod spec, so kubectl drops it and the scheduler
-/// places the pod anywhere): a pod `shell1` on the first node, and one probe pod on each node. Each
-/// probe pod pings every pod (pattern A: from another node to shell1; pattern B: from the same
-/// node), same-node and cross-node labelled; the probe pods are removed afterwards whatever happened.
+/// in the task's command `--overrides` stands after `--`, so it is an argument of `sh` that
+/// kubectl never reads, and the scheduler places the pod anywhere): a pod `shell1` on the first
+/// node, and one probe pod on each node. Each probe pod pings shell1 (pattern A: from another
+/// node; pattern B: from the same node), every pod that is not a probe pod, and the probe pods of
+/// the next `MATRIX_PEERS` nodes, same-node and cross-node labelled; the probe pods are removed
+/// afterwards whatever happened.
 /// With an `egress` probe, its command first prints the outside addresses (`ADDRESS NAME` lines,
 /// as `getent hosts` prints them), and each probe pod pings those too, as evidence of that probe.
 async fn ping_matrix(ctx: &Ctx, host: &str, probe: &Probe, egress: Option<&Probe>) {
@@ -349,18 +355,33 @@ async fn ping_matrix(ctx: &Ctx, host: &str, probe: &Probe, egress: Option<&Probe
                     && (p.name.starts_with(&tag) || !p.name.starts_with(PROBE_POD_PREFIX))
             })
             .collect();
-        // One command per source pod: its pings to every target at once, each output line
+        // One command per source pod: its pings to its targets at once, each output line
         // prefixed with the target's address (a sshd allows only so many sessions at once).
+        // The targets: shell1 (the task's patterns A and B), every pod that is not a probe pod,
+        // and the probe pods of the next MATRIX_PEERS nodes in the nodes' order (a ring): every
+        // pair up to MATRIX_PEERS + 1 nodes, a bounded sample beyond, so the pings grow with the
+        // nodes, not with their square. Each step names the pods it pinged.
         let mut pings = Vec::new();
         let shell1 = format!("{tag}shell1");
+        let probes: Vec<&str> = targets
+            .iter()
+            .filter(|p| p.name.starts_with(&tag) && p.name != shell1)
+            .map(|p| p.name.as_str())
+            .collect();
         for from in pods
             .iter()
             .filter(|p| p.name.starts_with(&tag) && p.name != shell1)
         {
             let Some(fnode) = &from.node else { continue };
+            let at = probes.iter().position(|n| *n == from.name).unwrap_or(0);
+            let peers: Vec<&str> = (1..probes.len())
+                .map(|k| probes[(at + k) % probes.len()])
+                .take(MATRIX_PEERS)
+                .collect();
             let to: Vec<(&str, &str, &str)> = targets
                 .iter()
                 .filter(|p| p.name != from.name)
+                .filter(|p| !probes.contains(&p.name.as_str()) || peers.contains(&p.name.as_str()))
                 .filter_map(|p| Some((p.name.as_str(), p.node.as_deref()?, p.ip.as_deref()?)))
                 .collect();
             if to.is_empty() {
