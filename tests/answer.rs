@@ -311,15 +311,27 @@ fn the_demos_answers_stand_alone_render_as_meant_and_replay() {
             );
             // Nothing a judge cannot open: no record numbers, no journal hash, no tool name.
             let refs = regex::Regex::new(r"#\d").unwrap();
-            assert!(!refs.is_match(&prose), "{}: a record number", path.display());
-            assert!(!md.contains("postmortem"), "{}: the tool's name", path.display());
+            assert!(
+                !refs.is_match(&prose),
+                "{}: a record number",
+                path.display()
+            );
+            assert!(
+                !md.contains("postmortem"),
+                "{}: the tool's name",
+                path.display()
+            );
             assert!(
                 !entries.iter().any(|e| md.contains(&e.hash)),
                 "{}: a hash of the journal",
                 path.display()
             );
             let html = std::fs::read_to_string(path.with_extension("html")).unwrap();
-            assert!(refs.is_match(&html), "{}: the HTML keeps the record numbers", path.display());
+            assert!(
+                refs.is_match(&html),
+                "{}: the HTML keeps the record numbers",
+                path.display()
+            );
         }
     }
     let replays: Vec<_> = entries
@@ -333,7 +345,12 @@ fn the_demos_answers_stand_alone_render_as_meant_and_replay() {
     assert!(replays.iter().all(|r| r.ok), "{replays:?}");
     assert!(out.join("evidence.ja.md").exists() && out.join("answer.phase1.ja.pdf").exists());
     // An answer's PDF is the answer and the records it cites, not the whole journal.
-    for f in ["answer.phase1.ja.pdf", "answer.phase2.ja.pdf", "answer.phase1.en.pdf", "answer.phase2.en.pdf"] {
+    for f in [
+        "answer.phase1.ja.pdf",
+        "answer.phase2.ja.pdf",
+        "answer.phase1.en.pdf",
+        "answer.phase2.en.pdf",
+    ] {
         let o = Command::new("pdfinfo").arg(out.join(f)).output().unwrap();
         let pages: u32 = stdout(&o)
             .lines()

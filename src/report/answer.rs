@@ -750,7 +750,13 @@ pub fn answers(
         let ev_line = w.evidence.replace("{file}", evidence_file);
         let (a, b) = ev_line.split_once("{head}").unwrap_or((&ev_line, ""));
         let (open, close) = (ONLY_LINKED.0.to_string(), ONLY_LINKED.1.to_string());
-        d.para(&[In::T(&open), In::T(a), In::C(&head), In::T(b), In::T(&close)]);
+        d.para(&[
+            In::T(&open),
+            In::T(a),
+            In::C(&head),
+            In::T(b),
+            In::T(&close),
+        ]);
 
         out.push(Answer {
             phase: p,

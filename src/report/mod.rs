@@ -1172,8 +1172,10 @@ pub fn answers_of(
 fn cited_evidence(ctx: &tera::Context, a: &answer::Answer) -> Result<String> {
     static REF: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     let re = REF.get_or_init(|| regex::Regex::new(r"#(\d+)\b").unwrap());
-    let mut cited: std::collections::BTreeSet<u64> =
-        re.captures_iter(&a.md).filter_map(|c| c[1].parse().ok()).collect();
+    let mut cited: std::collections::BTreeSet<u64> = re
+        .captures_iter(&a.md)
+        .filter_map(|c| c[1].parse().ok())
+        .collect();
     cited.extend(a.quotes.iter().map(|(seq, _)| *seq));
     let mut only = ctx.clone();
     if let Some(serde_json::Value::Array(all)) = ctx.get("records") {
