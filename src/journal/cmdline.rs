@@ -179,33 +179,34 @@ pub fn secrets(p: &Program, args: &[&str]) -> Vec<Hit> {
             None
         };
         let word_at = |w: usize| if w == i - 1 { a } else { next.unwrap_or("") };
-        if let Some((w, off)) = value_of(&p.value, true, true)
-            .or_else(|| value_of(&p.separate, true, false))
-            .or_else(|| value_of(&p.glued, false, true))
-            .or_else(|| value_of(&p.eq, false, false))
-        {
+        // Where the secret starts in the option's value: all of it, after `user%`, after `pass:`.
+        let whole = |_: &str, off: usize| Some(off);
+        let after_user = |s: &str, off: usize| {
+            s[off..]
+                .find(|c| p.userpass_sep.contains(c))
+                .map(|k| off + k + 1)
+        };
+        let after_prefix = |s: &str, off: usize| {
+            s[off..]
+                .strip_prefix(p.prefix.as_str())
+                .map(|v| s.len() - v.len())
+        };
+        type Start<'f> = &'f dyn Fn(&str, usize) -> Option<usize>;
+        let forms: [(&[String], bool, bool, Start); 6] = [
+            (&p.value, true, true, &whole),
+            (&p.separate, true, false, &whole),
+            (&p.glued, false, true, &whole),
+            (&p.eq, false, false, &whole),
+            (&p.userpass, true, true, &after_user),
+            (&p.prefixed, true, false, &after_prefix),
+        ];
+        let found = forms.iter().find_map(|(opts, next_too, glue, start)| {
+            value_of(opts, *next_too, *glue).map(|v| (v, start))
+        });
+        if let Some(((w, off), start)) = found {
             let s = word_at(w);
-            hit(w, off, s.len(), &s[off..]);
-            if w == i {
-                i += 1;
-            }
-            continue;
-        }
-        if let Some((w, off)) = value_of(&p.userpass, true, true) {
-            let s = word_at(w);
-            if let Some(k) = s[off..].find(|c| p.userpass_sep.contains(c)) {
-                hit(w, off + k + 1, s.len(), &s[off + k + 1..]);
-            }
-            if w == i {
-                i += 1;
-            }
-            continue;
-        }
-        if let Some((w, off)) = value_of(&p.prefixed, true, false) {
-            let s = word_at(w);
-            if let Some(v) = s[off..].strip_prefix(p.prefix.as_str()) {
-                let at = s.len() - v.len();
-                hit(w, at, s.len(), v);
+            if let Some(at) = start(s, off) {
+                hit(w, at, s.len(), &s[at..]);
             }
             if w == i {
                 i += 1;

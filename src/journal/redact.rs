@@ -639,43 +639,42 @@ fn apply_pattern(p: &Pattern, s: &str) -> (String, u64) {
 
 /// `key="Password" value="..."`: the value of an attribute pair whose key names a secret.
 fn redact_pairs(s: &str) -> (String, u64) {
-    let r = rules();
-    if !r.attr_pair.is_match(s) {
-        return (s.to_string(), 0);
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut last = 0;
-    let mut n = 0;
-    for c in r.attr_pair.captures_iter(s) {
-        let v = c.name("s").or_else(|| c.name("s2")).unwrap();
-        let key = &c["key"];
-        if let Some((class, kind)) = classify(key) {
-            if secret_value(key, class, v.as_str(), false) {
-                out.push_str(&s[last..v.start()]);
-                out.push_str(&marker(kind));
-                last = v.end();
-                n += 1;
-            }
-        }
-    }
-    out.push_str(&s[last..]);
-    (out, n)
+    redact_keyed(s, &rules().attr_pair, |c| {
+        Some((
+            c.name("key")?.as_str(),
+            c.name("s").or_else(|| c.name("s2"))?,
+        ))
+    })
 }
 
 /// `<password>value</password>`: the text of an XML element whose name names a secret.
 fn redact_elements(s: &str) -> (String, u64) {
-    let r = rules();
-    if !s.contains("</") || !r.element.is_match(s) {
+    if !s.contains("</") {
+        return (s.to_string(), 0);
+    }
+    redact_keyed(s, &rules().element, |c| {
+        let key = c.name("key")?.as_str();
+        key.eq_ignore_ascii_case(&c["close"])
+            .then(|| Some((key, c.name("s")?)))
+            .flatten()
+    })
+}
+
+/// Each match of `re` that `pick` turns into (key, value): the value replaced when the key names
+/// a secret and the value is one (its position leaves no doubt that it is a value).
+fn redact_keyed<'s>(
+    s: &'s str,
+    re: &Regex,
+    pick: impl Fn(&regex::Captures<'s>) -> Option<(&'s str, regex::Match<'s>)>,
+) -> (String, u64) {
+    if !re.is_match(s) {
         return (s.to_string(), 0);
     }
     let mut out = String::with_capacity(s.len());
     let mut last = 0;
     let mut n = 0;
-    for c in r.element.captures_iter(s) {
-        let (key, v) = (&c["key"], c.name("s").unwrap());
-        if !key.eq_ignore_ascii_case(&c["close"]) {
-            continue;
-        }
+    for c in re.captures_iter(s) {
+        let Some((key, v)) = pick(&c) else { continue };
         if let Some((class, kind)) = classify(key) {
             if secret_value(key, class, v.as_str(), false) {
                 out.push_str(&s[last..v.start()]);
