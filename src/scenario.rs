@@ -137,6 +137,22 @@ pub enum FixSpec {
     },
 }
 
+impl FixSpec {
+    /// Whether a fix record's target (`sysctl net.ipv4.ip_forward`, `sg rule … master`) is this
+    /// fix's.
+    pub fn fits(&self, target: &str) -> bool {
+        match self {
+            FixSpec::Sysctl { key, .. } => target.ends_with(key.as_str()),
+            FixSpec::Nft { chain, .. } => target.ends_with(chain.as_str()),
+            FixSpec::CalicoPatch { field, .. } => target.ends_with(field.as_str()),
+            FixSpec::SgRule { group, .. } => target.ends_with(&format!(" {group}")),
+            FixSpec::PortAllowedAddress { .. } => target.starts_with("ports "),
+            FixSpec::SubnetDns { .. } => target.starts_with("subnet "),
+            FixSpec::DhcpRenew { .. } => target.contains(" DHCP lease "),
+        }
+    }
+}
+
 fn felixconfiguration() -> String {
     "felixconfiguration".into()
 }

@@ -234,7 +234,7 @@ fn the_demos_answers_stand_alone_render_as_meant_and_replay() {
             let md = std::fs::read_to_string(&path).unwrap();
             assert_eq!(
                 md,
-                postmortem::report::answer::for_score_server(&a.md),
+                postmortem::report::md::for_score_server(&a.md),
                 "{} is what the journal gives",
                 path.display()
             );

@@ -14,8 +14,8 @@
 //! What it cannot show: anything the journal does not hold. A phase whose cause was never
 //! claimed, or whose fix was never applied, gets an answer that says so, not an invented one.
 
-use super::md::{Doc, In};
-use super::Lang;
+use super::model::{self, Change, Check, EndState, Pattern, Rule, Ruled, Said, Shown, State};
+use super::{written, Lang};
 use crate::journal::redact::Redactor;
 use crate::journal::{Body, Entry, Evidence};
 use crate::scenario::{FixSpec, Scenario};
@@ -36,110 +36,6 @@ pub struct Answer {
     pub quotes: Vec<(u64, String)>,
 }
 
-/// The fixed words of an answer, per language.
-struct Words {
-    greeting: &'static str,
-    intro: &'static str,
-    trouble: &'static str,
-    investigation: &'static str,
-    investigation_intro: &'static str,
-    concluded: &'static str,
-    ruled_out: &'static str,
-    same_as_above: &'static str,
-    cause: &'static str,
-    why: &'static str,
-    where_: &'static str,
-    solution: &'static str,
-    solution_intro: &'static str,
-    fix_of: &'static str,
-    works: &'static str,
-    end_state: &'static str,
-    end_intro: &'static str,
-    held: &'static str,
-    failed: &'static str,
-    not_observed: &'static str,
-    pings: &'static str,
-    before: &'static str,
-    after: &'static str,
-    rules: &'static str,
-    kept: &'static str,
-    broken: &'static str,
-    replayed: &'static str,
-    /// How it was replayed (the tool's command): in the HTML and the PDF only.
-    replayed_by: &'static str,
-    evidence: &'static str,
-    no_cause: &'static str,
-}
-
-fn words(lang: Lang) -> Words {
-    match lang {
-        Lang::Ja => Words {
-            greeting: "お世話になっております。チーム{team}です。",
-            intro: "フェーズ {p} について、原因と解決方法を報告します。",
-            trouble: "トラブルの内容",
-            investigation: "調査の過程",
-            investigation_intro: "症状から順にたどり、各段階で次を確認しました。",
-            concluded: "わかったこと: ",
-            ruled_out: "否定した可能性: ",
-            same_as_above: "上と同じ証拠",
-            cause: "原因",
-            why: "なぜ",
-            where_: "どこが",
-            solution: "解決方法",
-            solution_intro: "初期状態から、次のコマンドをこの順に実行しました(プロンプトは実行したユーザーとホスト)。",
-            fix_of: "修正: ",
-            works: "解決する理由とセキュリティへの影響",
-            end_state: "終了状態の確認",
-            end_intro: "問題文の終了状態を、問題文のコマンドで確認しました。",
-            held: "成立",
-            failed: "不成立",
-            not_observed: "未確認",
-            pings: "Pod 間の ping(問題文のパターン)",
-            before: "修正前",
-            after: "修正後",
-            rules: "問題文の制約",
-            kept: "守った",
-            broken: "守れていない",
-            replayed: "この回答の手順は、新しく作った初期状態の環境で書かれたとおりに実行し直し{by}、上の終了状態がすべて成立することを確認しました。初期状態から上記の手順だけで再現できます。",
-            replayed_by: "(postmortem replay)",
-            evidence: "引用した出力はすべて証跡ファイル {file} の記録(#番号)からそのまま引いています。証跡全体はジャーナル journal.jsonl(先頭ハッシュ {head})にあります。",
-            no_cause: "このフェーズの原因は、記録された証跡からは特定できていません。",
-        },
-        Lang::En => Words {
-            greeting: "Hello, this is team {team}.",
-            intro: "This is our answer for phase {p}: its cause and how we solved it.",
-            trouble: "The trouble",
-            investigation: "How it was investigated",
-            investigation_intro: "We followed the symptom back, checking at each step:",
-            concluded: "Concluded: ",
-            ruled_out: "Ruled out: ",
-            same_as_above: "the same evidence as above",
-            cause: "The cause",
-            why: "Why",
-            where_: "Where",
-            solution: "The solution",
-            solution_intro: "From the initial state we ran these commands, in this order (the prompt names the user and the host).",
-            fix_of: "Fix: ",
-            works: "Why it works, and what it changes in security",
-            end_state: "The end state, checked",
-            end_intro: "The task's end states, checked with the task's own commands.",
-            held: "holds",
-            failed: "does not hold",
-            not_observed: "not observed",
-            pings: "Pod-to-pod ping (the task's patterns)",
-            before: "before",
-            after: "after",
-            rules: "The task's rules",
-            kept: "kept",
-            broken: "NOT kept",
-            replayed: "These steps were run again exactly as written on a freshly built initial state{by}, and every end state above held: the steps above alone reproduce the fix from the initial state.",
-            replayed_by: " (postmortem replay)",
-            evidence: "Every quoted output line is taken verbatim from a record (#number) of the evidence file {file}; all the evidence is in the journal journal.jsonl (head hash {head}).",
-            no_cause: "The evidence recorded does not establish this phase's cause.",
-        },
-    }
-}
-
 fn tx(t: &BTreeMap<String, String>, lang: Lang) -> String {
     t.get(lang.code())
         .or_else(|| t.get("en"))
@@ -153,59 +49,6 @@ fn vtx(v: &Value, lang: Lang) -> String {
         .or(v["en"].as_str())
         .unwrap_or("")
         .to_string()
-}
-
-/// Marks what only the HTML and the PDF carry (record numbers, the journal's hash, the tool's
-/// name): a judge reading the Markdown in the score server cannot open them. Private-use
-/// characters, which no renderer shows and `for_score_server` takes out with what they enclose.
-const ONLY_LINKED: (char, char) = ('\u{E000}', '\u{E001}');
-
-fn linked_only(s: &str) -> String {
-    format!("{}{s}{}", ONLY_LINKED.0, ONLY_LINKED.1)
-}
-
-fn refs(seqs: &[u64]) -> String {
-    linked_only(
-        &seqs
-            .iter()
-            .map(|s| format!("#{s}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-    )
-}
-
-/// The answer as the score server shows it: no record numbers, hash or tool name, and no
-/// parentheses or paragraph left empty by their going.
-pub fn for_score_server(md: &str) -> String {
-    static RE: std::sync::OnceLock<[regex::Regex; 3]> = std::sync::OnceLock::new();
-    let [wrapped, listed, bare] = RE.get_or_init(|| {
-        [
-            regex::Regex::new(" ?\\(\u{E000}[^\u{E001}]*\u{E001}\\)").unwrap(),
-            regex::Regex::new(", \u{E000}[^\u{E001}]*\u{E001}").unwrap(),
-            regex::Regex::new("\u{E000}[^\u{E001}]*\u{E001}").unwrap(),
-        ]
-    });
-    let s = wrapped.replace_all(md, "");
-    let s = listed.replace_all(&s, "");
-    let s = bare.replace_all(&s, "");
-    let mut out = String::with_capacity(s.len());
-    for l in s.split_inclusive('\n') {
-        // A paragraph that held only what went, and a line's trailing blank.
-        if l.trim().is_empty() && out.ends_with("\n\n") {
-            continue;
-        }
-        let t = l.trim_end_matches(['\n', ' ']);
-        out.push_str(t);
-        if l.ends_with('\n') {
-            out.push('\n');
-        }
-    }
-    out
-}
-
-/// The answer as the HTML and the PDF show it: everything, the marks taken out.
-pub fn with_links(md: &str) -> String {
-    md.replace([ONLY_LINKED.0, ONLY_LINKED.1], "")
 }
 
 /// The lines of an evidence record a reader needs: those `quote` matches (else the first
@@ -312,9 +155,96 @@ fn user_of(sc: &Scenario, host: &str) -> String {
         .unwrap_or_else(|| "user".into())
 }
 
-/// The answers of every phase the scenario knows, from the journal alone.
+/// A probe's record as the answer shows it: the command as a person would type it, on its host,
+/// as the scenario's user there.
+fn probe_shown(
+    seq: u64,
+    e: &Evidence,
+    lines: Vec<String>,
+    at: &BTreeMap<u64, &str>,
+    sc: &Scenario,
+    red: &Redactor,
+) -> Shown {
+    Shown {
+        seq,
+        id: seq.to_string(),
+        at: at.get(&seq).map(|s| s.to_string()).unwrap_or_default(),
+        user: Some(user_of(sc, &e.host)),
+        host: e.host.clone(),
+        command: readable(e, red),
+        lines,
+        probe: true,
+        ..Default::default()
+    }
+}
+
+/// Quoted (record, line) pairs as the records that hold them, in order; a record that gave no
+/// line is shown when it is the only one.
+fn shown_of(
+    q: &[(u64, String)],
+    recs: &[u64],
+    ev: &BTreeMap<u64, &Evidence>,
+    at: &BTreeMap<u64, &str>,
+    sc: &Scenario,
+    red: &Redactor,
+) -> Vec<Shown> {
+    let mut out: Vec<Shown> = Vec::new();
+    for (seq, l) in q {
+        match out.last_mut() {
+            Some(s) if s.seq == *seq => s.lines.push(l.clone()),
+            _ => {
+                if let Some(e) = ev.get(seq) {
+                    out.push(probe_shown(*seq, e, vec![l.clone()], at, sc, red));
+                }
+            }
+        }
+    }
+    if out.is_empty() {
+        if let Some((&seq, e)) = recs.first().and_then(|s| ev.get_key_value(s)) {
+            out.push(probe_shown(seq, e, Vec::new(), at, sc, red));
+        }
+    }
+    out
+}
+
+fn ids(v: &Value) -> Vec<String> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_u64)
+        .map(|s| s.to_string())
+        .collect()
+}
+
+fn seqs(v: &Value) -> Vec<u64> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_u64)
+        .collect()
+}
+
+fn said(text: String) -> Said {
+    Said {
+        text,
+        ..Default::default()
+    }
+}
+
+/// A command of the solution, as typed by `user` on `host`.
+fn typed(user: &str, host: &str, command: &str) -> Shown {
+    Shown {
+        user: Some(user.to_string()),
+        host: host.to_string(),
+        command: command.to_string(),
+        ..Default::default()
+    }
+}
+
+/// The answer model of each phase the scenario knows, filled from the journal's diagnoses,
+/// steps, fixes, end states, rules and replays.
 #[allow(clippy::too_many_arguments)]
-pub fn answers(
+pub fn fill(
     entries: &[Entry],
     sc: &Scenario,
     before: &Value,
@@ -323,8 +253,7 @@ pub fn answers(
     team: &str,
     evidence_file: &str,
     red: &Redactor,
-) -> Vec<Answer> {
-    let w = words(lang);
+) -> Vec<model::Answer> {
     let ev: BTreeMap<u64, &Evidence> = entries
         .iter()
         .filter_map(|e| match &e.body {
@@ -332,6 +261,7 @@ pub fn answers(
             _ => None,
         })
         .collect();
+    let at: BTreeMap<u64, &str> = entries.iter().map(|e| (e.seq, e.at.as_str())).collect();
     // The head the answer names: the last record that is not a signature (a signature over it,
     // appended after the answer was written, does not change the answer).
     let head = entries
@@ -349,30 +279,20 @@ pub fn answers(
     let probe = |id: &str| sc.probes.iter().find(|p| p.id == id);
     let mut out = Vec::new();
     for p in phases {
-        let mut d = Doc::default();
-        let mut quotes = Vec::new();
-        let mut commands = Vec::new();
-        d.para(&[In::T(&w.greeting.replace("{team}", team))]);
-        d.para(&[In::T(&w.intro.replace("{p}", &p.to_string()))]);
-
-        // The trouble.
-        d.h1(w.trouble);
+        let mut a = model::Answer {
+            title: tx(&sc.title, lang),
+            team: team.to_string(),
+            phase: Some(p),
+            evidence: Some((evidence_file.to_string(), head.clone())),
+            ..Default::default()
+        };
         if let Some(ph) = sc.phases.iter().find(|x| x.phase == p) {
-            d.para(&[In::T(&tx(&ph.trouble, lang))]);
+            a.trouble.push(said(tx(&ph.trouble, lang)));
         }
-
         let causes = of_phase(before, "causes", p);
 
-        // How it was investigated: the chain from the symptom back to the cause.
-        d.h1(w.investigation);
-        if causes.is_empty() {
-            d.para(&[In::T(w.no_cause)]);
-        } else {
-            d.para(&[In::T(w.investigation_intro)]);
-        }
         // The topology, as text (the picture is in the HTML and PDF): where this phase broke.
         if !causes.is_empty() {
-            // The links this phase's claimed causes break, and what each says there.
             let marks: Vec<(&str, String)> = sc
                 .causes
                 .iter()
@@ -382,108 +302,65 @@ pub fn answers(
                     Some((c.marks.as_deref()?, text.get(lang.code()).cloned()?))
                 })
                 .collect();
-            d.block("", &topology_text(before, &marks, lang));
+            a.context = topology_text(before, &marks, lang);
         }
-        let mut n = 0;
+        // The investigation: the chain from the symptom back to the cause.
         for c in &causes {
             let chain: Vec<&Value> = c["chain"].as_array().into_iter().flatten().collect();
             for link in chain.iter().rev() {
-                n += 1;
                 let pid = link["probe"].as_str().unwrap_or("");
-                let recs: Vec<u64> = link["records"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_u64)
-                    .collect();
-                let title = probe(pid).map(|p| tx(&p.text, lang)).unwrap_or_default();
-                d.para(&[In::B(&format!("{n}. {title}"))]);
-                let q = quote_records(
-                    &recs,
-                    &ev,
-                    probe(pid).and_then(|p| p.quote.as_deref()),
-                    2,
-                    red,
-                );
-                if let Some((&seq, e)) = q
-                    .first()
-                    .map(|(s, _)| *s)
-                    .or(recs.first().copied())
-                    .and_then(|s| ev.get_key_value(&s))
-                {
-                    let cmd = readable(e, red);
-                    let mut from: Vec<u64> = q.iter().map(|(s, _)| *s).collect();
-                    from.dedup();
-                    if from.is_empty() {
-                        from.push(seq);
-                    }
-                    let where_ = format!("({}, {})", e.host, refs(&from));
-                    // A long probe script is left to its record; a short one is shown.
-                    if cmd.chars().count() <= 140 && from.len() == 1 {
-                        d.para(&[In::C(&cmd), In::T(" "), In::T(&where_)]);
-                    } else {
-                        d.para(&[In::T(&where_)]);
-                    }
-                    if !q.is_empty() {
-                        d.block("", &q.iter().map(|(_, l)| l.clone()).collect::<Vec<_>>());
-                        quotes.extend(q);
-                    }
-                }
-                let concl = format!("{}{}", w.concluded, vtx(&link["text"], lang));
-                let r = format!(" ({})", refs(&recs));
-                d.para(&[In::T(&concl), In::T(&r)]);
+                let recs = seqs(&link["records"]);
+                let quote = probe(pid).and_then(|p| p.quote.as_deref());
+                let q = quote_records(&recs, &ev, quote, 2, red);
+                let mut shown = shown_of(&q, &recs, &ev, &at, sc, red).into_iter();
+                let Some(first) = shown.next() else { continue };
+                a.checks.push(Check {
+                    title: probe(pid).map(|p| tx(&p.text, lang)),
+                    shown: first,
+                    also: shown.collect(),
+                    refs: ids(&link["records"]),
+                    findings: vec![said(vtx(&link["text"], lang))],
+                    telling: true,
+                });
             }
         }
-        let ruled = of_phase(before, "ruled_out", p);
-        if !ruled.is_empty() {
-            d.para(&[In::T(w.ruled_out)]);
-            let mut shown: Vec<String> = Vec::new();
-            for a in ruled {
-                let recs: Vec<u64> = a["records"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_u64)
-                    .collect();
-                let title = vtx(&a["title"], lang);
-                let seen = a["observed"][0].as_str().unwrap_or("").to_string();
-                let r = format!(" ({})", refs(&recs));
-                let seen = red.redact(&seen).0;
-                // One observation rules out several alternatives: quoted once.
-                let evidence = if shown.contains(&seen) {
-                    In::T(w.same_as_above)
-                } else {
-                    In::C(&seen)
-                };
-                d.item(&[In::T(&title), In::T(": "), evidence, In::T(&r)]);
-                shown.push(seen.clone());
-            }
-            d.end_list();
+        for r in of_phase(before, "ruled_out", p) {
+            a.ruled_out.push(Ruled {
+                title: vtx(&r["title"], lang),
+                observed: red.redact(r["observed"][0].as_str().unwrap_or("")).0,
+                refs: ids(&r["records"]),
+            });
         }
 
         // The cause.
-        d.h1(w.cause);
         for c in &causes {
-            d.para(&[In::B(&vtx(&c["title"], lang))]);
-            d.para(&[In::B(w.why), In::T(": "), In::T(&vtx(&c["why"], lang))]);
-            d.para(&[In::B(w.where_), In::T(": "), In::T(&vtx(&c["where"], lang))]);
-        }
-        if causes.is_empty() {
-            d.para(&[In::T(w.no_cause)]);
+            let lead = |s: &str, t: String| Said {
+                lead: Some(s.to_string()),
+                text: t,
+                ..Default::default()
+            };
+            let (why, where_) = match lang {
+                Lang::Ja => ("なぜ", "どこが"),
+                Lang::En => ("Why", "Where"),
+            };
+            a.causes.push(lead(&vtx(&c["title"], lang), String::new()));
+            a.causes.push(lead(why, vtx(&c["why"], lang)));
+            a.causes.push(lead(where_, vtx(&c["where"], lang)));
+            a.works.push(said(vtx(&c["what"], lang)));
         }
 
         // The solution: the phase's steps and fixes as they were done, in journal order.
-        d.h1(w.solution);
-        d.para(&[In::T(w.solution_intro)]);
         let cause_ids: Vec<&str> = sc
             .causes
             .iter()
             .filter(|c| c.phase == p)
             .map(|c| c.id.as_str())
             .collect();
-        let mut k = 0;
+        let fix_word = match lang {
+            Lang::Ja => "修正: ",
+            Lang::En => "Fix: ",
+        };
         let mut done_fix: Vec<String> = Vec::new();
-        let mut deltas: Vec<String> = Vec::new();
         for e in entries {
             match &e.body {
                 Body::Step(st) if st.phase == p && st.stage == "applied" => {
@@ -495,24 +372,23 @@ pub fn answers(
                         .unwrap_or_else(|| sc.hosts.hypervisor.clone());
                     let step = sc.steps.iter().find(|s| s.id == st.id);
                     let user = user_of(sc, &host);
-                    k += 1;
-                    let title = step
-                        .map(|s| tx(&s.title, lang))
-                        .unwrap_or_else(|| st.id.clone());
-                    d.para(&[In::B(&format!("{k}. {title}"))]);
-                    if let Some(s) = step {
-                        d.para(&[In::T(&tx(&s.reason, lang))]);
-                    }
-                    let mut lines = Vec::new();
+                    let mut title = Some(
+                        step.map(|s| tx(&s.title, lang))
+                            .unwrap_or_else(|| st.id.clone()),
+                    );
+                    let mut reason = step.map(|s| tx(&s.reason, lang));
                     for c in st.commands.iter().flat_map(|c| c.lines()) {
                         let c = c.trim();
                         if c.is_empty() {
                             continue;
                         }
-                        commands.push((user.clone(), host.clone(), c.to_string()));
-                        lines.push(format!("{user}@{host}:~$ {c}"));
+                        a.changes.push(Change {
+                            title: title.take(),
+                            reason: reason.take(),
+                            shown: typed(&user, &host, c),
+                            ..Default::default()
+                        });
                     }
-                    d.block("shellsession", &lines);
                 }
                 Body::Fix(f)
                     if f.stage == "planned"
@@ -538,17 +414,10 @@ pub fn answers(
                             }
                             v
                         });
-                    if planned.is_empty() {
-                        continue;
-                    }
-                    k += 1;
-                    let title = format!(
-                        "{k}. {}{}",
-                        w.fix_of,
+                    let mut title = Some(format!(
+                        "{fix_word}{}",
                         cause.map(|c| tx(&c.title, lang)).unwrap_or_default()
-                    );
-                    d.para(&[In::B(&title)]);
-                    let mut lines = Vec::new();
+                    ));
                     for g in &planned {
                         // Where the fix ran (journals before it was recorded: the hypervisor).
                         let host = if g.host.is_empty() {
@@ -558,29 +427,16 @@ pub fn answers(
                         };
                         let user = user_of(sc, &host);
                         for c in &g.commands {
-                            commands.push((user.clone(), host.clone(), c.clone()));
-                            lines.push(format!("{user}@{host}:~$ {c}"));
+                            a.changes.push(Change {
+                                title: title.take(),
+                                shown: typed(&user, &host, c),
+                                ..Default::default()
+                            });
                         }
-                        let spec = cause.and_then(|c| {
-                            c.fixes.iter().find(|s| match s {
-                                FixSpec::Sysctl { key, .. } => g.target.ends_with(key.as_str()),
-                                FixSpec::Nft { chain, .. } => g.target.ends_with(chain.as_str()),
-                                FixSpec::CalicoPatch { field, .. } => {
-                                    g.target.ends_with(field.as_str())
-                                }
-                                FixSpec::SgRule { group, .. } => {
-                                    g.target.ends_with(&format!(" {group}"))
-                                }
-                                FixSpec::PortAllowedAddress { .. } => {
-                                    g.target.starts_with("ports ")
-                                }
-                                FixSpec::SubnetDns { .. } => g.target.starts_with("subnet "),
-                                FixSpec::DhcpRenew { .. } => g.target.contains(" DHCP lease "),
-                            })
-                        });
+                        let spec = cause.and_then(|c| c.fixes.iter().find(|s| s.fits(&g.target)));
                         // A created file is shown with cat, as judges expect: what the plan
                         // recorded, else (journals before it did) a sysctl's one line.
-                        let shown = g.file.clone().or_else(|| match spec {
+                        let file = g.file.clone().or_else(|| match spec {
                             Some(FixSpec::Sysctl {
                                 key, value, file, ..
                             }) => Some(crate::journal::FileShown {
@@ -589,35 +445,21 @@ pub fn answers(
                             }),
                             _ => None,
                         });
-                        if let Some(f) = shown {
-                            let cat = format!("cat {}", f.path);
-                            commands.push((user.clone(), host.clone(), cat.clone()));
-                            lines.push(format!("{user}@{host}:~$ {cat}"));
-                            lines.extend(f.content.lines().map(String::from));
+                        if let (Some(f), Some(ch)) = (file, a.changes.last_mut()) {
+                            let mut cat = typed(&user, &host, &format!("cat {}", f.path));
+                            cat.lines = f.content.lines().map(String::from).collect();
+                            ch.files.push((f.path, cat));
                         }
                         if let Some(t) = g.delta.get(lang.code()) {
-                            deltas.push(t.clone());
+                            a.deltas.push(t.clone());
                         }
                     }
-                    d.block("shellsession", &lines);
                 }
                 _ => {}
             }
         }
 
-        // Why it works, and the security delta.
-        d.h1(w.works);
-        for c in &causes {
-            d.para(&[In::T(&vtx(&c["what"], lang))]);
-        }
-        for t in &deltas {
-            d.item(&[In::T(t)]);
-        }
-        d.end_list();
-
         // The end state, with the task's own checks.
-        d.h1(w.end_state);
-        d.para(&[In::T(w.end_intro)]);
         let states = |v: Option<&Value>| -> Vec<Value> {
             v.and_then(|d| d["end_states"].as_array().cloned())
                 .unwrap_or_default()
@@ -639,26 +481,9 @@ pub fn answers(
             _ => None,
         });
         let first = states(claimed_here.as_ref().or(Some(before)));
-        let word = |s: &str| match s {
-            "held" => w.held,
-            "failed" => w.failed,
-            _ => w.not_observed,
-        };
+        let state = |v: &Value| State::of(v["state"].as_str().unwrap_or(""));
         for es in &after {
-            let recs: Vec<u64> = es["records"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_u64)
-                .collect();
-            let state = word(es["state"].as_str().unwrap_or(""));
-            let r = format!(" ({})", refs(&recs));
-            d.item(&[
-                In::T(&vtx(&es["text"], lang)),
-                In::T(": "),
-                In::B(state),
-                In::T(&r),
-            ]);
+            let recs = seqs(&es["records"]);
             let pid = sc
                 .end_states
                 .iter()
@@ -673,45 +498,34 @@ pub fn answers(
                 3,
                 red,
             );
-            if !q.is_empty() {
-                d.end_list();
-                d.block("", &q.iter().map(|(_, l)| l.clone()).collect::<Vec<_>>());
-                quotes.extend(q);
-            }
+            let shown = if q.is_empty() {
+                Vec::new()
+            } else {
+                shown_of(&q, &recs, &ev, &at, sc, red)
+            };
+            a.states.push(EndState {
+                text: vtx(&es["text"], lang),
+                state: state(es),
+                refs: ids(&es["records"]),
+                shown,
+            });
         }
-        d.end_list();
-        // The ping patterns before and after, as a table.
+        // The ping patterns before and after.
         if after
             .iter()
             .any(|e| e["id"].as_str().is_some_and(|i| i.starts_with("pattern")))
         {
-            d.para(&[In::B(w.pings)]);
-            let mut rows = Vec::new();
             for es in &after {
-                let id = es["id"].as_str().unwrap_or("");
-                let b = first.iter().find(|x| x["id"] == id);
-                let cell = |v: Option<&Value>| match v {
-                    Some(v) => format!(
-                        "{} ({})",
-                        word(v["state"].as_str().unwrap_or("")),
-                        refs(
-                            &v["records"]
-                                .as_array()
-                                .into_iter()
-                                .flatten()
-                                .filter_map(Value::as_u64)
-                                .collect::<Vec<_>>()
-                        )
-                    ),
-                    None => w.not_observed.to_string(),
-                };
-                rows.push(vec![vtx(&es["text"], lang), cell(b), cell(Some(es))]);
+                let b = first.iter().find(|x| x["id"] == es["id"]);
+                a.patterns.push(Pattern {
+                    text: vtx(&es["text"], lang),
+                    before: b.map(|v| (state(v), ids(&v["records"]))),
+                    after: (state(es), ids(&es["records"])),
+                });
             }
-            d.table(&["", w.before, w.after], &rows);
         }
 
         // The task's rules.
-        d.h1(w.rules);
         let mut by_id: BTreeMap<String, Vec<(u64, &crate::journal::ConstraintRecord)>> =
             BTreeMap::new();
         for e in entries {
@@ -721,52 +535,53 @@ pub fn answers(
         }
         for k in &sc.constraints {
             let recs = by_id.get(&k.id).cloned().unwrap_or_default();
-            let ok = !recs.is_empty() && recs.iter().all(|(_, c)| c.ok);
-            let seqs: Vec<u64> = recs.iter().map(|(s, _)| *s).collect();
-            let last_value = recs
-                .last()
-                .map(|(_, c)| red.redact(&c.value).0)
-                .unwrap_or_default();
-            let verdict = if ok { w.kept } else { w.broken };
-            let r = format!(" ({}) ", refs(&seqs));
-            d.item(&[
-                In::T(&tx(&k.text, lang)),
-                In::T(": "),
-                In::B(verdict),
-                In::T(&r),
-                In::C(&last_value),
-            ]);
+            a.rules.push(Rule {
+                text: tx(&k.text, lang),
+                kept: !recs.is_empty() && recs.iter().all(|(_, c)| c.ok),
+                refs: recs.iter().map(|(s, _)| s.to_string()).collect(),
+                value: recs
+                    .last()
+                    .map(|(_, c)| red.redact(&c.value).0)
+                    .unwrap_or_default(),
+            });
         }
-        d.end_list();
 
-        // Replayed, and where the evidence is.
-        let replayed = entries.iter().any(|e| {
-            matches!(&e.body, Body::Replay(r) if r.phase == p && r.ok && r.commands_sha256 == commands_hash(&commands))
+        // Replayed: a replay of exactly these commands held every end state.
+        let hash = commands_hash(&a.commands());
+        a.replayed = entries.iter().any(|e| {
+            matches!(&e.body, Body::Replay(r) if r.phase == p && r.ok && r.commands_sha256 == hash)
         });
-        if replayed {
-            let by = linked_only(w.replayed_by);
-            d.para(&[In::T(&w.replayed.replace("{by}", &by))]);
-        }
-        let ev_line = w.evidence.replace("{file}", evidence_file);
-        let (a, b) = ev_line.split_once("{head}").unwrap_or((&ev_line, ""));
-        let (open, close) = (ONLY_LINKED.0.to_string(), ONLY_LINKED.1.to_string());
-        d.para(&[
-            In::T(&open),
-            In::T(a),
-            In::C(&head),
-            In::T(b),
-            In::T(&close),
-        ]);
-
-        out.push(Answer {
-            phase: p,
-            md: d.md,
-            text: for_score_server(&d.text),
-            commands,
-            quotes,
-        });
+        out.push(a);
     }
     out
+}
+
+/// The answers of every phase the scenario knows, from the journal alone: the model filled by
+/// `fill`, written by the one renderer every answer goes through.
+#[allow(clippy::too_many_arguments)]
+pub fn answers(
+    entries: &[Entry],
+    sc: &Scenario,
+    before: &Value,
+    last: Option<&Value>,
+    lang: Lang,
+    team: &str,
+    evidence_file: &str,
+    red: &Redactor,
+) -> Vec<Answer> {
+    fill(entries, sc, before, last, lang, team, evidence_file, red)
+        .into_iter()
+        .map(|mut m| {
+            let (md, text) = written::answer(&mut m, lang);
+            Answer {
+                phase: m.phase.unwrap_or(0),
+                md,
+                text,
+                commands: m.commands(),
+                quotes: m.quotes(),
+            }
+        })
+        .collect()
 }
 
 /// The path the traffic takes, as lines of text, with the broken links marked (`uplink`: between
@@ -817,11 +632,6 @@ fn topology_text(d: &Value, marks: &[(&str, String)], lang: Lang) -> Vec<String>
     out
 }
 
-/// The heading of an answer's cause section (the HTML and PDF put the pictures before it).
-pub fn cause_heading(lang: Lang) -> &'static str {
-    words(lang).cause
-}
-
 /// The SHA-256 of a solution's commands (what a replay record names).
 pub fn commands_hash(commands: &[(String, String, String)]) -> String {
     use sha2::{Digest, Sha256};
@@ -838,7 +648,7 @@ pub fn solution_commands(md: &str) -> Vec<(String, String, String)> {
     let mut out = Vec::new();
     let mut in_solution = false;
     let mut fence: Option<(String, bool)> = None;
-    let heads = [words(Lang::Ja).solution, words(Lang::En).solution];
+    let heads = written::solution_headings();
     for line in md.lines() {
         if let Some((f, shell)) = &fence {
             if line.trim_end() == f {

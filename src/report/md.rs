@@ -57,6 +57,67 @@ pub fn esc_at(s: &str, mut line_start: bool) -> String {
     out
 }
 
+/// Marks what only the HTML and the PDF carry (record numbers, the journal's hash, the tool's
+/// name): a judge reading the Markdown in the score server cannot open them. Private-use
+/// characters, which no renderer shows and `for_score_server` takes out with what they enclose.
+pub const ONLY_LINKED: (char, char) = ('\u{E000}', '\u{E001}');
+
+pub fn linked_only(s: &str) -> String {
+    format!("{}{s}{}", ONLY_LINKED.0, ONLY_LINKED.1)
+}
+
+/// Record references (`#12, #13`, or `alice#12` in a team's journal), for the HTML and PDF
+/// only.
+pub fn refs_of<S: AsRef<str>>(ids: &[S]) -> String {
+    linked_only(
+        &ids.iter()
+            .map(|s| {
+                let s = s.as_ref();
+                if s.contains('#') {
+                    s.to_string()
+                } else {
+                    format!("#{s}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+    )
+}
+
+/// The answer as the score server shows it: no record numbers, hash or tool name, and no
+/// parentheses or paragraph left empty by their going.
+pub fn for_score_server(md: &str) -> String {
+    static RE: std::sync::OnceLock<[regex::Regex; 3]> = std::sync::OnceLock::new();
+    let [wrapped, listed, bare] = RE.get_or_init(|| {
+        [
+            regex::Regex::new(" ?\\(\u{E000}[^\u{E001}]*\u{E001}\\)").unwrap(),
+            regex::Regex::new(", \u{E000}[^\u{E001}]*\u{E001}").unwrap(),
+            regex::Regex::new("\u{E000}[^\u{E001}]*\u{E001}").unwrap(),
+        ]
+    });
+    let s = wrapped.replace_all(md, "");
+    let s = listed.replace_all(&s, "");
+    let s = bare.replace_all(&s, "");
+    let mut out = String::with_capacity(s.len());
+    for l in s.split_inclusive('\n') {
+        // A paragraph that held only what went, and a line's trailing blank.
+        if l.trim().is_empty() && out.ends_with("\n\n") {
+            continue;
+        }
+        let t = l.trim_end_matches(['\n', ' ']);
+        out.push_str(t);
+        if l.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The answer as the HTML and the PDF show it: everything, the marks taken out.
+pub fn with_links(md: &str) -> String {
+    md.replace([ONLY_LINKED.0, ONLY_LINKED.1], "")
+}
+
 /// A code span holding `s` literally.
 pub fn code(s: &str) -> String {
     let longest = s.split(|c| c != '`').map(str::len).max().unwrap_or(0);

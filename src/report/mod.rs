@@ -1116,7 +1116,7 @@ fn last_diagnosis(entries: &[Entry]) -> Option<serde_json::Value> {
 /// Pictures for the HTML and PDF of an answer (the Markdown has none: the score server cannot
 /// show local files): after the investigation's heading's section, before the cause.
 fn with_pictures(md: &str, lang: Lang, figures: &[(String, String)]) -> String {
-    let cause = format!("\n# {}\n", answer::cause_heading(lang));
+    let cause = format!("\n# {}\n", written::cause_heading(lang));
     let t = texts(lang);
     let mut pics = String::new();
     for (name, key) in [
@@ -1299,12 +1299,14 @@ pub fn write(journal: &Journal, opts: &Options, red: &Redactor) -> Result<Writte
         )?;
         if let (Some(a), Style::Answer) = (own.as_mut(), opts.style) {
             let (amd, _) = written::answer(a, lang);
-            let shown = format!("{amd}\n{}", written::warnings(a, lang));
+            let shown = format!("{}\n{}", md::with_links(&amd), written::warnings(a, lang));
+            let pdf = md::with_links(&amd);
+            let amd = md::for_score_server(&amd);
             emit(
                 &opts.out.join(format!("answer.{code}")),
                 &amd,
                 &shown,
-                Some(&amd),
+                Some(&pdf),
                 lang,
                 &title,
                 opts,
@@ -1344,11 +1346,11 @@ pub fn write(journal: &Journal, opts: &Options, red: &Redactor) -> Result<Writte
         for a in answers_of(&entries, lang, opts.team.as_deref(), red) {
             let base = opts.out.join(format!("answer.phase{}.{code}", a.phase));
             let atitle = format!("{title} ({} {})", texts(lang)["phase"], a.phase);
-            let shown = with_pictures(&answer::with_links(&a.md), lang, &figures);
+            let shown = with_pictures(&md::with_links(&a.md), lang, &figures);
             let pdf = format!("{shown}\n\n{}", cited_evidence(&ctx, &a)?);
             emit(
                 &base,
-                &answer::for_score_server(&a.md),
+                &md::for_score_server(&a.md),
                 &shown,
                 Some(&pdf),
                 lang,

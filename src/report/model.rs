@@ -25,6 +25,9 @@ pub struct Shown {
     pub lines: Vec<String>,
     /// The exit status, when not 0 (or how it ended, when it did not exit).
     pub status: Option<String>,
+    /// A tool's probe, not a command a person typed: its command line is shown only when it is
+    /// one short line, else only its host and its lines.
+    pub probe: bool,
 }
 
 impl Shown {
@@ -45,6 +48,8 @@ impl Shown {
 /// A responder's note, quoted as written.
 #[derive(Debug, Clone, Default)]
 pub struct Said {
+    /// Shown in bold before the text (a scenario's cause: its title, `Why`, `Where`).
+    pub lead: Option<String>,
     pub text: String,
     pub id: String,
     pub at: String,
@@ -54,7 +59,13 @@ pub struct Said {
 /// A read-only command and what was concluded from it.
 #[derive(Debug, Clone, Default)]
 pub struct Check {
+    /// What the check asks (a scenario's probe), shown after its number.
+    pub title: Option<String>,
     pub shown: Shown,
+    /// Further records of the same check (a probe of several commands or hosts).
+    pub also: Vec<Shown>,
+    /// The records its conclusion rests on (the HTML and PDF name them; the Markdown does not).
+    pub refs: Vec<String>,
     pub findings: Vec<Said>,
     /// It showed a failure (a non-zero exit, an error line) or a finding was tied to it.
     pub telling: bool,
@@ -63,6 +74,9 @@ pub struct Check {
 /// A command that changed a host, with the files it wrote.
 #[derive(Debug, Clone, Default)]
 pub struct Change {
+    /// Starts a numbered step of the solution (a scenario's step or fix), and why it is done.
+    pub title: Option<String>,
+    pub reason: Option<String>,
     pub shown: Shown,
     /// Each file it wrote that a later `cat` on the same host showed.
     pub files: Vec<(String, Shown)>,
@@ -77,6 +91,59 @@ pub struct Change {
 pub struct Verification {
     pub before: Shown,
     pub after: Shown,
+}
+
+/// Whether an end state held, as observed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum State {
+    Held,
+    Failed,
+    #[default]
+    NotObserved,
+}
+
+impl State {
+    pub fn of(s: &str) -> State {
+        match s {
+            "held" => State::Held,
+            "failed" => State::Failed,
+            _ => State::NotObserved,
+        }
+    }
+}
+
+/// An end state the task names, as observed after the changes, with the lines that show it.
+#[derive(Debug, Clone, Default)]
+pub struct EndState {
+    pub text: String,
+    pub state: State,
+    pub refs: Vec<String>,
+    pub shown: Vec<Shown>,
+}
+
+/// One of the task's patterns before and after the changes (`None`: not observed before).
+#[derive(Debug, Clone, Default)]
+pub struct Pattern {
+    pub text: String,
+    pub before: Option<(State, Vec<String>)>,
+    pub after: (State, Vec<String>),
+}
+
+/// An alternative the evidence ruled out: what it was, the observation that ruled it out.
+#[derive(Debug, Clone, Default)]
+pub struct Ruled {
+    pub title: String,
+    pub observed: String,
+    pub refs: Vec<String>,
+}
+
+/// One of the task's rules, and whether the evidence shows it kept.
+#[derive(Debug, Clone, Default)]
+pub struct Rule {
+    pub text: String,
+    pub kept: bool,
+    pub refs: Vec<String>,
+    pub value: String,
 }
 
 /// What a judge or a reviewer would miss, said to the writer (stderr, the HTML), never in the
@@ -117,13 +184,18 @@ impl Warning {
     }
 }
 
-/// One answer, whoever filled it.
+/// One answer, whoever filled it. The parts after `warnings` are what a scenario knows of its
+/// task (the responder's roles leave them empty): the phase, the topology, the alternatives
+/// ruled out, the security delta, the task's end states and rules, and whether a replay held.
 #[derive(Debug, Clone, Default)]
 pub struct Answer {
     pub title: String,
     pub team: String,
     pub trouble: Vec<Said>,
+    /// Lines shown before the checks (a scenario's topology, the broken links marked).
+    pub context: Vec<String>,
     pub checks: Vec<Check>,
+    pub ruled_out: Vec<Ruled>,
     /// Checks left out for the answer's length.
     pub left_out: usize,
     pub causes: Vec<Said>,
@@ -138,4 +210,70 @@ pub struct Answer {
     pub actions: Vec<Said>,
     pub lessons: Vec<Said>,
     pub warnings: Vec<Warning>,
+    pub phase: Option<u32>,
+    /// What each change gives up in security, one item each.
+    pub deltas: Vec<String>,
+    pub states: Vec<EndState>,
+    pub patterns: Vec<Pattern>,
+    pub rules: Vec<Rule>,
+    /// The solution was run again on a fresh initial state and every end state held.
+    pub replayed: bool,
+    /// Where the quoted evidence is: its file and the journal's head hash (HTML and PDF only).
+    pub evidence: Option<(String, String)>,
+}
+
+impl Answer {
+    /// The solution in steps: each titled change starts one (the first change always does),
+    /// with the commands shown in it: each change, then the files it wrote as shown (a file
+    /// shown once, though several changes wrote it).
+    pub fn steps(&self) -> Vec<(&Change, Vec<&Shown>)> {
+        let mut out: Vec<(&Change, Vec<&Shown>)> = Vec::new();
+        let mut seen: Vec<(u64, Option<String>)> = Vec::new();
+        for c in &self.changes {
+            if c.title.is_some() || out.is_empty() {
+                out.push((c, Vec::new()));
+            }
+            let items = &mut out.last_mut().expect("a step").1;
+            items.push(&c.shown);
+            for (_, f) in &c.files {
+                let key = (f.seq, f.author.clone());
+                if f.seq > 0 && seen.contains(&key) {
+                    continue;
+                }
+                seen.push(key);
+                items.push(f);
+            }
+        }
+        out
+    }
+
+    /// The solution's commands as typed, in order: (user, host, command).
+    pub fn commands(&self) -> Vec<(String, String, String)> {
+        self.steps()
+            .iter()
+            .flat_map(|(_, items)| items.iter())
+            .map(|s| {
+                let user = s.user.clone().unwrap_or_else(|| "user".into());
+                (user, s.host.clone(), s.command.clone())
+            })
+            .collect()
+    }
+
+    /// Every quoted output line of a record (checks and end states), with its record.
+    pub fn quotes(&self) -> Vec<(u64, String)> {
+        let shown = self
+            .checks
+            .iter()
+            .flat_map(|c| std::iter::once(&c.shown).chain(&c.also))
+            .chain(self.states.iter().flat_map(|s| &s.shown))
+            .chain(
+                self.verifications
+                    .iter()
+                    .flat_map(|v| [&v.before, &v.after]),
+            );
+        shown
+            .filter(|s| s.seq > 0)
+            .flat_map(|s| s.lines.iter().map(move |l| (s.seq, l.clone())))
+            .collect()
+    }
 }

@@ -131,11 +131,13 @@ fn shown(c: &Cmd, lines: Vec<String>) -> Shown {
         command: c.ev.command.clone(),
         lines,
         status: status_of(c.ev),
+        probe: false,
     }
 }
 
 fn said(r: &Rec, n: &Note) -> Said {
     Said {
+        lead: None,
         text: n.text.clone(),
         id: r.id.clone(),
         at: r.at.clone(),
@@ -281,8 +283,8 @@ pub fn fill(records: &[Rec], title: &str, team: &str, red: &Redactor) -> Answer 
         check_of.push((i, a.checks.len()));
         a.checks.push(Check {
             shown: shown(c, lines),
-            findings: Vec::new(),
             telling,
+            ..Default::default()
         });
     }
     for (b, af) in &pairs {

@@ -151,17 +151,20 @@ pub fn write(journals: &[PathBuf], opts: &Options, red: &Redactor) -> Result<Tea
             let title = title(&members[0].2, lang, red);
             let team = team_of(&members[0].2, opts.team.as_deref(), red);
             let mut a = roles::fill(&recs, &title, &team, red);
-            let (md, _) = written::answer(&mut a, lang);
+            let (marked, _) = written::answer(&mut a, lang);
+            let md = md::for_score_server(&marked);
             let shown = format!(
-                "{md}\n{}\n{}",
+                "{}\n{}\n{}",
+                md::with_links(&marked),
                 written::sources(&a, lang),
                 written::warnings(&a, lang)
             );
+            let pdf = md::with_links(&marked);
             emit(
                 &opts.out.join(format!("answer.{}", lang.code())),
                 &md,
                 &shown,
-                Some(&md),
+                Some(&pdf),
                 lang,
                 &title,
                 opts,

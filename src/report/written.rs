@@ -6,28 +6,46 @@
 //! What it cannot prove: that the answer is short enough for every reader; it keeps an answer
 //! within `limit` characters by leaving out the checks that showed nothing, and says how many.
 
-use super::md::{Doc, In};
+use super::md::{self, Doc, In};
 use super::model::*;
 use super::Lang;
 
 struct Words {
     greeting: &'static str,
     intro: &'static str,
+    intro_phase: &'static str,
     trouble: &'static str,
     investigation: &'static str,
     investigation_intro: &'static str,
+    chain_intro: &'static str,
     found: &'static str,
+    output_on: &'static str,
     status: &'static str,
+    ruled_out: &'static str,
+    same_as_above: &'static str,
     cause: &'static str,
+    no_cause: &'static str,
     solution: &'static str,
     solution_intro: &'static str,
     not_shown: &'static str,
     works: &'static str,
+    works_security: &'static str,
     end_state: &'static str,
     end_intro: &'static str,
+    end_intro_task: &'static str,
     before: &'static str,
     after: &'static str,
     before_at: &'static str,
+    held: &'static str,
+    failed: &'static str,
+    not_observed: &'static str,
+    patterns: &'static str,
+    rules: &'static str,
+    kept: &'static str,
+    broken: &'static str,
+    replayed: &'static str,
+    replayed_by: &'static str,
+    evidence: &'static str,
     left_out: &'static str,
     warnings: &'static str,
 }
@@ -37,42 +55,78 @@ fn words(lang: Lang) -> Words {
         Lang::Ja => Words {
             greeting: "お世話になっております。チーム{team}です。",
             intro: "「{title}」について、原因と解決方法を報告します。",
+            intro_phase: "フェーズ {p} について、原因と解決方法を報告します。",
             trouble: "トラブルの内容",
             investigation: "調査の過程",
             investigation_intro: "次の順に確認しました。",
+            chain_intro: "症状から順にたどり、各段階で次を確認しました。",
             found: "わかったこと: ",
+            output_on: "{host} での出力:",
             status: "終了ステータス: ",
+            ruled_out: "否定した可能性: ",
+            same_as_above: "上と同じ証拠",
             cause: "原因",
+            no_cause: "このフェーズの原因は、記録された証跡からは特定できていません。",
             solution: "解決方法",
             solution_intro: "初期状態から、次のコマンドをこの順に実行しました(プロンプトは実行したユーザーとホスト)。",
             not_shown: "書き込んだファイルの内容は示していません: ",
             works: "解決する理由",
+            works_security: "解決する理由とセキュリティへの影響",
             end_state: "終了状態の確認",
             end_intro: "調査と同じ確認を、変更の後にもう一度実行しました。",
+            end_intro_task: "問題文の終了状態を、問題文のコマンドで確認しました。",
             before: "変更前",
             after: "変更後",
             before_at: "(変更前は調査の過程の {n}.)",
+            held: "成立",
+            failed: "不成立",
+            not_observed: "未確認",
+            patterns: "Pod 間の ping(問題文のパターン)",
+            rules: "問題文の制約",
+            kept: "守った",
+            broken: "守れていない",
+            replayed: "この回答の手順は、新しく作った初期状態の環境で書かれたとおりに実行し直し{by}、上の終了状態がすべて成立することを確認しました。初期状態から上記の手順だけで再現できます。",
+            replayed_by: "(postmortem replay)",
+            evidence: "引用した出力はすべて証跡ファイル {file} の記録(#番号)からそのまま引いています。証跡全体はジャーナル journal.jsonl(先頭ハッシュ {head})にあります。",
             left_out: "何も示さなかった確認 {n} 件は省きました。",
             warnings: "回答に足りないもの(この節は Markdown の回答には入りません)",
         },
         Lang::En => Words {
             greeting: "Hello, this is team {team}.",
             intro: "This is our answer to \"{title}\": its cause and how we solved it.",
+            intro_phase: "This is our answer for phase {p}: its cause and how we solved it.",
             trouble: "The trouble",
             investigation: "How it was investigated",
             investigation_intro: "We checked, in this order:",
+            chain_intro: "We followed the symptom back, checking at each step:",
             found: "Found: ",
+            output_on: "Output on {host}:",
             status: "Exit status: ",
+            ruled_out: "Ruled out: ",
+            same_as_above: "the same evidence as above",
             cause: "The cause",
+            no_cause: "The evidence recorded does not establish this phase's cause.",
             solution: "The solution",
             solution_intro: "From the initial state we ran these commands, in this order (the prompt names the user and the host).",
             not_shown: "Files written whose content is not shown: ",
             works: "Why it works",
+            works_security: "Why it works, and what it changes in security",
             end_state: "The end state, checked",
             end_intro: "The investigation's checks, run again after the changes.",
+            end_intro_task: "The task's end states, checked with the task's own commands.",
             before: "before",
             after: "after",
             before_at: " (before: step {n}. of the investigation)",
+            held: "holds",
+            failed: "does not hold",
+            not_observed: "not observed",
+            patterns: "Pod-to-pod ping (the task's patterns)",
+            rules: "The task's rules",
+            kept: "kept",
+            broken: "NOT kept",
+            replayed: "These steps were run again exactly as written on a freshly built initial state{by}, and every end state above held: the steps above alone reproduce the fix from the initial state.",
+            replayed_by: " (postmortem replay)",
+            evidence: "Every quoted output line is taken verbatim from a record (#number) of the evidence file {file}; all the evidence is in the journal journal.jsonl (head hash {head}).",
             left_out: "{n} checks that showed nothing are left out.",
             warnings: "What the answer lacks (this section is not in the Markdown answer)",
         },
@@ -84,69 +138,155 @@ pub fn solution_headings() -> [&'static str; 2] {
     [words(Lang::Ja).solution, words(Lang::En).solution]
 }
 
-fn session(d: &mut Doc, items: &[&Shown]) {
+/// The heading of an answer's cause section (the HTML and PDF put the pictures before it).
+pub fn cause_heading(lang: Lang) -> &'static str {
+    words(lang).cause
+}
+
+/// The longest command line shown after a probe's prompt; a longer (or multi-line) probe
+/// script is left to its record, and only its host and lines are shown.
+const PROBE_COMMAND_MAX: usize = 140;
+
+/// Commands and their output as a person saw them: one `shellsession` block, each command after
+/// its prompt. A probe whose script is long is shown as its output on its host, in a plain block.
+fn session(d: &mut Doc, items: &[&Shown], w: &Words) {
+    // The block being built: a session, or a probe's output on a host (whose next probe on the
+    // same host adds to it).
     let mut lines = Vec::new();
+    let mut output_on: Option<&str> = None;
+    let flush = |d: &mut Doc, lines: &mut Vec<String>, on: Option<&str>| {
+        if let Some(host) = on {
+            d.para(&[In::T(&w.output_on.replace("{host}", host))]);
+            d.block("", lines);
+        } else if !lines.is_empty() {
+            d.block("shellsession", lines);
+        }
+        lines.clear();
+    };
     for s in items {
-        lines.push(format!("{}{}", s.prompt(), s.command));
+        let hidden =
+            s.probe && (s.command.contains('\n') || s.command.chars().count() > PROBE_COMMAND_MAX);
+        let on = hidden.then_some(s.host.as_str());
+        if on != output_on || (on.is_none() && output_on.is_some()) {
+            flush(d, &mut lines, output_on);
+            output_on = on;
+        }
+        if !hidden {
+            lines.push(format!("{}{}", s.prompt(), s.command));
+        }
         lines.extend(s.lines.iter().cloned());
     }
-    d.block("shellsession", &lines);
+    flush(d, &mut lines, output_on);
 }
 
 fn notes(d: &mut Doc, said: &[Said]) {
     for s in said {
-        d.para(&[In::T(&s.text)]);
+        match &s.lead {
+            Some(l) if s.text.is_empty() => d.para(&[In::B(l)]),
+            Some(l) => d.para(&[In::B(l), In::T(": "), In::T(&s.text)]),
+            None => d.para(&[In::T(&s.text)]),
+        };
     }
 }
 
-/// The answer in Markdown, and the text a reader should see.
+/// ` (#1, #2)` for the HTML and the PDF; nothing in the score server's Markdown.
+fn refs(ids: &[String]) -> String {
+    if ids.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", md::refs_of(ids))
+    }
+}
+
+/// The answer in Markdown (marked: `md::for_score_server` for the `.md` file, `md::with_links`
+/// for the HTML and PDF), and the text a reader should see.
 fn render(a: &Answer, lang: Lang) -> Doc {
     let w = words(lang);
     let mut d = Doc::default();
     d.para(&[In::T(&w.greeting.replace("{team}", &a.team))]);
-    d.para(&[In::T(&w.intro.replace("{title}", &a.title))]);
+    match a.phase {
+        Some(p) => d.para(&[In::T(&w.intro_phase.replace("{p}", &p.to_string()))]),
+        None => d.para(&[In::T(&w.intro.replace("{title}", &a.title))]),
+    };
     if !a.trouble.is_empty() {
         d.h1(w.trouble);
         notes(&mut d, &a.trouble);
     }
-    if !a.checks.is_empty() {
+    let phase_without_cause = a.phase.is_some() && a.causes.is_empty();
+    if !a.checks.is_empty() || phase_without_cause {
         d.h1(w.investigation);
-        d.para(&[In::T(w.investigation_intro)]);
+        if phase_without_cause {
+            d.para(&[In::T(w.no_cause)]);
+        } else if a.phase.is_some() {
+            d.para(&[In::T(w.chain_intro)]);
+        } else {
+            d.para(&[In::T(w.investigation_intro)]);
+        }
+        if !a.context.is_empty() {
+            d.block("", &a.context);
+        }
         for (i, c) in a.checks.iter().enumerate() {
-            let n = format!("{}.", i + 1);
+            let n = match &c.title {
+                Some(t) => format!("{}. {t}", i + 1),
+                None => format!("{}.", i + 1),
+            };
             d.para(&[In::B(&n)]);
-            session(&mut d, &[&c.shown]);
+            let items: Vec<&Shown> = std::iter::once(&c.shown).chain(&c.also).collect();
+            session(&mut d, &items, &w);
             if let Some(s) = &c.shown.status {
                 d.para(&[In::T(w.status), In::C(s)]);
             }
-            for f in &c.findings {
-                d.para(&[In::T(w.found), In::T(&f.text)]);
+            for (k, f) in c.findings.iter().enumerate() {
+                let r = if k + 1 == c.findings.len() {
+                    refs(&c.refs)
+                } else {
+                    String::new()
+                };
+                d.para(&[In::T(w.found), In::T(&f.text), In::T(&r)]);
             }
         }
         if a.left_out > 0 {
             d.para(&[In::T(&w.left_out.replace("{n}", &a.left_out.to_string()))]);
         }
+        if !a.ruled_out.is_empty() {
+            d.para(&[In::T(w.ruled_out)]);
+            let mut shown: Vec<&str> = Vec::new();
+            for r in &a.ruled_out {
+                // One observation rules out several alternatives: quoted once.
+                let evidence = if shown.contains(&r.observed.as_str()) {
+                    In::T(w.same_as_above)
+                } else {
+                    In::C(&r.observed)
+                };
+                let rf = refs(&r.refs);
+                d.item(&[In::T(&r.title), In::T(": "), evidence, In::T(&rf)]);
+                shown.push(&r.observed);
+            }
+            d.end_list();
+        }
     }
-    if !a.causes.is_empty() {
+    if !a.causes.is_empty() || phase_without_cause {
         d.h1(w.cause);
         notes(&mut d, &a.causes);
+        if phase_without_cause {
+            d.para(&[In::T(w.no_cause)]);
+        }
     }
     if !a.changes.is_empty() {
         d.h1(w.solution);
         d.para(&[In::T(w.solution_intro)]);
-        let mut items: Vec<&Shown> = Vec::new();
-        for c in &a.changes {
-            items.push(&c.shown);
-            for (_, cat) in &c.files {
-                if !items
-                    .iter()
-                    .any(|s| s.seq == cat.seq && s.author == cat.author)
-                {
-                    items.push(cat);
-                }
+        let steps = a.steps();
+        let numbered = steps.iter().any(|(c, _)| c.title.is_some());
+        for (k, (first, items)) in steps.iter().enumerate() {
+            if numbered {
+                let t = first.title.as_deref().unwrap_or("");
+                d.para(&[In::B(&format!("{}. {t}", k + 1))]);
             }
+            if let Some(r) = &first.reason {
+                d.para(&[In::T(r)]);
+            }
+            session(&mut d, items, &w);
         }
-        session(&mut d, &items);
         let unshown: Vec<&str> = a
             .changes
             .iter()
@@ -162,14 +302,62 @@ fn render(a: &Answer, lang: Lang) -> Doc {
         .flat_map(|c| c.notes.iter().cloned())
         .chain(a.works.iter().cloned())
         .collect();
-    if !fix_notes.is_empty() {
-        d.h1(w.works);
+    if !fix_notes.is_empty() || !a.deltas.is_empty() {
+        d.h1(if a.deltas.is_empty() {
+            w.works
+        } else {
+            w.works_security
+        });
         notes(&mut d, &fix_notes);
+        for t in &a.deltas {
+            d.item(&[In::T(t)]);
+        }
+        d.end_list();
     }
-    if !a.verifications.is_empty() || !a.verified.is_empty() {
+    let word = |s: State| match s {
+        State::Held => w.held,
+        State::Failed => w.failed,
+        State::NotObserved => w.not_observed,
+    };
+    if !a.verifications.is_empty() || !a.verified.is_empty() || !a.states.is_empty() {
         d.h1(w.end_state);
-        if !a.verifications.is_empty() {
+        if !a.states.is_empty() {
+            d.para(&[In::T(w.end_intro_task)]);
+        } else if !a.verifications.is_empty() {
             d.para(&[In::T(w.end_intro)]);
+        }
+        for s in &a.states {
+            let r = refs(&s.refs);
+            d.item(&[In::T(&s.text), In::T(": "), In::B(word(s.state)), In::T(&r)]);
+            let lines: Vec<String> = s
+                .shown
+                .iter()
+                .flat_map(|x| x.lines.iter().cloned())
+                .collect();
+            if !lines.is_empty() {
+                d.end_list();
+                d.block("", &lines);
+            }
+        }
+        d.end_list();
+        if !a.patterns.is_empty() {
+            d.para(&[In::B(w.patterns)]);
+            let cell = |v: &Option<(State, Vec<String>)>| match v {
+                Some((s, ids)) => format!("{}{}", word(*s), refs(ids)),
+                None => w.not_observed.to_string(),
+            };
+            let rows: Vec<Vec<String>> = a
+                .patterns
+                .iter()
+                .map(|p| {
+                    vec![
+                        p.text.clone(),
+                        cell(&p.before),
+                        cell(&Some(p.after.clone())),
+                    ]
+                })
+                .collect();
+            d.table(&["", w.before, w.after], &rows);
         }
         for v in &a.verifications {
             // The before is shown in the investigation already: named, not repeated.
@@ -186,13 +374,37 @@ fn render(a: &Answer, lang: Lang) -> Doc {
                 }
                 None => {
                     d.para(&[In::B(w.before)]);
-                    session(&mut d, &[&v.before]);
+                    session(&mut d, &[&v.before], &w);
                     d.para(&[In::B(w.after)]);
                 }
             }
-            session(&mut d, &[&v.after]);
+            session(&mut d, &[&v.after], &w);
         }
         notes(&mut d, &a.verified);
+    }
+    if !a.rules.is_empty() {
+        d.h1(w.rules);
+        for k in &a.rules {
+            let r = format!("{} ", refs(&k.refs));
+            d.item(&[
+                In::T(&k.text),
+                In::T(": "),
+                In::B(if k.kept { w.kept } else { w.broken }),
+                In::T(&r),
+                In::C(&k.value),
+            ]);
+        }
+        d.end_list();
+    }
+    if a.replayed {
+        let by = md::linked_only(w.replayed_by);
+        d.para(&[In::T(&w.replayed.replace("{by}", &by))]);
+    }
+    if let Some((file, head)) = &a.evidence {
+        let line = w.evidence.replace("{file}", file);
+        let (x, y) = line.split_once("{head}").unwrap_or((&line, ""));
+        let (open, close) = (md::ONLY_LINKED.0.to_string(), md::ONLY_LINKED.1.to_string());
+        d.para(&[In::T(&open), In::T(x), In::C(head), In::T(y), In::T(&close)]);
     }
     d
 }
@@ -207,11 +419,15 @@ pub fn limit(lang: Lang) -> usize {
 
 /// The answer's Markdown and the text a reader should see, within `limit(lang)` characters
 /// where leaving out the checks that showed nothing can make it so.
+/// The Markdown is marked (`md::for_score_server` makes the `.md` file, `md::with_links` the
+/// HTML and PDF); the length counted is the score server's, and so is the text.
 pub fn answer(a: &mut Answer, lang: Lang) -> (String, String) {
     let max = limit(lang);
-    super::roles::shorten(a, |a| render(a, lang).md.chars().count() <= max);
+    super::roles::shorten(a, |a| {
+        md::for_score_server(&render(a, lang).md).chars().count() <= max
+    });
     let d = render(a, lang);
-    (d.md, d.text)
+    (d.md, md::for_score_server(&d.text))
 }
 
 /// Which record each command shown comes from, and who recorded it (for the HTML of a team's
@@ -426,7 +642,7 @@ pub fn postmortem(a: &Answer, lang: Lang) -> String {
         d.para(&[In::T(w.no_change)]);
     } else {
         let items: Vec<&Shown> = a.changes.iter().map(|c| &c.shown).collect();
-        session(&mut d, &items);
+        session(&mut d, &items, &words(lang));
         let why: Vec<Said> = a
             .changes
             .iter()
