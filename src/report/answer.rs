@@ -1,18 +1,17 @@
-//! The answer a judge reads: one self-contained answer per phase, in the Markdown the ICTSC
-//! score server renders (remark-gfm, remark-breaks, remark-math, no raw HTML). Sections are h1
-//! headings (the judge's page builds its navigation from them): the trouble, the investigation
-//! (each check with its command, the lines that mattered and the conclusion), the cause, the
-//! solution (every command from the phase's initial state, as the operator types it, in
-//! `shellsession` blocks whose prompts name user and host), why it works and its security delta,
-//! the end state with the task's own checks, and the task's rules.
+//! The scenario's filler of the answer model: one answer per phase, from the journal's
+//! diagnoses (the chain of checks from the symptom to the cause, the alternatives ruled out),
+//! the steps and fixes applied (the commands as an operator types them, created files shown with
+//! `cat`), the end states the task names (before and after), the task's rules and the replays.
+//! `written.rs` renders it, as it renders the responder's answers (`roles.rs`); `answers` gives
+//! each phase's Markdown, the text a reader should see, its solution's commands and its quotes.
 //!
 //! Every quoted output line is a line of the journal's evidence, byte for byte (after
-//! redaction), and names its record. Markdown is escaped only where the renderer would change the
-//! text; each answer also carries the text a reader should see, which the tests compare with what
-//! the renderer makes of it.
+//! redaction), and names its record (in the HTML and PDF).
 //!
 //! What it cannot show: anything the journal does not hold. A phase whose cause was never
 //! claimed, or whose fix was never applied, gets an answer that says so, not an invented one.
+//! A fix's commands are shown as its plan previews them; the tool applied the same change in
+//! its own form (checked before and after), so `answer check` cannot match them to a record.
 
 use super::model::{self, Change, Check, EndState, Pattern, Rule, Ruled, Said, Shown, State};
 use super::{written, Lang};

@@ -1,8 +1,9 @@
 //! What an answer says, apart from how any format shows it: the trouble, the checks in order
 //! (each with its command, the output lines that matter and the findings tied to it), the cause,
 //! the changes in order (with the files they wrote, shown), why it works, and the end state as
-//! checks run before and after the changes. The responder's roles fill it (`roles.rs`); the
-//! renderers (`written.rs`) turn it into Markdown once, from which HTML and PDF are made.
+//! checks run before and after the changes. Two fillers: the responder's roles (`roles.rs`) and
+//! a scenario's diagnosis (`answer.rs`, which adds the task's end states, rules and replays);
+//! one renderer (`written.rs`) turns either into Markdown, from which HTML and PDF are made.
 //!
 //! What it cannot prove: that the responder's notes are true. It quotes them as written and
 //! shows beside them the records they are about; a judge (or `answer check`) compares the two.

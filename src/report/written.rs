@@ -1,5 +1,5 @@
-//! The answer model written as the Markdown a judge reads (the score server's remark), and as a
-//! post-mortem after the Google SRE template. HTML and PDF are made from this Markdown (`html`,
+//! The answer model, whoever filled it, written as the Markdown a judge reads (the score
+//! server's remark), and as a post-mortem after the Google SRE template. HTML and PDF are made from this Markdown (`html`,
 //! `typst`); the warnings go to the writer (stderr, and the HTML's last section), never to the
 //! Markdown a judge reads.
 //!
