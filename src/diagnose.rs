@@ -400,6 +400,8 @@ pub struct AlternativeFinding {
     pub id: String,
     pub phase: u32,
     pub title: Texts,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub because: Option<Texts>,
     pub records: Vec<u64>,
     pub observed: Vec<String>,
 }
@@ -455,6 +457,37 @@ fn joined(v: &Value, k: &str) -> String {
                 .join(", ")
         })
         .unwrap_or_default()
+}
+
+/// What an observation says of one field, as a rule quotes it: `same_hypervisor` by where each
+/// server runs (its evidence), any other field as `field = value`. Without a value, the
+/// observation's error.
+pub fn field_summary(o: &Observation, name: &str) -> String {
+    let v = match &o.value {
+        Ok(v) => v,
+        Err(e) => return format!("{}: {}", o.host, e),
+    };
+    let shown = match name {
+        "same_hypervisor" => v["servers"].as_array().map(|a| {
+            a.iter()
+                .map(|s| {
+                    format!(
+                        "{} on {}",
+                        s["name"].as_str().unwrap_or(""),
+                        s["host"].as_str().unwrap_or("?")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        }),
+        _ => None,
+    };
+    let shown = shown.unwrap_or_else(|| match field(v, name) {
+        Some(Value::String(s)) => format!("{name} = {s}"),
+        Some(x) => format!("{name} = {x}"),
+        None => format!("no {name}"),
+    });
+    format!("{}: {shown}", o.host)
 }
 
 /// A short, literal account of an observation.
@@ -979,11 +1012,15 @@ pub fn diagnose(scenario: &Scenario, entries: &[Entry], from: u64) -> Diagnosis 
     let mut ruled_out = Vec::new();
     let mut not_ruled_out = Vec::new();
     for a in &scenario.alternatives {
+        if !a.applies.iter().all(|c| cond_holds(c) == Some(true)) {
+            continue;
+        }
         let verdicts: Vec<Option<bool>> = a.rule_out.iter().map(cond_holds).collect();
         let mut probes: Vec<&str> = Vec::new();
         for c in a
             .rule_out
             .iter()
+            .chain(&a.applies)
             .flat_map(|c| std::iter::once(c).chain(&c.or))
         {
             if let Some(p) = c.probe.as_deref().filter(|p| !probes.contains(p)) {
@@ -994,6 +1031,7 @@ pub fn diagnose(scenario: &Scenario, entries: &[Entry], from: u64) -> Diagnosis 
             id: a.id.clone(),
             phase: a.phase,
             title: a.title.clone(),
+            because: a.because.clone(),
             records: probes.iter().flat_map(|p| records_of(p)).collect(),
             observed: probes
                 .iter()

@@ -328,13 +328,28 @@ impl Runner<'_> {
                         records,
                     });
                 }
-                let apply = format!(
-                    "sysctl -w {key}={value} && printf '%s\\n' {} > {} && sysctl -p {}",
-                    shell_quote(&line),
-                    shell_quote(file),
-                    shell_quote(file)
-                );
-                let ev = self.run(p, &apply, true, "apply", &mut records).await?;
+                let ev = if self.pool.sudo_has_password() {
+                    // With a sudo password, in one command through the pool's sudo.
+                    let apply = format!(
+                        "sysctl -w {key}={value} && printf '%s\\n' {} > {} && sysctl -p {}",
+                        shell_quote(&line),
+                        shell_quote(file),
+                        shell_quote(file)
+                    );
+                    self.run(p, &apply, true, "apply", &mut records).await?
+                } else {
+                    // As the answer shows them, one by one, and the file it wrote.
+                    let mut last = None;
+                    for c in p.commands.iter().chain([&format!("cat {file}")]) {
+                        let ev = self.run(p, c, false, "apply", &mut records).await?;
+                        let ok = ev.outcome.is_success();
+                        last = Some(ev);
+                        if !ok {
+                            break;
+                        }
+                    }
+                    last.expect("a sysctl fix has commands")
+                };
                 // Which configuration files set the key, in the order a boot reads them (the
                 // last one wins): the evidence that the value persists. Not `sysctl --system`,
                 // which re-applies every key and fails on the ones a host does not let it set
@@ -567,17 +582,10 @@ impl Runner<'_> {
                         records,
                     });
                 }
-                let create = format!(
-                    "openstack security group rule create --ingress --protocol {}{} --remote-group {} {} -f json",
-                    shell_quote(protocol),
-                    port.map(|_| format!(" --dst-port {range}")).unwrap_or_default(),
-                    shell_quote(remote_group),
-                    shell_quote(group)
-                );
+                // As the answer shows it; the new rule's id is read from the table it prints.
+                let create = p.commands.first().cloned().unwrap_or_default();
                 let ev = self.run(p, &create, false, "apply", &mut records).await?;
-                let id = serde_json::from_str::<Value>(&ev.stdout.text)
-                    .ok()
-                    .and_then(|v| v["id"].as_str().map(String::from));
+                let id = crate::probe::osc_table::show_field(&ev.stdout.text, "id");
                 match id {
                     Some(id) if ev.outcome.is_success() => Ok(Applied {
                         stage: "applied".into(),

@@ -259,7 +259,7 @@ pub async fn constraints(
                     ok: verdict == Some(true),
                     value: of
                         .iter()
-                        .map(|o| diagnose::summary(o))
+                        .map(|o| diagnose::field_summary(o, &c.field))
                         .collect::<Vec<_>>()
                         .join("; "),
                     records: of.iter().flat_map(|o| o.records.clone()).collect(),

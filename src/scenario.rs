@@ -337,7 +337,14 @@ pub struct Alternative {
     pub id: String,
     pub phase: u32,
     pub title: Texts,
+    /// Considered only when every one holds (an IP-in-IP blockage only where IP-in-IP is the
+    /// mode observed); otherwise neither ruled out nor left open, and never named.
+    #[serde(default)]
+    pub applies: Vec<Condition>,
     pub rule_out: Vec<Condition>,
+    /// What the evidence that rules it out shows, in a sentence an answer gives.
+    #[serde(default)]
+    pub because: Option<Texts>,
 }
 
 /// Parsers a probe may name, and the compound ones run by code.
@@ -638,7 +645,7 @@ pub fn parse(text: &str, name: &str) -> Result<Scenario> {
         }
     }
     for a in &s.alternatives {
-        for w in &a.rule_out {
+        for w in a.applies.iter().chain(&a.rule_out) {
             check_cond(w, &format!("alternative {:?}", a.id), None, &mut err);
         }
     }

@@ -2,7 +2,8 @@
 //! the answers and replays each on a fresh lab). Checked: one answer per phase and language with
 //! the h1 sections, each within 6,000 characters of Markdown in Japanese; rendered by the score
 //! server's pipeline (remark-gfm, remark-breaks, remark-math) to exactly the text meant; no local
-//! image; every quoted output line a line of its record; the solution's commands as typed; both
+//! image; every quoted output line a line of its record; `answer check` passes (every command
+//! shown as typed was recorded as typed, with the output lines shown); the solution's commands as typed; both
 //! answers replayed to every end state, and an answer missing one command fails its replay naming
 //! the end state that does not hold.
 
@@ -299,6 +300,21 @@ fn the_demos_answers_stand_alone_render_as_meant_and_replay() {
                 );
                 assert!(md.contains(&format!("{user}@{host}:~$ {cmd}\n")));
             }
+            // What it shows as typed and printed was typed and printed: `answer check`.
+            let o = Command::new(bin())
+                .args(["answer", "check"])
+                .arg(&path)
+                .arg("--journal")
+                .arg(out.join("journal.jsonl"))
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "{}: {}{}",
+                path.display(),
+                stdout(&o),
+                stderr(&o)
+            );
             // Replayed, and it says so in plain words.
             assert!(
                 md.contains(if lang == Lang::Ja {

@@ -126,7 +126,7 @@ fn the_contest_gives_exactly_its_two_causes_with_chains_and_evidence() {
         "node-default-route-missing",
         "nat-missing",
         "bird-not-running",
-        "encapsulation-blocked",
+        "ipip-blocked",
         "pod-networking-broken",
     ] {
         assert!(

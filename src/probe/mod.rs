@@ -5,6 +5,7 @@
 
 pub mod ippool;
 pub mod nft;
+pub mod osc_table;
 pub mod parse;
 pub mod pmtu;
 pub mod ports;

@@ -112,24 +112,6 @@ fn quote_records(
     out
 }
 
-/// The command of a probe's evidence as a person would type it (no `sudo -n -- sh -c` wrapper;
-/// `sudo sh -c '...'` when it is several commands, all of which ran as root).
-fn readable(ev: &Evidence, red: &Redactor) -> String {
-    let c = red.redact(&ev.command).0;
-    match c.strip_prefix("sudo -n -- sh -c ") {
-        Some(inner) if inner.contains([';', '&', '|', '\n']) => format!("sudo sh -c {inner}"),
-        Some(inner) => {
-            let unq = inner
-                .strip_prefix('\'')
-                .and_then(|s| s.strip_suffix('\''))
-                .map(|s| s.replace("'\\''", "'"))
-                .unwrap_or_else(|| inner.to_string());
-            format!("sudo {unq}")
-        }
-        None => c,
-    }
-}
-
 /// The items of a diagnosis list (`causes`, `ruled_out`) that belong to phase `p`.
 fn of_phase<'a>(d: &'a Value, key: &str, p: u32) -> Vec<&'a Value> {
     d[key]
@@ -170,7 +152,7 @@ fn probe_shown(
         at: at.get(&seq).map(|s| s.to_string()).unwrap_or_default(),
         user: Some(user_of(sc, &e.host)),
         host: e.host.clone(),
-        command: readable(e, red),
+        command: super::check::typed(&red.redact(&e.command).0),
         lines,
         probe: true,
         ..Default::default()
@@ -324,8 +306,16 @@ pub fn fill(
             }
         }
         for r in of_phase(before, "ruled_out", p) {
+            // The first record whose command a person would type as it is.
+            let command = seqs(&r["records"]).iter().find_map(|s| {
+                let c = super::check::typed(&red.redact(&ev.get(s)?.command).0);
+                (c.chars().count() <= 60 && !c.contains(['\n', ';', '|', '&'])).then_some(c)
+            });
+            let because = vtx(&r["because"], lang);
             a.ruled_out.push(Ruled {
                 title: vtx(&r["title"], lang),
+                because: (!because.is_empty()).then_some(because),
+                command,
                 observed: red.redact(r["observed"][0].as_str().unwrap_or("")).0,
                 refs: ids(&r["records"]),
             });

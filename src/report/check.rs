@@ -128,9 +128,75 @@ fn read(md: &str) -> (Vec<Vec<Shown>>, bool) {
     (sections, any_session)
 }
 
-fn same_command(ev: &Evidence, red: &Redactor, cmd: &str) -> bool {
-    let c = red.redact(&ev.command).0;
-    c == cmd || normal(&c) == cmd || normal(cmd) == normal(&c)
+/// A recorded command line as a person types it: the tool's `sudo -n -- sh -c 'X'` (or, with a
+/// sudo password, `sudo -S -p '' -- sh -c 'X'`) is `sudo X`, or `sudo sh -c '…'` when X is
+/// several commands; any other line is itself.
+pub fn typed(command: &str) -> String {
+    let inner = ["sudo -n -- sh -c ", "sudo -S -p '' -- sh -c "]
+        .iter()
+        .find_map(|p| command.strip_prefix(p));
+    match inner {
+        Some(inner) if inner.contains([';', '&', '|', '\n']) => format!("sudo sh -c {inner}"),
+        Some(inner) => {
+            let unq = inner
+                .strip_prefix('\'')
+                .and_then(|s| s.strip_suffix('\''))
+                .map(|s| s.replace("'\\''", "'"))
+                .unwrap_or_else(|| inner.to_string());
+            format!("sudo {unq}")
+        }
+        None => command.to_string(),
+    }
+}
+
+/// One command line of the journal: a record's, or one line of a script recorded whole (a
+/// step's commands, run in one shell).
+struct Line<'a> {
+    at: (u64, usize),
+    ev: &'a Evidence,
+    command: String,
+}
+
+fn lines_of_journal<'a>(entries: &'a [Entry], red: &Redactor) -> Vec<Line<'a>> {
+    let mut out = Vec::new();
+    for e in entries {
+        let Body::Evidence(ev) = &e.body else {
+            continue;
+        };
+        let c = red.redact(&ev.command).0;
+        out.push(Line {
+            at: (e.seq, 0),
+            ev,
+            command: c.clone(),
+        });
+        if c.contains('\n') {
+            let script = c.lines().map(str::trim).filter(|l| !l.is_empty());
+            for (i, l) in script.enumerate() {
+                out.push(Line {
+                    at: (e.seq, i + 1),
+                    ev,
+                    command: l.to_string(),
+                });
+            }
+        }
+    }
+    out
+}
+
+fn same_command(line: &Line, cmd: &str) -> bool {
+    let t = typed(&line.command);
+    [&line.command, &t]
+        .iter()
+        .any(|c| c.as_str() == cmd || normal(c) == normal(cmd))
+}
+
+/// The user a line ran as is the prompt's: as recorded, or root through the tool's sudo for a
+/// command the answer shows with `sudo`.
+fn same_user(line: &Line, user: &str, cmd: &str) -> bool {
+    line.ev
+        .user
+        .as_deref()
+        .is_none_or(|u| u == user || (u == "root" && cmd.starts_with("sudo ")))
 }
 
 /// Check `md` against the journal's entries. `Err` when the answer shows no command at all.
@@ -139,38 +205,31 @@ pub fn check(md: &str, entries: &[Entry], red: &Redactor) -> Result<Vec<Problem>
     if !any {
         return Err("it has no shellsession block, so it shows no command to check".to_string());
     }
-    let evidence: Vec<(u64, &Evidence)> = entries
-        .iter()
-        .filter_map(|e| match &e.body {
-            Body::Evidence(ev) => Some((e.seq, ev)),
-            _ => None,
-        })
-        .collect();
+    let journal = lines_of_journal(entries, red);
     let mut problems = Vec::new();
     for section in sections {
-        let mut last = 0u64;
+        let mut last = (0u64, 0usize);
         let mut block = 0usize;
         for s in section {
             // Order holds within a block: the end state shows a later check's before after an
             // earlier check's after.
             if s.block != block {
                 block = s.block;
-                last = 0;
+                last = (0, 0);
             }
-            let cands: Vec<(u64, &Evidence)> = evidence
+            let cands: Vec<&Line> = journal
                 .iter()
-                .filter(|(seq, ev)| {
-                    *seq > last
-                        && ev.host == s.host
-                        && ev.user.as_deref().is_none_or(|u| u == s.user)
-                        && same_command(ev, red, &s.command)
+                .filter(|l| {
+                    l.at > last
+                        && l.ev.host == s.host
+                        && same_user(l, &s.user, &s.command)
+                        && same_command(l, &s.command)
                 })
-                .copied()
                 .collect();
             if cands.is_empty() {
-                let anywhere = evidence
+                let anywhere = journal
                     .iter()
-                    .any(|(_, ev)| ev.host == s.host && same_command(ev, red, &s.command));
+                    .any(|l| l.ev.host == s.host && same_command(l, &s.command));
                 problems.push(Problem {
                     line: s.line,
                     text: if anywhere {
@@ -185,19 +244,19 @@ pub fn check(md: &str, entries: &[Entry], red: &Redactor) -> Result<Vec<Problem>
                 continue;
             }
             let lines_of = |ev: &Evidence| super::roles::lines_of(ev, red);
-            let whole = cands.iter().find(|(_, ev)| {
-                let all = lines_of(ev);
+            let whole = cands.iter().find(|l| {
+                let all = lines_of(l.ev);
                 s.out
                     .iter()
-                    .all(|(_, l)| all.iter().any(|a| a.trim_end() == l))
+                    .all(|(_, x)| all.iter().any(|a| a.trim_end() == x))
             });
             match whole {
-                Some((seq, _)) => last = *seq,
+                Some(l) => last = l.at,
                 None => {
-                    let (seq, ev) = cands[0];
-                    let all = lines_of(ev);
-                    for (n, l) in &s.out {
-                        if !all.iter().any(|a| a.trim_end() == l) {
+                    let l = cands[0];
+                    let all = lines_of(l.ev);
+                    for (n, x) in &s.out {
+                        if !all.iter().any(|a| a.trim_end() == x) {
                             problems.push(Problem {
                                 line: *n,
                                 text: format!(
@@ -207,7 +266,7 @@ pub fn check(md: &str, entries: &[Entry], red: &Redactor) -> Result<Vec<Problem>
                             });
                         }
                     }
-                    last = seq;
+                    last = l.at;
                 }
             }
         }
@@ -218,6 +277,18 @@ pub fn check(md: &str, entries: &[Entry], red: &Redactor) -> Result<Vec<Problem>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tools_sudo_is_read_as_typed() {
+        assert_eq!(
+            typed("sudo -n -- sh -c 'calicoctl node status'"),
+            "sudo calicoctl node status"
+        );
+        assert_eq!(typed("sudo -S -p '' -- sh -c 'ip link'"), "sudo ip link");
+        assert_eq!(typed("sudo -n -- sh -c 'cat a'\\''b'"), "sudo cat a'b");
+        assert_eq!(typed("sudo -n -- sh -c 'a; b'"), "sudo sh -c 'a; b'");
+        assert_eq!(typed("ip route"), "ip route");
+    }
 
     #[test]
     fn prompts_are_read() {

@@ -134,6 +134,10 @@ pub struct Pattern {
 #[derive(Debug, Clone, Default)]
 pub struct Ruled {
     pub title: String,
+    /// What the evidence showed, as a sentence (the scenario's `because`).
+    pub because: Option<String>,
+    /// The command that showed it, when a person would type it as it is (one short line).
+    pub command: Option<String>,
     pub observed: String,
     pub refs: Vec<String>,
 }

@@ -252,13 +252,22 @@ fn render(a: &Answer, lang: Lang) -> Doc {
             d.para(&[In::T(w.ruled_out)]);
             let mut shown: Vec<&str> = Vec::new();
             for r in &a.ruled_out {
+                let rf = refs(&r.refs);
+                if let Some(b) = &r.because {
+                    let mut parts = vec![In::T(&r.title), In::T(": "), In::T(b)];
+                    if let Some(c) = &r.command {
+                        parts.extend([In::T(" ("), In::C(c), In::T(")")]);
+                    }
+                    parts.push(In::T(&rf));
+                    d.item(&parts);
+                    continue;
+                }
                 // One observation rules out several alternatives: quoted once.
                 let evidence = if shown.contains(&r.observed.as_str()) {
                     In::T(w.same_as_above)
                 } else {
                     In::C(&r.observed)
                 };
-                let rf = refs(&r.refs);
                 d.item(&[In::T(&r.title), In::T(": "), evidence, In::T(&rf)]);
                 shown.push(&r.observed);
             }

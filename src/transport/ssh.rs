@@ -600,6 +600,12 @@ pub struct SshPool {
 }
 
 impl SshPool {
+    /// Whether sudo is given a password (`--ask-become-pass`): a command that calls `sudo`
+    /// itself, as an operator types it, would then wait for one.
+    pub fn sudo_has_password(&self) -> bool {
+        self.opts.passwords.become_.is_some()
+    }
+
     pub fn new(opts: SshOptions) -> Self {
         SshPool {
             opts,
