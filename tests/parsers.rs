@@ -351,6 +351,35 @@ fn sysctl_runtime_and_persisted() {
         "sysctl: cannot stat /proc/sys/net/ipv4/ip_forward"
     )
     .is_err());
+    // As a person types it: grep's lines, then sysctl's `KEY = VALUE`.
+    let s = sysctl("net.ipv4.ip_forward", &sample("sysctl-grep.txt")).unwrap();
+    assert_eq!((s.runtime, s.persisted), (0, None));
+    let s = sysctl(
+        "net.ipv4.ip_forward",
+        "/etc/sysctl.d/99-ip-forward.conf:net.ipv4.ip_forward = 1\nnet.ipv4.ip_forward = 1\n",
+    )
+    .unwrap();
+    assert_eq!(
+        (s.runtime, s.persisted, s.persisted_in.as_deref()),
+        (1, Some(1), Some("/etc/sysctl.d/99-ip-forward.conf"))
+    );
+    // Another key's line is not this key's value.
+    assert!(sysctl("net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding = 1\n").is_err());
+}
+
+#[test]
+fn kubectl_get_nodes_table() {
+    let nodes = kube_nodes(&sample("kubectl-nodes.txt")).unwrap();
+    let got: Vec<(&str, bool)> = nodes.iter().map(|n| (n.name.as_str(), n.ready)).collect();
+    assert_eq!(got, [("node1", true), ("node2", false)]);
+    assert!(
+        kube_nodes("NAME STATUS\nnode1\n").is_err(),
+        "a cut row is an error"
+    );
+    assert!(
+        kube_nodes("NAME AGE\nnode1 5m\n").is_err(),
+        "no STATUS column"
+    );
 }
 
 fn all_parsers(s: &str) {

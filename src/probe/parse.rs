@@ -19,13 +19,22 @@ pub struct Sysctl {
     pub persisted_in: Option<String>,
 }
 
-/// `sysctl -n KEY` on the first line, then `grep -rsH KEY <sysctl files>` lines `FILE:LINE`.
+/// `sysctl KEY` (`KEY = VALUE`) and `grep -rs KEY <sysctl files>` lines `FILE:LINE`, in either
+/// order; or, as earlier probes printed it, the bare value (`cat /proc/sys/…`) on the first line.
 pub fn sysctl(key: &str, out: &str) -> Parsed<Sysctl> {
-    let mut lines = out.lines();
-    let first = lines.next().ok_or("no output")?.trim();
-    let runtime = first
+    let first = out.lines().next().ok_or("no output")?.trim();
+    let shown = out.lines().find_map(|l| {
+        let (k, v) = l.split_once('=')?;
+        (k.trim() == key && !k.contains(':')).then(|| v.trim())
+    });
+    let bare = first.parse::<i64>().ok().map(|_| first);
+    let value = shown
+        .or(bare)
+        .ok_or_else(|| format!("{key}: no `{key} = VALUE` line and no bare value"))?;
+    let runtime = value
         .parse::<i64>()
-        .map_err(|_| format!("{key}: runtime value {first:?} is not a number"))?;
+        .map_err(|_| format!("{key}: runtime value {value:?} is not a number"))?;
+    let lines = out.lines();
     let mut persisted = None;
     let mut persisted_in = None;
     for l in lines {
@@ -618,8 +627,11 @@ pub struct KubeNode {
     pub pod_cidr: Option<String>,
 }
 
-/// `kubectl get nodes -o json`
+/// `kubectl get nodes` (its table: NAME STATUS …, `-o wide` too) or `kubectl get nodes -o json`.
 pub fn kube_nodes(out: &str) -> Parsed<Vec<KubeNode>> {
+    if out.trim_start().starts_with("NAME ") {
+        return kube_nodes_table(out);
+    }
     let v: Value = serde_json::from_str(out.trim()).map_err(|e| format!("not JSON: {e}"))?;
     let items = v.get("items").and_then(Value::as_array).ok_or("no items")?;
     Ok(items
@@ -726,6 +738,36 @@ fn yaml_scalar(v: &yaml_rust2::Yaml) -> Option<String> {
         Yaml::Boolean(b) => Some(b.to_string()),
         _ => None,
     }
+}
+
+/// The table `kubectl get nodes` prints: a node is Ready when its STATUS is `Ready` (with any
+/// `,SchedulingDisabled` after it); the addresses only with `-o wide`.
+fn kube_nodes_table(out: &str) -> Parsed<Vec<KubeNode>> {
+    let mut lines = out.lines().filter(|l| !l.trim().is_empty());
+    let head: Vec<&str> = lines
+        .next()
+        .ok_or("no output")?
+        .split_whitespace()
+        .collect();
+    let col = |name: &str| head.iter().position(|h| *h == name);
+    let (Some(name), Some(status)) = (col("NAME"), col("STATUS")) else {
+        return Err("a table without NAME and STATUS columns".into());
+    };
+    let ip = col("INTERNAL-IP");
+    lines
+        .map(|l| {
+            let cells: Vec<&str> = l.split_whitespace().collect();
+            if cells.len() < head.len() {
+                return Err(format!("a row with fewer columns than the header: {l}"));
+            }
+            Ok(KubeNode {
+                name: cells[name].into(),
+                ready: cells[status].split(',').next() == Some("Ready"),
+                internal_ip: ip.map(|i| cells[i].to_string()).filter(|s| s != "<none>"),
+                pod_cidr: None,
+            })
+        })
+        .collect()
 }
 
 // --- security groups between the nodes ------------------------------------------------------------

@@ -448,6 +448,36 @@ pub fn fill(
             }
         }
 
+        // How each host other than the hypervisor was reached: from the hypervisor over SSH, as
+        // the task does, at the address its records name.
+        let mut reached: Vec<String> = vec![sc.hosts.hypervisor.clone()];
+        for c in a.changes.iter_mut() {
+            let host = c.shown.host.clone();
+            if reached.contains(&host) {
+                continue;
+            }
+            reached.push(host.clone());
+            let addr = ev
+                .values()
+                .filter(|e| e.host == host)
+                .find_map(|e| e.address.as_deref())
+                .map(|a| a.trim_end_matches(":22").to_string());
+            let user = c.shown.user.clone().unwrap_or_else(|| "user".into());
+            let hv = &sc.hosts.hypervisor;
+            c.via = Some(match (lang, addr) {
+                (Lang::Ja, Some(ad)) => format!(
+                    "{host}({ad})には {hv} から {user} として SSH でログインし、次を実行しました。"
+                ),
+                (Lang::Ja, None) => format!(
+                    "{host} には {hv} から {user} として SSH でログインし、次を実行しました。"
+                ),
+                (Lang::En, Some(ad)) => {
+                    format!("On {host} ({ad}), logged in from {hv} over SSH as {user}:")
+                }
+                (Lang::En, None) => format!("On {host}, logged in from {hv} over SSH as {user}:"),
+            });
+        }
+
         // The end state, with the task's own checks.
         let states = |v: Option<&Value>| -> Vec<Value> {
             v.and_then(|d| d["end_states"].as_array().cloned())

@@ -78,6 +78,9 @@ pub struct Change {
     /// Starts a numbered step of the solution (a scenario's step or fix), and why it is done.
     pub title: Option<String>,
     pub reason: Option<String>,
+    /// How its host was reached, said before its step's commands (the first change on a host
+    /// the operator logs in to from another).
+    pub via: Option<String>,
     pub shown: Shown,
     /// Each file it wrote that a later `cat` on the same host showed.
     pub files: Vec<(String, Shown)>,

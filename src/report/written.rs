@@ -145,7 +145,7 @@ pub fn cause_heading(lang: Lang) -> &'static str {
 
 /// The longest command line shown after a probe's prompt; a longer (or multi-line) probe
 /// script is left to its record, and only its host and lines are shown.
-const PROBE_COMMAND_MAX: usize = 140;
+const PROBE_COMMAND_MAX: usize = 160;
 
 /// Commands and their output as a person saw them: one `shellsession` block, each command after
 /// its prompt. A probe whose script is long is shown as its output on its host, in a plain block.
@@ -254,10 +254,16 @@ fn render(a: &Answer, lang: Lang) -> Doc {
             for r in &a.ruled_out {
                 let rf = refs(&r.refs);
                 if let Some(b) = &r.because {
-                    let mut parts = vec![In::T(&r.title), In::T(": "), In::T(b)];
+                    // The command before the sentence's full stop: `…あった(`cmd`)。`
+                    let stop = ['。', '.'].into_iter().find(|c| b.ends_with(*c));
+                    let body = stop.map_or(b.as_str(), |c| b.trim_end_matches(c));
+                    let mut parts = vec![In::T(&r.title), In::T(": "), In::T(body)];
                     if let Some(c) = &r.command {
-                        parts.extend([In::T(" ("), In::C(c), In::T(")")]);
+                        let open = if stop == Some('。') { "(" } else { " (" };
+                        parts.extend([In::T(open), In::C(c), In::T(")")]);
                     }
+                    let end = stop.map(String::from).unwrap_or_default();
+                    parts.push(In::T(&end));
                     parts.push(In::T(&rf));
                     d.item(&parts);
                     continue;
@@ -293,6 +299,15 @@ fn render(a: &Answer, lang: Lang) -> Doc {
             }
             if let Some(r) = &first.reason {
                 d.para(&[In::T(r)]);
+            }
+            let step_of = |c: &&Change| items.iter().any(|s| std::ptr::eq(*s, &c.shown));
+            for v in a
+                .changes
+                .iter()
+                .filter(step_of)
+                .filter_map(|c| c.via.as_deref())
+            {
+                d.para(&[In::T(v)]);
             }
             session(&mut d, items, &w);
         }
@@ -338,14 +353,9 @@ fn render(a: &Answer, lang: Lang) -> Doc {
         for s in &a.states {
             let r = refs(&s.refs);
             d.item(&[In::T(&s.text), In::T(": "), In::B(word(s.state)), In::T(&r)]);
-            let lines: Vec<String> = s
-                .shown
-                .iter()
-                .flat_map(|x| x.lines.iter().cloned())
-                .collect();
-            if !lines.is_empty() {
+            if !s.shown.is_empty() {
                 d.end_list();
-                d.block("", &lines);
+                session(&mut d, &s.shown.iter().collect::<Vec<_>>(), &w);
             }
         }
         d.end_list();
