@@ -121,6 +121,7 @@ pub async fn collect(
         not_yet: None,
         step: None,
         quote: None,
+        show: Vec::new(),
         text: Default::default(),
     };
     let path = &scenario.hosts.inventory;
@@ -162,6 +163,9 @@ pub async fn collect(
                 } else {
                     let cmd = probe.command.clone().unwrap_or_default();
                     ctx.run(&host, &probe, &cmd, None).await;
+                    for show in &probe.show {
+                        ctx.run(&host, &probe, show, Some("show".into())).await;
+                    }
                 }
             }));
         }

@@ -58,7 +58,11 @@ fn to_value<T: Serialize>(r: parse::Parsed<T>) -> Result<Value, String> {
 
 /// Parse one probe's evidence on one host (all steps for compound probes).
 fn observe(probe: &Probe, evs: &[(u64, &Evidence)]) -> Result<Value, String> {
-    let (_, ev) = evs.first().ok_or("no evidence")?;
+    // The probe's own command: what a person types beside it (`show`) is for the answer.
+    let (_, ev) = evs
+        .iter()
+        .find(|(_, e)| e.step.as_deref() != Some("show"))
+        .ok_or("no evidence")?;
     if probe.parser != "ping_matrix" {
         match &ev.outcome {
             Outcome::Failed { message } => return Err(message.clone()),

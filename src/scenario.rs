@@ -273,6 +273,11 @@ pub struct Probe {
     /// first lines).
     #[serde(default)]
     pub quote: Option<String>,
+    /// Commands a person types to see what this probe reads (a table, not the JSON the parser
+    /// reads), run on the same host right after it and recorded as its step `show`: an answer
+    /// shows these, with their output, in the probe's place.
+    #[serde(default)]
+    pub show: Vec<String>,
     pub text: Texts,
 }
 

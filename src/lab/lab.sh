@@ -209,6 +209,9 @@ LogLevel ERROR
 MaxSessions 10
 MaxStartups 64
 Subsystem sftp /usr/lib/openssh/sftp-server
+# Ubuntu's PATH for a login (its /etc/environment, which pam_env reads there): sysctl, ip and
+# the other tools in sbin are found without a full path, as on the contest's hosts.
+SetEnv PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 SSHD
   case $role in
     hypervisor)

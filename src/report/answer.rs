@@ -136,6 +136,9 @@ fn user_of(sc: &Scenario, host: &str) -> String {
         .unwrap_or_else(|| "user".into())
 }
 
+/// The most lines of a probe's `show` command an answer quotes.
+const SHOW_LINES: usize = 20;
+
 /// A probe's record as the answer shows it: the command as a person would type it, on its host,
 /// as the scenario's user there.
 fn probe_shown(
@@ -290,10 +293,27 @@ pub fn fill(
             let chain: Vec<&Value> = c["chain"].as_array().into_iter().flatten().collect();
             for link in chain.iter().rev() {
                 let pid = link["probe"].as_str().unwrap_or("");
-                let recs = seqs(&link["records"]);
-                let quote = probe(pid).and_then(|p| p.quote.as_deref());
-                let q = quote_records(&recs, &ev, quote, 2, red);
-                let mut shown = shown_of(&q, &recs, &ev, &at, sc, red).into_iter();
+                let (shows, recs): (Vec<u64>, Vec<u64>) =
+                    seqs(&link["records"]).into_iter().partition(|s| {
+                        ev.get(s).is_some_and(|e| e.step.as_deref() == Some("show"))
+                    });
+                let shown: Vec<Shown> = if shows.is_empty() {
+                    let quote = probe(pid).and_then(|p| p.quote.as_deref());
+                    let q = quote_records(&recs, &ev, quote, 2, red);
+                    shown_of(&q, &recs, &ev, &at, sc, red)
+                } else {
+                    // What a person types to see it, with its whole output.
+                    shows
+                        .iter()
+                        .filter_map(|s| {
+                            let e = ev.get(s)?;
+                            let lines = super::roles::lines_of(e, red);
+                            let lines = lines.into_iter().take(SHOW_LINES).collect();
+                            Some(probe_shown(*s, e, lines, &at, sc, red))
+                        })
+                        .collect()
+                };
+                let mut shown = shown.into_iter();
                 let Some(first) = shown.next() else { continue };
                 a.checks.push(Check {
                     title: probe(pid).map(|p| tx(&p.text, lang)),
@@ -307,8 +327,10 @@ pub fn fill(
         }
         for r in of_phase(before, "ruled_out", p) {
             // The first record whose command a person would type as it is.
+            // (A probe's own command or what a person types beside it, never an inner step.)
             let command = seqs(&r["records"]).iter().find_map(|s| {
-                let c = super::check::typed(&red.redact(&ev.get(s)?.command).0);
+                let e = ev.get(s).filter(|e| matches!(e.step.as_deref(), None | Some("show")))?;
+                let c = super::check::typed(&red.redact(&e.command).0);
                 (c.chars().count() <= 60 && !c.contains(['\n', ';', '|', '&'])).then_some(c)
             });
             let because = vtx(&r["because"], lang);
