@@ -10,8 +10,10 @@
 //!
 //! What it cannot show: anything the journal does not hold. A phase whose cause was never
 //! claimed, or whose fix was never applied, gets an answer that says so, not an invented one.
-//! A fix's commands are shown as its plan previews them; the tool applied the same change in
-//! its own form (checked before and after), so `answer check` cannot match them to a record.
+//! A fix's commands are shown as its plan previews them. The sysctl and security-group fixes
+//! (and the one-command ones) ran exactly those, so `answer check` finds each in the journal; an
+//! nftables fix adds only the rules that are missing, in a command of its own, so an answer that
+//! shows its preview does not pass `answer check`.
 
 use super::model::{self, Change, Check, EndState, Pattern, Rule, Ruled, Said, Shown, State};
 use super::{written, Lang};
