@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 for pkg in pkg-config libssl-dev gcc fonts-noto-cjk poppler-utils ca-certificates curl openssh-server openssh-client \
-    iproute2 nftables bird2 iputils-ping python3 python3-apt python3-venv dpkg-dev apt-utils sudo util-linux bsdutils passwd chromium zsh less dnsmasq-base; do
+    iproute2 nftables bird2 iputils-ping python3 python3-apt python3-venv dpkg-dev apt-utils sudo util-linux bsdutils passwd chromium zsh less dnsmasq-base busybox-static; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 command -v node >/dev/null || need_apt+=(nodejs)

@@ -28,6 +28,9 @@ struct Ctx {
     progress: indicatif::ProgressBar,
     /// Journal appends, in completion order; the first error stops nothing but is reported.
     error: Mutex<Option<String>>,
+    /// Pods this collection made under the task's own names (the patterns' shell1): removed on
+    /// Ctrl-C with the probe pods, since no prefix marks them as ours.
+    made: Mutex<Vec<String>>,
 }
 
 impl Ctx {
@@ -105,6 +108,7 @@ pub async fn collect(
         collection: entry.seq,
         progress: spinner(&scenario.id),
         error: Mutex::new(None),
+        made: Mutex::new(Vec::new()),
     });
     let hv = scenario.hosts.hypervisor.clone();
 
@@ -157,9 +161,12 @@ pub async fn collect(
         };
         for host in hosts {
             let (ctx, probe, egress) = (ctx.clone(), probe.clone(), egress.clone());
+            let nodes = nodes.clone();
             tasks.push(tokio::spawn(async move {
                 if probe.parser == "ping_matrix" {
                     ping_matrix(&ctx, &host, &probe, egress.as_ref()).await;
+                } else if probe.parser == "task_patterns" {
+                    task_patterns(&ctx, &host, &probe, &nodes).await;
                 } else {
                     let cmd = probe.command.clone().unwrap_or_default();
                     ctx.run(&host, &probe, &cmd, None).await;
@@ -189,6 +196,7 @@ pub async fn collect(
             let tag = probe_tag(ctx.collection);
             let mut names: Vec<String> = nodes.iter().map(|n| format!("{tag}{n}")).collect();
             names.push(format!("{tag}shell1"));
+            names.extend(ctx.made.lock().unwrap().iter().cloned());
             let delete = format!("kubectl delete pod {} --ignore-not-found", names.join(" "));
             ctx.run(host, probe, &delete, Some("cleanup-interrupted".into()))
                 .await;
@@ -230,6 +238,71 @@ fn pings_from(pod: &str, addrs: &[&str]) -> String {
         addrs.join(" ")
     );
     format!("kubectl exec {pod} -- sh -c {}", shell_quote(&script))
+}
+
+/// The task's two patterns with its own commands, as a person types them without a terminal:
+/// `kubectl run shell1` pinned to the first node (by a nodeName override, which pins, where the
+/// task's `nodename` after `--` does not), its address by `hostname -i` inside it, then
+/// `kubectl run -i --rm` of a pod that pings it with `ping -c 3 -W 1`: `myshell2` on the second
+/// node (pattern A) and `myshell3` on the first (pattern B), at once; shell1 is removed at the
+/// end. A pod of those names that exists already is someone else's: `kubectl run` refuses, that
+/// is the evidence, and nothing is removed.
+async fn task_patterns(ctx: &Ctx, host: &str, probe: &Probe, nodes: &[String]) {
+    let (Some(first), Some(other)) = (nodes.first(), nodes.get(1)) else {
+        return;
+    };
+    let pin = |node: &str| {
+        shell_quote(&format!(
+            "{{ \"apiVersion\": \"v1\", \"spec\": {{ \"nodeName\": \"{node}\" }} }}"
+        ))
+    };
+    let create = format!(
+        "kubectl run shell1 --image busybox --restart=Never --overrides={} -- sleep 3600",
+        pin(first)
+    );
+    let made = ctx.run(host, probe, &create, Some("shell1".into())).await;
+    if !made.outcome.is_success() {
+        return;
+    }
+    ctx.made.lock().unwrap().push("shell1".into());
+    let ev = ctx
+        .run(
+            host,
+            probe,
+            "kubectl exec shell1 -- hostname -i",
+            Some("hostname".into()),
+        )
+        .await;
+    let ip = ev
+        .stdout
+        .text
+        .split_whitespace()
+        .next()
+        .filter(|a| a.parse::<std::net::Ipv4Addr>().is_ok())
+        .map(String::from);
+    if let Some(ip) = ip {
+        ctx.made
+            .lock()
+            .unwrap()
+            .extend(["myshell2".to_string(), "myshell3".to_string()]);
+        let pings = [("pattern-a", "myshell2", other), ("pattern-b", "myshell3", first)].map(
+            |(step, name, node)| {
+                let cmd = format!(
+                    "kubectl run {name} -i --rm --restart=Never --image busybox --overrides={} -- ping -c 3 -W 1 {ip}",
+                    pin(node)
+                );
+                async move { ctx.run(host, probe, &cmd, Some(step.into())).await }
+            },
+        );
+        futures::future::join_all(pings).await;
+    }
+    ctx.run(
+        host,
+        probe,
+        "kubectl delete pod shell1",
+        Some("cleanup".into()),
+    )
+    .await;
 }
 
 /// The IPv4 addresses of `getent hosts` lines, in order, once each.

@@ -119,12 +119,42 @@ fn observe(probe: &Probe, evs: &[(u64, &Evidence)]) -> Result<Value, String> {
         ),
         "kube_pods" => to_value(parse::kube_pods(&ev.stdout.text)),
         "ping_matrix" => ping_matrix(evs),
+        "task_patterns" => task_patterns(evs),
         "pod_egress" => pod_egress(evs),
         "ippool" => to_value(crate::probe::ippool::ippools(&ev.stdout.text)),
         "ports" => to_value(crate::probe::ports::ports(&ev.stdout.text)),
         "subnets" => to_value(crate::probe::subnets::subnets(&ev.stdout.text)),
         other => Err(format!("unknown parser {other}")),
     }
+}
+
+/// The task's patterns from their steps (collect.rs): `shell1` created, its address from
+/// `hostname`, and busybox's ping summary of `pattern-a` and `pattern-b` (null when that step
+/// did not ping: its pod never ran).
+fn task_patterns(evs: &[(u64, &Evidence)]) -> Result<Value, String> {
+    let step = |name: &str| {
+        evs.iter()
+            .find(|(_, e)| e.step.as_deref() == Some(name))
+            .map(|(_, e)| *e)
+    };
+    let made = step("shell1").ok_or("shell1 was not run")?;
+    if !made.outcome.is_success() {
+        let why = made.stderr.text.lines().next().unwrap_or("").trim();
+        return Err(format!("kubectl run shell1 failed: {why}"));
+    }
+    let ip = step("hostname")
+        .and_then(|e| e.stdout.text.split_whitespace().next().map(String::from))
+        .filter(|a| a.parse::<std::net::Ipv4Addr>().is_ok())
+        .ok_or("hostname -i in shell1 printed no address")?;
+    let answered = |name: &str| match step(name).map(|e| parse::ping(&e.stdout.text)) {
+        Some(Ok(p)) => json!(p.received > 0),
+        _ => Value::Null,
+    };
+    Ok(json!({
+        "shell1_ip": ip,
+        "pattern_a": answered("pattern-a"),
+        "pattern_b": answered("pattern-b"),
+    }))
 }
 
 /// The ping matrix from its steps: `pings FROM FROMNODE TO@TONODE@IP ...` (one command per source

@@ -365,6 +365,7 @@ pub const PARSERS: &[&str] = &[
     "kube_nodes",
     "kube_pods",
     "ping_matrix",
+    "task_patterns",
     "nft",
     "pmtu",
     "ippool",
@@ -471,7 +472,10 @@ pub fn parse(text: &str, name: &str) -> Result<Scenario> {
                 &format!("one of: {}", ON.join(", ")),
             );
         }
-        if p.command.is_none() && p.parser != "ping_matrix" && p.step.is_none() {
+        if p.command.is_none()
+            && !matches!(p.parser.as_str(), "ping_matrix" | "task_patterns")
+            && p.step.is_none()
+        {
             err(
                 &p.id,
                 format!("probe {:?} has no command", p.id),

@@ -230,6 +230,19 @@ fn the_incident_as_found_phase_by_phase() {
     pod("myshell3", "node1");
     assert!(ping("myshell3", &shell1), "pattern B: same node");
     assert!(!ping("myshell2", &shell1), "pattern A must fail");
+    // A pod is what the task's busybox image is: its own hostname and /etc/hosts (hostname -i
+    // is its address), busybox's tools (its ping's summary), none of the VM's.
+    let (code, out) = kubectl("exec shell1 -- hostname -i");
+    assert_eq!((code, out.trim()), (0, shell1.as_str()), "{out}");
+    let (code, out) = kubectl("exec shell1 -- hostname");
+    assert_eq!((code, out.trim()), (0, "shell1"), "{out}");
+    let (code, out) = kubectl(&format!("exec myshell3 -- ping -c 1 -W 1 {shell1}"));
+    assert!(
+        code == 0 && out.contains("1 packets transmitted, 1 packets received"),
+        "{out}"
+    );
+    let (_, out) = kubectl("exec shell1 -- readlink /proc/self/exe");
+    assert!(out.trim().ends_with("/busybox"), "{out}");
     let (code, rules) = openstack("security group rule list master -f json");
     assert_eq!(code, 0, "{rules}");
     let rules: serde_json::Value = serde_json::from_str(&rules).unwrap();

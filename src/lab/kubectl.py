@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """A stand-in for `kubectl` on the lab's node1, acting on the lab's real pods: a pod is a network
 namespace wired the way Calico wires it (a /32 on eth0, default via 169.254.1.1, a cali* veth with
-proxy ARP on its node, a /32 route to it there). Output follows kubectl 1.20's formats.
+proxy ARP on its node, a /32 route to it there), whose commands run as in the task's busybox
+image: busybox's tools only, in UTS and mount namespaces of their own (the pod's name as hostname,
+its /etc/hosts naming its address). Output follows kubectl 1.20's formats.
 
 Only what the incident needs: get nodes|pods [-o wide|json], run NAME --image=IMG
 [--overrides=JSON] [-i] [-t] [--rm] [--restart=Never] [-- CMD...], exec [-i] [-t] POD -- CMD...,
@@ -202,10 +204,35 @@ def wire(pod, node):
 
 def unwire(pod):
     run("ip", "netns", "del", netns(pod), check=False)  # the veth pair goes with it, and its route
+    try:
+        os.remove(os.path.join(LAB, "pods", pod["name"] + ".hosts"))
+    except FileNotFoundError:
+        pass
+
+
+# A pod's image: busybox's applets, one link each (the node's init makes them).
+BUSYBOX = "/usr/local/lib/lab/busybox"
+
+# Inside the pod's own UTS and mount namespaces: its hostname is its name and its /etc/hosts (as
+# the kubelet writes it) names its address, so `hostname -i` prints the pod's IP; then the
+# command runs with busybox's tools only, as in the task's image.
+POD_SETUP = ('h=$1; n=$2; shift 2; mount --bind "$h" /etc/hosts && hostname "$n" && '
+             'exec env -i PATH=%s HOME=/root HOSTNAME="$n" "$@"' % BUSYBOX)
+
+
+def pod_hosts(pod):
+    d = os.path.join(LAB, "pods")
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, pod["name"] + ".hosts")
+    with open(path, "w") as f:
+        f.write("# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                "%s\t%s\n" % (pod["ip"], pod["name"]))
+    return path
 
 
 def exec_in(pod, cmd, interactive):
-    full = ["ip", "netns", "exec", netns(pod)] + cmd
+    full = ["ip", "netns", "exec", netns(pod), "unshare", "--uts", "--mount", "--propagation", "private",
+            "sh", "-c", POD_SETUP, "sh", pod_hosts(pod), pod["name"]] + cmd
     if interactive:
         return subprocess.call(full)
     r = subprocess.run(full)
@@ -289,10 +316,19 @@ def main(argv):
         # A node whose kubelet does not reach the API never learns of the pod: it stays Pending.
         if ready(node):
             pod["ip"] = next("%s.%d" % (node["block"], i) for i in range(2, 250) if "%s.%d" % (node["block"], i) not in used)
-            wire(pod, node)
         state["pods"].append(pod)
         save(state)
         lock.close()
+        # The pod's sandbox is made outside the API's lock, as a kubelet makes it: many pods are
+        # created at once, each in its own namespace (its address was taken under the lock).
+        if pod["ip"]:
+            try:
+                wire(pod, node)
+            except subprocess.CalledProcessError as e:
+                unwire(pod)
+                delete([name], quiet=True)
+                print("error: the pod's sandbox could not be made: %s" % (e.stderr or e).strip(), file=sys.stderr)
+                return 1
         if interactive and not pod["ip"]:
             print("error: timed out waiting for the condition", file=sys.stderr)
             return 1
@@ -336,21 +372,27 @@ def main(argv):
     return 1
 
 
-def delete(names):
+def delete(names, quiet=False):
     lock = open(STATE + ".lock", "w")
     fcntl.flock(lock, fcntl.LOCK_EX)
     state = load()
     code = 0
+    gone = []
     for name in names:
         pod = next((p for p in state["pods"] if p["name"] == name), None)
         if not pod:
             print('Error from server (NotFound): pods "%s" not found' % name, file=sys.stderr)
             code = 1
             continue
-        unwire(pod)
         state["pods"].remove(pod)
-        print('pod "%s" deleted' % name)
+        gone.append(pod)
     save(state)
+    lock.close()
+    # Torn down outside the lock, as a kubelet tears a sandbox down.
+    for pod in gone:
+        unwire(pod)
+        if not quiet:
+            print('pod "%s" deleted' % pod["name"])
     return code
 
 

@@ -256,6 +256,11 @@ SSHD
       echo 'APT::Update::Post-Invoke-Success {"touch /var/lib/apt/periodic/update-success-stamp 2>/dev/null || true";};' \
         > /etc/apt/apt.conf.d/15update-stamp
       touch -d '2 days ago' /var/lib/apt/lists /var/lib/apt/lists/partial /var/lib/apt/periodic/update-success-stamp
+      # The task's pods run busybox's image: its tools (Debian's busybox-static, one link per
+      # applet) are all a pod's command finds (kubectl.py), not the VM's own.
+      mkdir -p /usr/local/lib/lab/busybox
+      local a
+      for a in $(busybox --list); do ln -sf "$(command -v busybox)" "/usr/local/lib/lab/busybox/$a"; done
       ;;
   esac
 }

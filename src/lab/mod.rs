@@ -60,6 +60,8 @@ const NEEDS: &[(&str, &str)] = &[
     ("sudo", "sudo"),
     ("useradd", "passwd"),
     ("dnsmasq", "dnsmasq-base"),
+    // What the lab's pods run, as the task's busybox image does.
+    ("busybox", "busybox-static"),
 ];
 
 fn find(cmd: &str) -> bool {

@@ -295,10 +295,9 @@ pub fn fill(
             let chain: Vec<&Value> = c["chain"].as_array().into_iter().flatten().collect();
             for link in chain.iter().rev() {
                 let pid = link["probe"].as_str().unwrap_or("");
-                let (shows, recs): (Vec<u64>, Vec<u64>) =
-                    seqs(&link["records"]).into_iter().partition(|s| {
-                        ev.get(s).is_some_and(|e| e.step.as_deref() == Some("show"))
-                    });
+                let (shows, recs): (Vec<u64>, Vec<u64>) = seqs(&link["records"])
+                    .into_iter()
+                    .partition(|s| ev.get(s).is_some_and(|e| e.step.as_deref() == Some("show")));
                 let shown: Vec<Shown> = if shows.is_empty() {
                     let quote = probe(pid).and_then(|p| p.quote.as_deref());
                     let q = quote_records(&recs, &ev, quote, 2, red);
@@ -331,7 +330,9 @@ pub fn fill(
             // The first record whose command a person would type as it is.
             // (A probe's own command or what a person types beside it, never an inner step.)
             let command = seqs(&r["records"]).iter().find_map(|s| {
-                let e = ev.get(s).filter(|e| matches!(e.step.as_deref(), None | Some("show")))?;
+                let e = ev
+                    .get(s)
+                    .filter(|e| matches!(e.step.as_deref(), None | Some("show")))?;
                 let c = super::check::typed(&red.redact(&e.command).0);
                 (c.chars().count() <= 60 && !c.contains(['\n', ';', '|', '&'])).then_some(c)
             });
@@ -525,6 +526,7 @@ pub fn fill(
         });
         let first = states(claimed_here.as_ref().or(Some(before)));
         let state = |v: &Value| State::of(v["state"].as_str().unwrap_or(""));
+        let mut shown_before: Vec<u64> = Vec::new();
         for es in &after {
             let recs = seqs(&es["records"]);
             let pid = sc
@@ -534,23 +536,71 @@ pub fn fill(
                 .and_then(|x| x.when.first())
                 .and_then(|c| c.probe.clone())
                 .unwrap_or_default();
-            let q = quote_records(
-                &recs,
-                &ev,
-                probe(&pid).and_then(|p| p.quote.as_deref()),
-                3,
-                red,
-            );
-            let shown = if q.is_empty() {
-                Vec::new()
+            // A probe whose steps are named for end states (the task's patterns, each its own
+            // commands): each state shows the steps they share and its own, whole.
+            let id = es["id"].as_str().unwrap_or("");
+            let step_of = |s: &u64| ev.get(s).and_then(|e| e.step.as_deref());
+            let others: Vec<&str> = sc
+                .end_states
+                .iter()
+                .map(|x| x.id.as_str())
+                .filter(|x| *x != id)
+                .collect();
+            let quote = probe(&pid)
+                .and_then(|p| p.quote.as_deref())
+                .and_then(|q| regex::Regex::new(q).ok());
+            // A step's record as shown: its lines that the probe quotes (all when it names none).
+            let whole = |s: &u64| -> Option<Shown> {
+                let e = ev.get(s)?;
+                let all = super::roles::lines_of(e, red);
+                let lines = match (&quote, step_of(s) == Some(id)) {
+                    (Some(q), true) => all.into_iter().filter(|l| q.is_match(l)).collect(),
+                    _ => all.into_iter().take(SHOW_LINES).collect(),
+                };
+                Some(probe_shown(*s, e, lines, &at, sc, red))
+            };
+            let own = recs.iter().any(|s| step_of(s) == Some(id));
+            let mut before = Vec::new();
+            let shown = if own {
+                // The same step before the changes, when that collection ran it.
+                if let Some(b) = first.iter().find(|x| x["id"] == es["id"]) {
+                    before = seqs(&b["records"])
+                        .iter()
+                        .filter(|s| step_of(s) == Some(id))
+                        .filter_map(whole)
+                        .collect();
+                }
+                // Steps shared with another state are shown once, under the first.
+                let list: Vec<Shown> = recs
+                    .iter()
+                    .filter(|s| {
+                        !step_of(s).is_some_and(|st| others.contains(&st) || st == "cleanup")
+                            && !shown_before.contains(*s)
+                    })
+                    .filter_map(whole)
+                    .collect();
+                shown_before.extend(list.iter().map(|x| x.seq));
+                list
             } else {
-                shown_of(&q, &recs, &ev, &at, sc, red)
+                let q = quote_records(
+                    &recs,
+                    &ev,
+                    probe(&pid).and_then(|p| p.quote.as_deref()),
+                    3,
+                    red,
+                );
+                if q.is_empty() {
+                    Vec::new()
+                } else {
+                    shown_of(&q, &recs, &ev, &at, sc, red)
+                }
             };
             a.states.push(EndState {
                 text: vtx(&es["text"], lang),
                 state: state(es),
                 refs: ids(&es["records"]),
                 shown,
+                before,
             });
         }
         // The ping patterns before and after.

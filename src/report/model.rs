@@ -123,6 +123,8 @@ pub struct EndState {
     pub state: State,
     pub refs: Vec<String>,
     pub shown: Vec<Shown>,
+    /// The same check before the changes, when it was run then (shown above `shown`).
+    pub before: Vec<Shown>,
 }
 
 /// One of the task's patterns before and after the changes (`None`: not observed before).
@@ -273,7 +275,11 @@ impl Answer {
             .checks
             .iter()
             .flat_map(|c| std::iter::once(&c.shown).chain(&c.also))
-            .chain(self.states.iter().flat_map(|s| &s.shown))
+            .chain(
+                self.states
+                    .iter()
+                    .flat_map(|s| s.before.iter().chain(&s.shown)),
+            )
             .chain(
                 self.verifications
                     .iter()

@@ -353,6 +353,12 @@ fn render(a: &Answer, lang: Lang) -> Doc {
         for s in &a.states {
             let r = refs(&s.refs);
             d.item(&[In::T(&s.text), In::T(": "), In::B(word(s.state)), In::T(&r)]);
+            if !s.before.is_empty() {
+                d.end_list();
+                d.para(&[In::B(w.before)]);
+                session(&mut d, &s.before.iter().collect::<Vec<_>>(), &w);
+                d.para(&[In::B(w.after)]);
+            }
             if !s.shown.is_empty() {
                 d.end_list();
                 session(&mut d, &s.shown.iter().collect::<Vec<_>>(), &w);
