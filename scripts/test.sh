@@ -12,4 +12,4 @@ if command -v cargo >/dev/null && command -v cc >/dev/null; then
 fi
 bash scripts/install-deps.sh
 [ -z "$build" ] || wait "$build"
-cargo test
+cargo test --no-fail-fast

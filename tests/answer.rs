@@ -300,6 +300,59 @@ fn the_demos_answers_stand_alone_render_as_meant_and_replay() {
                 );
                 assert!(md.contains(&format!("{user}@{host}:~$ {cmd}\n")));
             }
+            // Each phase on its own topic: phase 1 says nothing of BGP's port or VXLAN's.
+            if a.phase == 1 {
+                for other in ["TCP/179", "tcp/179", "4789"] {
+                    assert!(!md.contains(other), "{}: {other}", path.display());
+                }
+            }
+            // The task's patterns with its own commands: under each `kubectl run myshellN` that
+            // placed a pinging pod, busybox's summary; A lost and B answered before the fix,
+            // both answered after.
+            if a.phase == 2 {
+                let lines: Vec<&str> = md.lines().collect();
+                let runs: Vec<(String, String)> = lines
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, l)| l.starts_with("ubuntu@node1:~$ kubectl run myshell"))
+                    .map(|(i, l)| {
+                        let pod = l.split_whitespace().nth(3).unwrap_or("").to_string();
+                        let sum = lines[i + 1..]
+                            .iter()
+                            .find(|x| x.contains("packets transmitted"))
+                            .map(|x| x.to_string())
+                            .unwrap_or_default();
+                        (pod, sum)
+                    })
+                    .collect();
+                let want = [
+                    (
+                        "myshell2",
+                        "3 packets transmitted, 0 packets received, 100% packet loss",
+                    ),
+                    (
+                        "myshell2",
+                        "3 packets transmitted, 3 packets received, 0% packet loss",
+                    ),
+                    (
+                        "myshell3",
+                        "3 packets transmitted, 3 packets received, 0% packet loss",
+                    ),
+                    (
+                        "myshell3",
+                        "3 packets transmitted, 3 packets received, 0% packet loss",
+                    ),
+                ];
+                assert_eq!(
+                    runs.iter()
+                        .map(|(p, s)| (p.as_str(), s.as_str()))
+                        .collect::<Vec<_>>(),
+                    want,
+                    "{}",
+                    path.display()
+                );
+                assert!(md.contains("ubuntu@node1:~$ kubectl exec shell1 -- hostname -i\n10.233."));
+            }
             // What it shows as typed and printed was typed and printed: `answer check`.
             let o = Command::new(bin())
                 .args(["answer", "check"])
