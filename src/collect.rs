@@ -17,6 +17,8 @@ use std::time::Duration;
 
 pub const CAP: usize = 4 * 1024 * 1024;
 const PROBE_POD_PREFIX: &str = "pm-probe-";
+/// The pods of the task's patterns (`task_patterns`), by the task's own names.
+const TASK_PODS: [&str; 3] = ["shell1", "myshell2", "myshell3"];
 
 struct Ctx {
     pool: SshPool,
@@ -430,11 +432,14 @@ async fn ping_matrix(ctx: &Ctx, host: &str, probe: &Probe, egress: Option<&Probe
             .filter(|p| {
                 p.ip.is_some()
                     && (p.name.starts_with(&tag) || !p.name.starts_with(PROBE_POD_PREFIX))
+                    // The task's patterns' pods come and go beside the matrix: not its targets.
+                    && !TASK_PODS.contains(&p.name.as_str())
             })
             .collect();
         // One command per source pod: its pings to its targets at once, each output line
         // prefixed with the target's address (a sshd allows only so many sessions at once).
-        // The targets: shell1 (the task's patterns A and B), every pod that is not a probe pod,
+        // The targets: shell1 (the task's patterns A and B), every pod that is not a probe pod
+        // (nor one of the task patterns' pods, which come and go beside it),
         // and the probe pods of the next MATRIX_PEERS nodes in the nodes' order (a ring): every
         // pair up to MATRIX_PEERS + 1 nodes, a bounded sample beyond, so the pings grow with the
         // nodes, not with their square. Each step names the pods it pinged.

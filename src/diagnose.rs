@@ -493,16 +493,11 @@ fn joined(v: &Value, k: &str) -> String {
         .unwrap_or_default()
 }
 
-/// What an observation says of one field, as a rule quotes it: `same_hypervisor` by where each
-/// server runs (its evidence), any other field as `field = value`. Without a value, the
-/// observation's error.
-pub fn field_summary(o: &Observation, name: &str) -> String {
-    let v = match &o.value {
-        Ok(v) => v,
-        Err(e) => return format!("{}: {}", o.host, e),
-    };
-    let shown = match name {
-        "same_hypervisor" => v["servers"].as_array().map(|a| {
+/// Where each server of a security-groups observation runs: `NAME on HOST, ...`.
+fn placement(v: &Value) -> String {
+    v["servers"]
+        .as_array()
+        .map(|a| {
             a.iter()
                 .map(|s| {
                     format!(
@@ -513,7 +508,20 @@ pub fn field_summary(o: &Observation, name: &str) -> String {
                 })
                 .collect::<Vec<_>>()
                 .join(", ")
-        }),
+        })
+        .unwrap_or_default()
+}
+
+/// What an observation says of one field, as a rule quotes it: `same_hypervisor` by where each
+/// server runs (its evidence), any other field as `field = value`. Without a value, the
+/// observation's error.
+pub fn field_summary(o: &Observation, name: &str) -> String {
+    let v = match &o.value {
+        Ok(v) => v,
+        Err(e) => return format!("{}: {}", o.host, e),
+    };
+    let shown = match name {
+        "same_hypervisor" => Some(placement(v)),
         _ => None,
     };
     let shown = shown.unwrap_or_else(|| match field(v, name) {
@@ -619,21 +627,7 @@ pub fn summary(o: &Observation) -> String {
         }
         _ if v.get("bgp_allowed_between_nodes").is_some() => {
             let list = |k: &str| joined(v, k);
-            let servers = v["servers"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .map(|s| {
-                            format!(
-                                "{} on {}",
-                                s["name"].as_str().unwrap_or(""),
-                                s["host"].as_str().unwrap_or("?")
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                })
-                .unwrap_or_default();
+            let servers = placement(v);
             let ipip = if v["ipip_allowed_between_nodes"] == true {
                 "IP protocol 4 allowed".to_string()
             } else {

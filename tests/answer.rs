@@ -226,6 +226,7 @@ fn the_demos_answers_stand_alone_render_as_meant_and_replay() {
         .count();
     assert!(rows >= 2, "every round of the run, in order: {rounds}");
     let red = Redactor::new();
+    let refs = regex::Regex::new(r"#\d").unwrap();
 
     for (lang, sections) in [(Lang::Ja, SECTIONS_JA), (Lang::En, SECTIONS_EN)] {
         let answers = answers_of(&entries, lang, None, &red);
@@ -379,7 +380,6 @@ fn the_demos_answers_stand_alone_render_as_meant_and_replay() {
                 path.display()
             );
             // Nothing a judge cannot open: no record numbers, no journal hash, no tool name.
-            let refs = regex::Regex::new(r"#\d").unwrap();
             assert!(
                 !refs.is_match(&prose),
                 "{}: a record number",

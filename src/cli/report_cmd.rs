@@ -39,7 +39,7 @@ pub(super) fn run(c: Command) -> Result<i32> {
         let pdf = print_written(&t.written);
         return Ok(if !t.left_out.is_empty() {
             4
-        } else if pdf && !(strict && !t.written.warnings.is_empty()) {
+        } else if pdf && (!strict || t.written.warnings.is_empty()) {
             0
         } else {
             3

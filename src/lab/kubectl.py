@@ -331,6 +331,8 @@ def main(argv):
                 return 1
         if interactive and not pod["ip"]:
             print("error: timed out waiting for the condition", file=sys.stderr)
+            if rm:  # --rm removes the pod whatever the attach did, as kubectl does
+                delete([name], quiet=True)
             return 1
         if interactive:
             print("If you don't see a command prompt, try pressing enter.")

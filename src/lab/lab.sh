@@ -259,8 +259,7 @@ SSHD
       # The task's pods run busybox's image: its tools (Debian's busybox-static, one link per
       # applet) are all a pod's command finds (kubectl.py), not the VM's own.
       mkdir -p /usr/local/lib/lab/busybox
-      local a
-      for a in $(busybox --list); do ln -sf "$(command -v busybox)" "/usr/local/lib/lab/busybox/$a"; done
+      busybox --install -s /usr/local/lib/lab/busybox
       ;;
   esac
 }

@@ -164,6 +164,24 @@ fn probe_shown(
     }
 }
 
+/// A record shown with the lines `quote` matches, or its first `SHOW_LINES` without one.
+fn whole_of(
+    seq: u64,
+    ev: &BTreeMap<u64, &Evidence>,
+    quote: Option<&regex::Regex>,
+    at: &BTreeMap<u64, &str>,
+    sc: &Scenario,
+    red: &Redactor,
+) -> Option<Shown> {
+    let e = ev.get(&seq)?;
+    let all = super::roles::lines_of(e, red);
+    let lines = match quote {
+        Some(q) => all.into_iter().filter(|l| q.is_match(l)).collect(),
+        None => all.into_iter().take(SHOW_LINES).collect(),
+    };
+    Some(probe_shown(seq, e, lines, at, sc, red))
+}
+
 /// Quoted (record, line) pairs as the records that hold them, in order; a record that gave no
 /// line is shown when it is the only one.
 fn shown_of(
@@ -306,12 +324,7 @@ pub fn fill(
                     // What a person types to see it, with its whole output.
                     shows
                         .iter()
-                        .filter_map(|s| {
-                            let e = ev.get(s)?;
-                            let lines = super::roles::lines_of(e, red);
-                            let lines = lines.into_iter().take(SHOW_LINES).collect();
-                            Some(probe_shown(*s, e, lines, &at, sc, red))
-                        })
+                        .filter_map(|s| whole_of(*s, &ev, None, &at, sc, red))
                         .collect()
                 };
                 let mut shown = shown.into_iter();
@@ -549,15 +562,10 @@ pub fn fill(
             let quote = probe(&pid)
                 .and_then(|p| p.quote.as_deref())
                 .and_then(|q| regex::Regex::new(q).ok());
-            // A step's record as shown: its lines that the probe quotes (all when it names none).
-            let whole = |s: &u64| -> Option<Shown> {
-                let e = ev.get(s)?;
-                let all = super::roles::lines_of(e, red);
-                let lines = match (&quote, step_of(s) == Some(id)) {
-                    (Some(q), true) => all.into_iter().filter(|l| q.is_match(l)).collect(),
-                    _ => all.into_iter().take(SHOW_LINES).collect(),
-                };
-                Some(probe_shown(*s, e, lines, &at, sc, red))
+            // A step's record as shown: the state's own step by the probe's quote, others whole.
+            let whole = |s: &u64| {
+                let q = quote.as_ref().filter(|_| step_of(s) == Some(id));
+                whole_of(*s, &ev, q, &at, sc, red)
             };
             let own = recs.iter().any(|s| step_of(s) == Some(id));
             let mut before = Vec::new();

@@ -100,7 +100,7 @@ fn read(md: &str) -> (Vec<Vec<Shown>>, bool) {
             if shell {
                 block = n;
             }
-            if !shell && !(after_session && info.is_empty()) {
+            if !(shell || (after_session && info.is_empty())) {
                 sections.last_mut().unwrap().push(Shown {
                     line: n,
                     block,
