@@ -308,8 +308,8 @@ fn the_demos_answers_stand_alone_render_as_meant_and_replay() {
                 }
             }
             // The task's patterns with its own commands: under each `kubectl run myshellN` that
-            // placed a pinging pod, busybox's summary; A lost and B answered before the fix,
-            // both answered after.
+            // placed a pinging pod, busybox's summary; A lost and B answered before the fix (in
+            // the investigation), both answered after (the end state).
             if a.phase == 2 {
                 let lines: Vec<&str> = md.lines().collect();
                 let runs: Vec<(String, String)> = lines
@@ -332,11 +332,11 @@ fn the_demos_answers_stand_alone_render_as_meant_and_replay() {
                         "3 packets transmitted, 0 packets received, 100% packet loss",
                     ),
                     (
-                        "myshell2",
+                        "myshell3",
                         "3 packets transmitted, 3 packets received, 0% packet loss",
                     ),
                     (
-                        "myshell3",
+                        "myshell2",
                         "3 packets transmitted, 3 packets received, 0% packet loss",
                     ),
                     (

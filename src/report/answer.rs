@@ -540,6 +540,12 @@ pub fn fill(
         let first = states(claimed_here.as_ref().or(Some(before)));
         let state = |v: &Value| State::of(v["state"].as_str().unwrap_or(""));
         let mut shown_before: Vec<u64> = Vec::new();
+        let in_checks: Vec<u64> = a
+            .checks
+            .iter()
+            .flat_map(|c| std::iter::once(&c.shown).chain(&c.also))
+            .map(|x| x.seq)
+            .collect();
         for es in &after {
             let recs = seqs(&es["records"]);
             let pid = sc
@@ -571,10 +577,11 @@ pub fn fill(
             let mut before = Vec::new();
             let shown = if own {
                 // The same step before the changes, when that collection ran it.
+                // (Not again when the investigation shows it already.)
                 if let Some(b) = first.iter().find(|x| x["id"] == es["id"]) {
                     before = seqs(&b["records"])
                         .iter()
-                        .filter(|s| step_of(s) == Some(id))
+                        .filter(|s| step_of(s) == Some(id) && !in_checks.contains(*s))
                         .filter_map(whole)
                         .collect();
                 }

@@ -365,7 +365,8 @@ fn render(a: &Answer, lang: Lang) -> Doc {
             }
         }
         d.end_list();
-        if !a.patterns.is_empty() {
+        // The patterns' table, unless each state already shows its before and after.
+        if !a.patterns.is_empty() && a.states.iter().all(|s| s.before.is_empty()) {
             d.para(&[In::B(w.patterns)]);
             let cell = |v: &Option<(State, Vec<String>)>| match v {
                 Some((s, ids)) => format!("{}{}", word(*s), refs(ids)),
