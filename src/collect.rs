@@ -246,7 +246,7 @@ fn pings_from(pod: &str, addrs: &[&str]) -> String {
 /// `kubectl run shell1` pinned to the first node (by a nodeName override, which pins, where the
 /// task's `nodename` after `--` does not), its address by `hostname -i` inside it, then
 /// `kubectl run -i --rm` of a pod that pings it with `ping -c 3 -W 1`: `myshell2` on the second
-/// node (pattern A) and `myshell3` on the first (pattern B), at once; shell1 is removed at the
+/// node (pattern A), then `myshell3` on the first (pattern B); shell1 is removed at the
 /// end. A pod of those names that exists already is someone else's: `kubectl run` refuses, that
 /// is the evidence, and nothing is removed.
 async fn task_patterns(ctx: &Ctx, host: &str, probe: &Probe, nodes: &[String]) {
@@ -287,16 +287,18 @@ async fn task_patterns(ctx: &Ctx, host: &str, probe: &Probe, nodes: &[String]) {
             .lock()
             .unwrap()
             .extend(["myshell2".to_string(), "myshell3".to_string()]);
-        let pings = [("pattern-a", "myshell2", other), ("pattern-b", "myshell3", first)].map(
-            |(step, name, node)| {
-                let cmd = format!(
-                    "kubectl run {name} -i --rm --restart=Never --image busybox --overrides={} -- ping -c 3 -W 1 {ip}",
-                    pin(node)
-                );
-                async move { ctx.run(host, probe, &cmd, Some(step.into())).await }
-            },
-        );
-        futures::future::join_all(pings).await;
+        // One after the other, A then B, as the task shows them (and in that order in the
+        // journal, so an answer quotes them in it).
+        for (step, name, node) in [
+            ("pattern-a", "myshell2", other),
+            ("pattern-b", "myshell3", first),
+        ] {
+            let cmd = format!(
+                "kubectl run {name} -i --rm --restart=Never --image busybox --overrides={} -- ping -c 3 -W 1 {ip}",
+                pin(node)
+            );
+            ctx.run(host, probe, &cmd, Some(step.into())).await;
+        }
     }
     ctx.run(
         host,
