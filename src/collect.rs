@@ -255,7 +255,7 @@ async fn task_patterns(ctx: &Ctx, host: &str, probe: &Probe, nodes: &[String]) {
     };
     let pin = |node: &str| {
         shell_quote(&format!(
-            "{{ \"apiVersion\": \"v1\", \"spec\": {{ \"nodeName\": \"{node}\" }} }}"
+            "{{\"apiVersion\":\"v1\",\"spec\":{{\"nodeName\":\"{node}\"}}}}"
         ))
     };
     let create = format!(
@@ -401,7 +401,7 @@ async fn ping_matrix(ctx: &Ctx, host: &str, probe: &Probe, egress: Option<&Probe
         // The pods are created at once (each `kubectl run` is its own command).
         let creates = placed.iter().map(|(node, name)| async move {
             let overrides =
-                format!("{{ \"apiVersion\": \"v1\", \"spec\": {{ \"nodeName\": \"{node}\" }} }}");
+                format!("{{\"apiVersion\":\"v1\",\"spec\":{{\"nodeName\":\"{node}\"}}}}");
             let cmd = format!(
                 "kubectl run {name} --image busybox --restart=Never --overrides={} -- sleep 3600",
                 shell_quote(&overrides)

@@ -51,14 +51,13 @@ pub fn plan(cause: &str, spec: &FixSpec, hypervisor: &str) -> Planned {
             host: host.clone(),
             target: format!("{host} {key}"),
             commands: vec![
-                format!("sudo sysctl -w {key}={value}"),
                 format!("echo '{key} = {value}' | sudo tee {file}"),
                 format!("sudo sysctl -p {file}"),
             ],
             delta: delta(
                 reason,
-                &format!("{key}: → {value} ({file})"),
-                &format!("{key}: → {value} ({file})"),
+                &format!("{key} を {value} にし、{file} で永続化"),
+                &format!("{key} set to {value}, kept in {file}"),
             ),
             file: Some(crate::journal::FileShown {
                 path: file.clone(),
@@ -136,8 +135,8 @@ pub fn plan(cause: &str, spec: &FixSpec, hypervisor: &str) -> Planned {
                 )],
                 delta: delta(
                     reason,
-                    &format!("セキュリティグループ {group} の受信ルールを追加: {ja}、送信元はセキュリティグループ {remote_group}"),
-                    &format!("ingress rule added to security group {group}: {en} from security group {remote_group}"),
+                    &format!("{group} に {remote_group} からの {ja} を許可"),
+                    &format!("{group}: {en} allowed in from {remote_group}"),
                 ),
                 file: None,
             }
@@ -331,7 +330,7 @@ impl Runner<'_> {
                 let ev = if self.pool.sudo_has_password() {
                     // With a sudo password, in one command through the pool's sudo.
                     let apply = format!(
-                        "sysctl -w {key}={value} && printf '%s\\n' {} > {} && sysctl -p {}",
+                        "printf '%s\\n' {} > {} && sysctl -p {}",
                         shell_quote(&line),
                         shell_quote(file),
                         shell_quote(file)

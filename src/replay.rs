@@ -96,8 +96,8 @@ pub async fn replay(
     let mut failed = Vec::new();
     for (i, (_, host, cmd)) in commands.iter().enumerate() {
         eprintln!("replay: {host}$ {}", s.red.redact(cmd).0);
-        let mut ev = pool
-            .run(
+        let run = || {
+            pool.run(
                 host,
                 cmd,
                 crate::collect::CAP,
@@ -105,7 +105,21 @@ pub async fn replay(
                 false,
                 &s.red,
             )
-            .await;
+        };
+        let mut ev = run().await;
+        // The servers' list after starting them is looked at until they are ACTIVE, as a
+        // person (and the run's step) waits for them: at most 10 minutes.
+        if cmd.trim() == crate::step::SERVER_LIST {
+            let deadline = std::time::Instant::now() + Duration::from_secs(600);
+            let up = |out: &str| {
+                let rows = crate::step::server_statuses(out);
+                !rows.is_empty() && rows.iter().all(|(_, st)| st == "ACTIVE")
+            };
+            while std::time::Instant::now() < deadline && !up(&ev.stdout.text) {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                ev = run().await;
+            }
+        }
         // A command the task prescribes as a step is that step's run (the deployment's RECAP
         // is the evidence of its end state).
         ev.probe = sc

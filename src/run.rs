@@ -580,7 +580,11 @@ fn assess(
     let nodes = crate::step::nodes(&entries);
     let steps: Vec<crate::step::PlannedStep> = crate::step::eligible(sc, d, done_steps)
         .into_iter()
-        .map(|t| crate::step::plan(sc, t, d, &nodes))
+        .map(|t| {
+            let mut p = crate::step::plan(sc, t, d, &nodes);
+            p.login = crate::step::login(sc, &entries, &p.host);
+            p
+        })
         .collect();
     let mut planned: Vec<String> = fixes.iter().map(|p| p.cause.clone()).collect();
     planned.dedup();

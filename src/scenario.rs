@@ -243,6 +243,13 @@ pub struct Hosts {
     /// answer's commands (`user@server01:~$`).
     #[serde(default)]
     pub users: BTreeMap<String, String>,
+    /// How the operator logs in to a node from the hypervisor, as the task does:
+    /// `ssh -i ~/.ssh/ictsc_rsa {user}@{address}` ({address}: the node's `ansible_host` in the
+    /// inventory, else its `ip`; {user}: the nodes' user). A step on a node runs it first, on
+    /// the hypervisor, with no input (so it logs in and out), and an answer shows it before
+    /// the step's commands.
+    #[serde(default)]
+    pub login: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -13,9 +13,38 @@ use crate::scenario::{Scenario, Step, StepAction};
 use crate::transport::shell_quote;
 use crate::transport::ssh::{SshOptions, SshPool};
 use anyhow::Result;
-use serde_json::Value;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// What a person types to see whether the servers started: each name and status, one a line.
+/// The run repeats it until every server it started is ACTIVE, and so does a replay.
+pub const SERVER_LIST: &str = "openstack server list -c Name -c Status -f value";
+
+/// (name, status) of each line of `SERVER_LIST` (`NAME STATUS`), or of each row of the same
+/// columns as a table.
+pub fn server_statuses(table: &str) -> Vec<(String, String)> {
+    table
+        .lines()
+        .filter_map(|l| {
+            if let [name, status] = l.split_whitespace().collect::<Vec<_>>().as_slice() {
+                if !name.starts_with(['|', '+']) {
+                    return Some((name.to_string(), status.to_string()));
+                }
+            }
+            let cells: Vec<&str> = l
+                .trim()
+                .strip_prefix('|')?
+                .strip_suffix('|')?
+                .split('|')
+                .map(str::trim)
+                .collect();
+            match cells.as_slice() {
+                [name, status] if *name != "Name" => Some((name.to_string(), status.to_string())),
+                _ => None,
+            }
+        })
+        .collect()
+}
 
 /// A step ready to run: where, and the commands as the operator types them.
 #[derive(Debug, Clone)]
@@ -25,6 +54,32 @@ pub struct PlannedStep {
     pub commands: Vec<String>,
     /// The servers a `server_start` step starts.
     pub servers: Vec<String>,
+    /// (hypervisor, command): how the operator reaches `host` first, when the scenario says.
+    pub login: Option<(String, String)>,
+}
+
+/// The scenario's login command for `host`, from the inventory's address of it.
+pub fn login(sc: &Scenario, entries: &[Entry], host: &str) -> Option<(String, String)> {
+    let hv = &sc.hosts.hypervisor;
+    let tmpl = sc.hosts.login.as_deref().filter(|_| host != hv)?;
+    let addr = entries.iter().rev().find_map(|e| match &e.body {
+        Body::Evidence(ev) if ev.probe.as_deref() == Some("inventory") => {
+            let hosts = parse::inventory(&ev.stdout.text).ok()?;
+            let h = hosts.into_iter().find(|h| h.name == host)?;
+            h.ansible_host.or(h.ip)
+        }
+        _ => None,
+    })?;
+    let user = sc
+        .hosts
+        .users
+        .get("nodes")
+        .cloned()
+        .unwrap_or_else(|| "ubuntu".into());
+    Some((
+        hv.clone(),
+        tmpl.replace("{user}", &user).replace("{address}", &addr),
+    ))
 }
 
 /// The nodes of the inventory read by the latest collection up to `until`.
@@ -74,6 +129,7 @@ pub fn plan(sc: &Scenario, t: &Step, d: &Diagnosis, nodes: &[String]) -> Planned
                     .map(|n| format!("openstack server start {}", shell_quote(n)))
                     .collect(),
                 servers: stopped,
+                login: None,
             }
         }
         StepAction::Command { on, command, .. } => PlannedStep {
@@ -85,6 +141,7 @@ pub fn plan(sc: &Scenario, t: &Step, d: &Diagnosis, nodes: &[String]) -> Planned
             },
             commands: command.lines().map(String::from).collect(),
             servers: vec![],
+            login: None,
         },
     }
 }
@@ -196,6 +253,20 @@ impl StepRunner<'_> {
                     buf.drain(..keep);
                 };
                 let timeout = Duration::from_secs(timeout.unwrap_or(3600));
+                // Reached as the task reaches it: logged in from the hypervisor (and out).
+                if let Some((hv, login)) = &p.login {
+                    self.run(
+                        &pool,
+                        p,
+                        hv,
+                        login,
+                        "login",
+                        Duration::from_secs(60),
+                        &mut records,
+                        &|_| {},
+                    )
+                    .await?;
+                }
                 let ev = self
                     .run(
                         &pool,
@@ -252,21 +323,13 @@ impl StepRunner<'_> {
         let deadline = Instant::now() + Duration::from_secs(600);
         loop {
             let mut ev = pool
-                .run(
-                    &p.host,
-                    "openstack server list -f json",
-                    1 << 20,
-                    Some(t),
-                    false,
-                    self.red,
-                )
+                .run(&p.host, SERVER_LIST, 1 << 20, Some(t), false, self.red)
                 .await;
-            let listed: Vec<Value> = serde_json::from_str(&ev.stdout.text).unwrap_or_default();
+            let listed = server_statuses(&ev.stdout.text);
             let active = |n: &String| {
-                listed.iter().any(|s| {
-                    s["Name"].as_str().map(shell_quote).as_deref() == Some(n.as_str())
-                        && s["Status"] == "ACTIVE"
-                })
+                listed
+                    .iter()
+                    .any(|(name, st)| shell_quote(name) == *n && st == "ACTIVE")
             };
             if names.iter().all(active) || Instant::now() > deadline {
                 ev.probe = Some(format!("step:{}", p.step.id));
@@ -339,4 +402,73 @@ fn progress_bar(id: &str) -> indicatif::ProgressBar {
     pb.set_prefix(id.to_string());
     pb.enable_steady_tick(Duration::from_millis(120));
     pb
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_statuses_are_read_from_the_value_form_and_the_table() {
+        let value = "ictsc-master ACTIVE\nictsc-worker BUILD\n";
+        assert_eq!(
+            server_statuses(value),
+            vec![
+                ("ictsc-master".to_string(), "ACTIVE".to_string()),
+                ("ictsc-worker".to_string(), "BUILD".to_string())
+            ]
+        );
+        let table = "+--------------+---------+\n| Name         | Status  |\n+--------------+---------+\n| ictsc-master | SHUTOFF |\n+--------------+---------+\n";
+        assert_eq!(
+            server_statuses(table),
+            vec![("ictsc-master".to_string(), "SHUTOFF".to_string())]
+        );
+        // An error is no server: a replay does not take it for every server ACTIVE.
+        assert!(server_statuses("Missing value auth-url required for auth plugin password\n").is_empty());
+    }
+
+    #[test]
+    fn a_node_is_reached_as_the_scenario_says_at_its_inventory_address() {
+        let src = std::fs::read_to_string("scenarios/ictsc2021-cloud-native.toml").unwrap();
+        let sc: Scenario = toml::from_str(&src).unwrap();
+        let inv = "all:\n  hosts:\n    node1:\n      ansible_host: 10.20.20.235\n      ip: 192.168.222.10\n  children: {}\n";
+        let ev = Evidence {
+            host: "server01".into(),
+            address: None,
+            host_key: None,
+            user: None,
+            command: "cat inventory".into(),
+            cwd: None,
+            session: None,
+            probe: Some("inventory".into()),
+            step: None,
+            started_at: String::new(),
+            ended_at: String::new(),
+            duration_ms: 0,
+            outcome: crate::journal::Outcome::Exited { code: 0 },
+            stdout: crate::journal::Stream {
+                text: inv.into(),
+                ..Default::default()
+            },
+            stderr: Default::default(),
+        };
+        let entries = vec![Entry {
+            seq: 1,
+            at: String::new(),
+            hash: String::new(),
+            prev: String::new(),
+            body: Body::Evidence(ev),
+        }];
+        assert_eq!(
+            login(&sc, &entries, "node1"),
+            Some((
+                "server01".to_string(),
+                "ssh -i ~/.ssh/ictsc_rsa ubuntu@10.20.20.235".to_string()
+            ))
+        );
+        // The hypervisor is where the operator is: no login to it.
+        assert_eq!(login(&sc, &entries, "server01"), None);
+        // A node the inventory does not name: no address, no login line.
+        assert_eq!(login(&sc, &entries, "node9"), None);
+    }
 }

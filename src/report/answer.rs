@@ -321,10 +321,24 @@ pub fn fill(
                     let q = quote_records(&recs, &ev, quote, 2, red);
                     shown_of(&q, &recs, &ev, &at, sc, red)
                 } else {
-                    // What a person types to see it, with its whole output.
+                    // What a person types to see it, on the first host it ran on: the lines
+                    // the probe's quote matches, else its whole output.
+                    let quote = probe(pid)
+                        .and_then(|p| p.quote.as_deref())
+                        .and_then(|q| regex::Regex::new(q).ok());
+                    let first = shows
+                        .first()
+                        .and_then(|s| ev.get(s))
+                        .map(|e| e.host.clone());
                     shows
                         .iter()
-                        .filter_map(|s| whole_of(*s, &ev, None, &at, sc, red))
+                        .filter(|s| ev.get(s).map(|e| &e.host) == first.as_ref())
+                        .filter_map(|s| {
+                            let e = ev.get(s)?;
+                            let all = super::roles::lines_of(e, red);
+                            let q = quote.as_ref().filter(|q| all.iter().any(|l| q.is_match(l)));
+                            whole_of(*s, &ev, q, &at, sc, red)
+                        })
                         .collect()
                 };
                 let mut shown = shown.into_iter();
@@ -384,8 +398,8 @@ pub fn fill(
             .map(|c| c.id.as_str())
             .collect();
         let fix_word = match lang {
-            Lang::Ja => "修正: ",
-            Lang::En => "Fix: ",
+            Lang::Ja => "修正",
+            Lang::En => "Fix the cause",
         };
         let mut done_fix: Vec<String> = Vec::new();
         for e in entries {
@@ -398,12 +412,31 @@ pub fn fill(
                         .map(|v| v.host.clone())
                         .unwrap_or_else(|| sc.hosts.hypervisor.clone());
                     let step = sc.steps.iter().find(|s| s.id == st.id);
-                    let user = user_of(sc, &host);
                     let mut title = Some(
                         step.map(|s| tx(&s.title, lang))
                             .unwrap_or_else(|| st.id.clone()),
                     );
                     let mut reason = step.map(|s| tx(&s.reason, lang));
+                    // How the step's host was reached, when that was recorded.
+                    let mut login = st.records.iter().find_map(|s| {
+                        let e = ev.get(s).filter(|e| e.step.as_deref() == Some("login"))?;
+                        let mut x =
+                            typed(&user_of(sc, &e.host), &e.host, &red.redact(&e.command).0);
+                        x.seq = *s;
+                        x.id = s.to_string();
+                        Some(x)
+                    });
+                    let host = if login.is_some() {
+                        st.records
+                            .iter()
+                            .filter_map(|s| ev.get(s))
+                            .find(|e| e.step.as_deref() != Some("login"))
+                            .map(|v| v.host.clone())
+                            .unwrap_or(host)
+                    } else {
+                        host
+                    };
+                    let user = user_of(sc, &host);
                     for c in st.commands.iter().flat_map(|c| c.lines()) {
                         let c = c.trim();
                         if c.is_empty() {
@@ -412,7 +445,24 @@ pub fn fill(
                         a.changes.push(Change {
                             title: title.take(),
                             reason: reason.take(),
+                            login: login.take(),
                             shown: typed(&user, &host, c),
+                            ..Default::default()
+                        });
+                    }
+                    // What the step waited for, as a person sees it (the servers ACTIVE).
+                    if let Some((seq, e)) = st.records.iter().rev().find_map(|s| {
+                        let e = ev
+                            .get(s)
+                            .filter(|e| e.step.as_deref() == Some("wait-active"))?;
+                        Some((*s, e))
+                    }) {
+                        let mut w = typed(&user, &e.host, &red.redact(&e.command).0);
+                        w.seq = seq;
+                        w.id = seq.to_string();
+                        w.lines = super::roles::lines_of(e, red);
+                        a.changes.push(Change {
+                            shown: w,
                             ..Default::default()
                         });
                     }
@@ -441,10 +491,15 @@ pub fn fill(
                             }
                             v
                         });
-                    let mut title = Some(format!(
-                        "{fix_word}{}",
-                        cause.map(|c| tx(&c.title, lang)).unwrap_or_default()
-                    ));
+                    // The fix of the phase's one cause needs no name: the cause section has it.
+                    let mut title = Some(if causes.len() > 1 {
+                        format!(
+                            "{fix_word}: {}",
+                            cause.map(|c| tx(&c.title, lang)).unwrap_or_default()
+                        )
+                    } else {
+                        fix_word.to_string()
+                    });
                     for g in &planned {
                         // Where the fix ran (journals before it was recorded: the hypervisor).
                         let host = if g.host.is_empty() {
@@ -495,6 +550,9 @@ pub fn fill(
                 continue;
             }
             reached.push(host.clone());
+            if c.login.is_some() {
+                continue;
+            }
             let addr = ev
                 .values()
                 .filter(|e| e.host == host)

@@ -81,6 +81,9 @@ pub struct Change {
     /// How its host was reached, said before its step's commands (the first change on a host
     /// the operator logs in to from another).
     pub via: Option<String>,
+    /// The command that reached its host, as recorded (`ssh -i KEY ubuntu@ADDR` on the
+    /// hypervisor), shown before it.
+    pub login: Option<Shown>,
     pub shown: Shown,
     /// Each file it wrote that a later `cat` on the same host showed.
     pub files: Vec<(String, Shown)>,
@@ -244,6 +247,7 @@ impl Answer {
                 out.push((c, Vec::new()));
             }
             let items = &mut out.last_mut().expect("a step").1;
+            items.extend(c.login.as_ref());
             items.push(&c.shown);
             for (_, f) in &c.files {
                 let key = (f.seq, f.author.clone());

@@ -22,6 +22,7 @@ struct Words {
     output_on: &'static str,
     status: &'static str,
     ruled_out: &'static str,
+    ruled_out_lead: &'static str,
     same_as_above: &'static str,
     cause: &'static str,
     no_cause: &'static str,
@@ -36,6 +37,7 @@ struct Words {
     before: &'static str,
     after: &'static str,
     before_at: &'static str,
+    output_at: &'static str,
     held: &'static str,
     failed: &'static str,
     not_observed: &'static str,
@@ -55,29 +57,31 @@ fn words(lang: Lang) -> Words {
         Lang::Ja => Words {
             greeting: "お世話になっております。チーム{team}です。",
             intro: "「{title}」について、原因と解決方法を報告します。",
-            intro_phase: "フェーズ {p} について、原因と解決方法を報告します。",
+            intro_phase: "フェーズ {p} の原因と解決方法を報告します。",
             trouble: "トラブルの内容",
             investigation: "調査の過程",
             investigation_intro: "次の順に確認しました。",
-            chain_intro: "症状から順にたどり、各段階で次を確認しました。",
+            chain_intro: "症状から順にたどって確認しました。",
             found: "わかったこと: ",
             output_on: "{host} での出力:",
             status: "終了ステータス: ",
             ruled_out: "否定した可能性: ",
+            ruled_out_lead: "他の原因は次の結果から否定しました。",
             same_as_above: "上と同じ証拠",
             cause: "原因",
             no_cause: "このフェーズの原因は、記録された証跡からは特定できていません。",
             solution: "解決方法",
-            solution_intro: "初期状態から、次のコマンドをこの順に実行しました(プロンプトは実行したユーザーとホスト)。",
+            solution_intro: "初期状態から次の順に実行しました。",
             not_shown: "書き込んだファイルの内容は示していません: ",
             works: "解決する理由",
             works_security: "解決する理由とセキュリティへの影響",
             end_state: "終了状態の確認",
             end_intro: "調査と同じ確認を、変更の後にもう一度実行しました。",
-            end_intro_task: "問題文の終了状態を、問題文のコマンドで確認しました。",
+            end_intro_task: "問題文のコマンドで確認しました。",
             before: "変更前",
             after: "変更後",
             before_at: "(変更前は調査の過程の {n}.)",
+            output_at: "(手順 {n} の出力)",
             held: "成立",
             failed: "不成立",
             not_observed: "未確認",
@@ -85,7 +89,7 @@ fn words(lang: Lang) -> Words {
             rules: "問題文の制約",
             kept: "守った",
             broken: "守れていない",
-            replayed: "この回答の手順は、新しく作った初期状態の環境で書かれたとおりに実行し直し{by}、上の終了状態がすべて成立することを確認しました。初期状態から上記の手順だけで再現できます。",
+            replayed: "新しい環境で実行し直し{by}、初期状態から上記の手順だけで再現できることを確認しました。",
             replayed_by: "(postmortem replay)",
             evidence: "引用した出力はすべて証跡ファイル {file} の記録(#番号)からそのまま引いています。証跡全体はジャーナル journal.jsonl(先頭ハッシュ {head})にあります。",
             left_out: "何も示さなかった確認 {n} 件は省きました。",
@@ -98,25 +102,27 @@ fn words(lang: Lang) -> Words {
             trouble: "The trouble",
             investigation: "How it was investigated",
             investigation_intro: "We checked, in this order:",
-            chain_intro: "We followed the symptom back, checking at each step:",
+            chain_intro: "We followed the symptom back:",
             found: "Found: ",
             output_on: "Output on {host}:",
             status: "Exit status: ",
             ruled_out: "Ruled out: ",
+            ruled_out_lead: "Other causes were ruled out: ",
             same_as_above: "the same evidence as above",
             cause: "The cause",
             no_cause: "The evidence recorded does not establish this phase's cause.",
             solution: "The solution",
-            solution_intro: "From the initial state we ran these commands, in this order (the prompt names the user and the host).",
+            solution_intro: "From the initial state, in this order:",
             not_shown: "Files written whose content is not shown: ",
             works: "Why it works",
             works_security: "Why it works, and what it changes in security",
             end_state: "The end state, checked",
             end_intro: "The investigation's checks, run again after the changes.",
-            end_intro_task: "The task's end states, checked with the task's own commands.",
+            end_intro_task: "Checked with the task's own commands.",
             before: "before",
             after: "after",
             before_at: " (before: step {n}. of the investigation)",
+            output_at: " (the output of step {n} of the solution)",
             held: "holds",
             failed: "does not hold",
             not_observed: "not observed",
@@ -124,7 +130,7 @@ fn words(lang: Lang) -> Words {
             rules: "The task's rules",
             kept: "kept",
             broken: "NOT kept",
-            replayed: "These steps were run again exactly as written on a freshly built initial state{by}, and every end state above held: the steps above alone reproduce the fix from the initial state.",
+            replayed: "Run again as written on a fresh initial state{by}: the steps above alone reproduce the fix.",
             replayed_by: " (postmortem replay)",
             evidence: "Every quoted output line is taken verbatim from a record (#number) of the evidence file {file}; all the evidence is in the journal journal.jsonl (head hash {head}).",
             left_out: "{n} checks that showed nothing are left out.",
@@ -198,6 +204,17 @@ fn refs(ids: &[String]) -> String {
     }
 }
 
+/// The end state whose one record is this command of the solution, run where and as it shows.
+fn output_of<'a>(a: &'a Answer, c: &Shown) -> Option<&'a EndState> {
+    a.states.iter().find(|st| {
+        st.shown.len() == 1
+            && st.before.is_empty()
+            && st.shown[0].host == c.host
+            && st.shown[0].command == c.command
+            && !st.shown[0].lines.is_empty()
+    })
+}
+
 /// The answer in Markdown (marked: `md::for_score_server` for the `.md` file, `md::with_links`
 /// for the HTML and PDF), and the text a reader should see.
 fn render(a: &Answer, lang: Lang) -> Doc {
@@ -218,12 +235,15 @@ fn render(a: &Answer, lang: Lang) -> Doc {
         if phase_without_cause {
             d.para(&[In::T(w.no_cause)]);
         } else if a.phase.is_some() {
-            d.para(&[In::T(w.chain_intro)]);
+            d.para(&[In::T(&md::linked_only(w.chain_intro))]);
         } else {
             d.para(&[In::T(w.investigation_intro)]);
         }
+        // The topology as text: the HTML and PDF draw it; the answer box has no room for it.
         if !a.context.is_empty() {
+            d.para(&[In::T(&md::ONLY_LINKED.0.to_string())]);
             d.block("", &a.context);
+            d.para(&[In::T(&md::ONLY_LINKED.1.to_string())]);
         }
         for (i, c) in a.checks.iter().enumerate() {
             let n = match &c.title {
@@ -242,32 +262,54 @@ fn render(a: &Answer, lang: Lang) -> Doc {
                 } else {
                     String::new()
                 };
-                d.para(&[In::T(w.found), In::T(&f.text), In::T(&r)]);
+                // A scenario's answer is short: its conclusions only arrowed.
+                let found = if a.phase.is_some() { "→ " } else { w.found };
+                d.para(&[In::T(found), In::T(&f.text), In::T(&r)]);
             }
         }
         if a.left_out > 0 {
             d.para(&[In::T(&w.left_out.replace("{n}", &a.left_out.to_string()))]);
         }
-        if !a.ruled_out.is_empty() {
+        if !a.ruled_out.is_empty() && a.ruled_out.iter().all(|r| r.because.is_some()) {
+            // Sentences, one paragraph: what each observation showed, with its command.
+            let mut parts = vec![In::T(w.ruled_out_lead)];
+            let bodies: Vec<(String, String, Option<&str>, String)> = a
+                .ruled_out
+                .iter()
+                .map(|r| {
+                    let b = r.because.as_deref().unwrap_or("");
+                    let stop = ['。', '.'].into_iter().find(|c| b.ends_with(*c));
+                    let body = stop.map_or(b, |c| b.trim_end_matches(c)).to_string();
+                    let end = stop.map(String::from).unwrap_or_default();
+                    (body, end, r.command.as_deref(), refs(&r.refs))
+                })
+                .collect();
+            let in_checks: Vec<&str> = a
+                .checks
+                .iter()
+                .flat_map(|c| std::iter::once(&c.shown).chain(&c.also))
+                .map(|s| s.command.as_str())
+                .collect();
+            for (k, (body, end, cmd, rf)) in bodies.iter().enumerate() {
+                let cmd = cmd.filter(|c| !in_checks.contains(c));
+                if k > 0 && lang == Lang::En {
+                    parts.push(In::T(" "));
+                }
+                parts.push(In::T(body));
+                if let Some(c) = cmd {
+                    parts.push(In::T(if end == "。" { "(" } else { " (" }));
+                    parts.push(In::C(c));
+                    parts.push(In::T(")"));
+                }
+                parts.push(In::T(end));
+                parts.push(In::T(rf));
+            }
+            d.para(&parts);
+        } else if !a.ruled_out.is_empty() {
             d.para(&[In::T(w.ruled_out)]);
             let mut shown: Vec<&str> = Vec::new();
             for r in &a.ruled_out {
                 let rf = refs(&r.refs);
-                if let Some(b) = &r.because {
-                    // The command before the sentence's full stop: `…あった(`cmd`)。`
-                    let stop = ['。', '.'].into_iter().find(|c| b.ends_with(*c));
-                    let body = stop.map_or(b.as_str(), |c| b.trim_end_matches(c));
-                    let mut parts = vec![In::T(&r.title), In::T(": "), In::T(body)];
-                    if let Some(c) = &r.command {
-                        let open = if stop == Some('。') { "(" } else { " (" };
-                        parts.extend([In::T(open), In::C(c), In::T(")")]);
-                    }
-                    let end = stop.map(String::from).unwrap_or_default();
-                    parts.push(In::T(&end));
-                    parts.push(In::T(&rf));
-                    d.item(&parts);
-                    continue;
-                }
                 // One observation rules out several alternatives: quoted once.
                 let evidence = if shown.contains(&r.observed.as_str()) {
                     In::T(w.same_as_above)
@@ -297,8 +339,10 @@ fn render(a: &Answer, lang: Lang) -> Doc {
                 let t = first.title.as_deref().unwrap_or("");
                 d.para(&[In::B(&format!("{}. {t}", k + 1))]);
             }
+            // Why a step is done (the task's instruction): the HTML and PDF say it; its title
+            // is enough in the answer box.
             if let Some(r) = &first.reason {
-                d.para(&[In::T(r)]);
+                d.para(&[In::T(&md::linked_only(r))]);
             }
             let step_of = |c: &&Change| items.iter().any(|s| std::ptr::eq(*s, &c.shown));
             for v in a
@@ -309,7 +353,20 @@ fn render(a: &Answer, lang: Lang) -> Doc {
             {
                 d.para(&[In::T(v)]);
             }
-            session(&mut d, items, &w);
+            // An end state shown by a command of the solution (the deployment's RECAP): its
+            // lines under that command, and the end state points here.
+            let with_out: Vec<Shown> = items
+                .iter()
+                .map(|s| match output_of(a, s) {
+                    Some(st) if s.lines.is_empty() => Shown {
+                        lines: st.shown[0].lines.clone(),
+                        seq: st.shown[0].seq,
+                        ..(*s).clone()
+                    },
+                    _ => (*s).clone(),
+                })
+                .collect();
+            session(&mut d, &with_out.iter().collect::<Vec<_>>(), &w);
         }
         let unshown: Vec<&str> = a
             .changes
@@ -324,7 +381,8 @@ fn render(a: &Answer, lang: Lang) -> Doc {
         .changes
         .iter()
         .flat_map(|c| c.notes.iter().cloned())
-        .chain(a.works.iter().cloned())
+        // A change's security delta says what it set: the plain "what" only without one.
+        .chain(a.works.iter().filter(|_| a.deltas.is_empty()).cloned())
         .collect();
     if !fix_notes.is_empty() || !a.deltas.is_empty() {
         d.h1(if a.deltas.is_empty() {
@@ -346,12 +404,29 @@ fn render(a: &Answer, lang: Lang) -> Doc {
     if !a.verifications.is_empty() || !a.verified.is_empty() || !a.states.is_empty() {
         d.h1(w.end_state);
         if !a.states.is_empty() {
-            d.para(&[In::T(w.end_intro_task)]);
+            d.para(&[In::T(&md::linked_only(w.end_intro_task))]);
         } else if !a.verifications.is_empty() {
             d.para(&[In::T(w.end_intro)]);
         }
+        let steps = a.steps();
         for s in &a.states {
             let r = refs(&s.refs);
+            let at = steps.iter().position(|(_, items)| {
+                items
+                    .iter()
+                    .any(|c| output_of(a, c).is_some_and(|x| std::ptr::eq(x, s)))
+            });
+            if let (Some(k), true) = (at, s.before.is_empty()) {
+                let o = w.output_at.replace("{n}", &(k + 1).to_string());
+                d.item(&[
+                    In::T(&s.text),
+                    In::T(": "),
+                    In::B(word(s.state)),
+                    In::T(&o),
+                    In::T(&r),
+                ]);
+                continue;
+            }
             d.item(&[In::T(&s.text), In::T(": "), In::B(word(s.state)), In::T(&r)]);
             if !s.before.is_empty() {
                 d.end_list();
@@ -366,7 +441,14 @@ fn render(a: &Answer, lang: Lang) -> Doc {
         }
         d.end_list();
         // The patterns' table, unless each state already shows its before and after.
-        if !a.patterns.is_empty() && a.states.iter().all(|s| s.before.is_empty()) {
+        // (The investigation's checks may show the befores: then the states' after suffice.)
+        let cited: Vec<&String> = a.checks.iter().flat_map(|c| &c.refs).collect();
+        let before_shown = a.patterns.iter().all(|p| {
+            p.before
+                .as_ref()
+                .is_some_and(|(_, ids)| !ids.is_empty() && ids.iter().all(|i| cited.contains(&i)))
+        });
+        if !a.patterns.is_empty() && !before_shown && a.states.iter().all(|s| s.before.is_empty()) {
             d.para(&[In::B(w.patterns)]);
             let cell = |v: &Option<(State, Vec<String>)>| match v {
                 Some((s, ids)) => format!("{}{}", word(*s), refs(ids)),
@@ -409,6 +491,8 @@ fn render(a: &Answer, lang: Lang) -> Doc {
         notes(&mut d, &a.verified);
     }
     if !a.rules.is_empty() {
+        // The value that shows a rule kept (a digest, a placement) is for the HTML and PDF.
+        let only = (md::ONLY_LINKED.0.to_string(), md::ONLY_LINKED.1.to_string());
         d.h1(w.rules);
         for k in &a.rules {
             let r = format!("{} ", refs(&k.refs));
@@ -417,7 +501,9 @@ fn render(a: &Answer, lang: Lang) -> Doc {
                 In::T(": "),
                 In::B(if k.kept { w.kept } else { w.broken }),
                 In::T(&r),
+                In::T(&only.0),
                 In::C(&k.value),
+                In::T(&only.1),
             ]);
         }
         d.end_list();

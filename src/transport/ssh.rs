@@ -507,10 +507,11 @@ impl Connection {
                 stderr,
             };
         }
+        // No input is an empty input, as `ssh host cmd </dev/null`: nothing waits on it.
         if let Some(input) = stdin {
             let _ = channel.data(input).await;
-            let _ = channel.eof().await;
         }
+        let _ = channel.eof().await;
         let t0 = Instant::now();
         let mut status: Option<Outcome> = None;
         let read = async {
