@@ -424,7 +424,10 @@ mod tests {
             vec![("ictsc-master".to_string(), "SHUTOFF".to_string())]
         );
         // An error is no server: a replay does not take it for every server ACTIVE.
-        assert!(server_statuses("Missing value auth-url required for auth plugin password\n").is_empty());
+        assert!(
+            server_statuses("Missing value auth-url required for auth plugin password\n")
+                .is_empty()
+        );
     }
 
     #[test]

@@ -190,6 +190,9 @@ const JA_NAMES: &[&str] = &[
     "wide",
     "route",
     "show",
+    "ip_forward",
+    "ip-forward.conf",
+    "tcp",
 ];
 
 fn outside_code(md: &str) -> String {
@@ -361,8 +364,9 @@ fn the_demos_answers_stand_alone_render_as_meant_and_replay() {
             // group, file, protocol or product) or an abbreviation, never a machine string.
             if lang == Lang::Ja {
                 let names = regex::Regex::new(r"[A-Za-z][A-Za-z0-9_.\-]{2,}").unwrap();
+                let prose = outside_code(&md);
                 let unknown: Vec<&str> = names
-                    .find_iter(&outside_code(&md))
+                    .find_iter(&prose)
                     .map(|m| m.as_str())
                     .filter(|w| !JA_NAMES.contains(&w.trim_end_matches('.')))
                     .collect();
