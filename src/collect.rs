@@ -79,6 +79,10 @@ fn spinner(id: &str) -> indicatif::ProgressBar {
     pb
 }
 
+/// Seconds a login to a node may take (a VM that is off does not answer; its login then times
+/// out, as evidence, and the probes go on).
+const LOGIN_TIMEOUT: u64 = 8;
+
 /// What a collection did, for the user.
 pub struct Collected {
     pub scenario_seq: u64,
@@ -136,9 +140,24 @@ pub async fn collect(
         None => format!("cat {}", shell_quote(path)),
     };
     let inv = ctx.run(&hv, &inv_probe, &cat, None).await;
-    let nodes: Vec<String> = parse::inventory(&inv.stdout.text)
-        .map(|h| h.into_iter().map(|h| h.name).collect())
-        .unwrap_or_default();
+    let inventory = parse::inventory(&inv.stdout.text).unwrap_or_default();
+    let nodes: Vec<String> = inventory.iter().map(|h| h.name.clone()).collect();
+    // Each node reached first as the operator reaches it (the scenario's login, from the
+    // hypervisor; no input, so it logs in and out), all at once, before any probe on it: an
+    // answer shows it before the first command on that node.
+    if let Some(tmpl) = scenario.hosts.login.as_deref() {
+        let login_probe = Probe {
+            id: "login".into(),
+            timeout: Some(LOGIN_TIMEOUT),
+            ..inv_probe.clone()
+        };
+        let logins = nodes.iter().filter_map(|n| {
+            let cmd = crate::step::login_command(scenario, tmpl, &inventory, n)?;
+            let (ctx, hv, p) = (ctx.clone(), hv.clone(), login_probe.clone());
+            Some(async move { ctx.run(&hv, &p, &cmd, Some("login".into())).await })
+        });
+        futures::future::join_all(logins).await;
+    }
     let kubectl_host = match scenario.hosts.kubectl.as_str() {
         "first-node" => nodes.first().cloned(),
         h => Some(h.to_string()),

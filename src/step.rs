@@ -62,24 +62,31 @@ pub struct PlannedStep {
 pub fn login(sc: &Scenario, entries: &[Entry], host: &str) -> Option<(String, String)> {
     let hv = &sc.hosts.hypervisor;
     let tmpl = sc.hosts.login.as_deref().filter(|_| host != hv)?;
-    let addr = entries.iter().rev().find_map(|e| match &e.body {
+    let hosts = entries.iter().rev().find_map(|e| match &e.body {
         Body::Evidence(ev) if ev.probe.as_deref() == Some("inventory") => {
-            let hosts = parse::inventory(&ev.stdout.text).ok()?;
-            let h = hosts.into_iter().find(|h| h.name == host)?;
-            h.ansible_host.or(h.ip)
+            parse::inventory(&ev.stdout.text).ok()
         }
         _ => None,
     })?;
+    Some((hv.clone(), login_command(sc, tmpl, &hosts, host)?))
+}
+
+/// The login template filled for `host` from the inventory (its `ansible_host`, else its `ip`).
+pub fn login_command(
+    sc: &Scenario,
+    tmpl: &str,
+    hosts: &[parse::InventoryHost],
+    host: &str,
+) -> Option<String> {
+    let h = hosts.iter().find(|h| h.name == host)?;
+    let addr = h.ansible_host.clone().or_else(|| h.ip.clone())?;
     let user = sc
         .hosts
         .users
         .get("nodes")
         .cloned()
         .unwrap_or_else(|| "ubuntu".into());
-    Some((
-        hv.clone(),
-        tmpl.replace("{user}", &user).replace("{address}", &addr),
-    ))
+    Some(tmpl.replace("{user}", &user).replace("{address}", &addr))
 }
 
 /// The nodes of the inventory read by the latest collection up to `until`.

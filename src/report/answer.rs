@@ -35,6 +35,8 @@ pub struct Answer {
     pub commands: Vec<(String, String, String)>,
     /// Every quoted output line, with the record it comes from.
     pub quotes: Vec<(u64, String)>,
+    /// The records of every command it shows (a PDF's appendix holds these only).
+    pub shown: Vec<u64>,
 }
 
 fn tx(t: &BTreeMap<String, String>, lang: Lang) -> String {
@@ -350,8 +352,33 @@ pub fn fill(
                     refs: ids(&link["records"]),
                     findings: vec![said(vtx(&link["text"], lang))],
                     telling: true,
+                    ..Default::default()
                 });
             }
+        }
+        // A node is shown reached before the investigation's first command on it: the login
+        // its collection recorded before probing it.
+        let mut reached: Vec<String> = vec![sc.hosts.hypervisor.clone()];
+        for c in a.checks.iter_mut() {
+            let host = c.shown.host.clone();
+            if reached.contains(&host) {
+                continue;
+            }
+            reached.push(host.clone());
+            let Some((_, cmd)) = crate::step::login(sc, entries, &host) else {
+                continue;
+            };
+            let seq = c.shown.seq;
+            c.login = ev
+                .range(..seq)
+                .rev()
+                .find(|(_, e)| e.step.as_deref() == Some("login") && e.command == cmd)
+                .map(|(s, e)| {
+                    let mut x = typed(&user_of(sc, &e.host), &e.host, &e.command);
+                    x.seq = *s;
+                    x.id = s.to_string();
+                    x
+                });
         }
         for r in of_phase(before, "ruled_out", p) {
             // The first record whose command a person would type as it is.
@@ -745,6 +772,7 @@ pub fn answers(
                 text,
                 commands: m.commands(),
                 quotes: m.quotes(),
+                shown: m.shown_records(),
             }
         })
         .collect()

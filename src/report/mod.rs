@@ -1167,26 +1167,74 @@ pub fn answers_of(
     )
 }
 
-/// The evidence with only the records an answer cites (`#N` in its text, the records of its
-/// quotes): an answer's PDF appendix, a few pages instead of the whole journal.
-fn cited_evidence(ctx: &tera::Context, a: &answer::Answer) -> Result<String> {
+/// The evidence with only the records an answer shows (its commands and quoted lines; `#N` refs
+/// when it shows none): an answer's PDF appendix, a few pages instead of the whole journal.
+fn cited_evidence(ctx: &tera::Context, a: &answer::Answer, lang: Lang) -> Result<String> {
     static REF: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     let re = REF.get_or_init(|| regex::Regex::new(r"#(\d+)\b").unwrap());
-    let mut cited: std::collections::BTreeSet<u64> = re
-        .captures_iter(&a.md)
-        .filter_map(|c| c[1].parse().ok())
-        .collect();
+    // The records whose commands or lines it shows: what a reader of the PDF checks a quote
+    // against. (The records only named, `#N`, are in the evidence files.)
+    let mut cited: std::collections::BTreeSet<u64> = a.shown.iter().copied().collect();
     cited.extend(a.quotes.iter().map(|(seq, _)| *seq));
+    if cited.is_empty() {
+        cited = re
+            .captures_iter(&a.md)
+            .filter_map(|c| c[1].parse().ok())
+            .collect();
+    }
     let mut only = ctx.clone();
     if let Some(serde_json::Value::Array(all)) = ctx.get("records") {
         let some: Vec<&serde_json::Value> = all
             .iter()
             .filter(|r| r["seq"].as_u64().is_some_and(|s| cited.contains(&s)))
             .collect();
+        // Each output cut to its first lines and the lines the answer quotes (the whole
+        // record is in the evidence files): pages, not a journal.
+        let quoted: Vec<&str> = a.quotes.iter().map(|(_, l)| l.as_str()).collect();
+        let some: Vec<serde_json::Value> = some
+            .into_iter()
+            .map(|r| {
+                let mut r = r.clone();
+                for s in r["streams"].as_array_mut().into_iter().flatten() {
+                    let text = s["text"].as_str().unwrap_or("").to_string();
+                    let n = text.lines().count();
+                    if n <= APPENDIX_LINES {
+                        continue;
+                    }
+                    let mut kept = Vec::new();
+                    let mut skipped = false;
+                    for (i, l) in text.lines().enumerate() {
+                        if i < APPENDIX_LINES || quoted.contains(&l.trim_end()) {
+                            if skipped {
+                                kept.push("⋮".to_string());
+                                skipped = false;
+                            }
+                            kept.push(l.to_string());
+                        } else {
+                            skipped = true;
+                        }
+                    }
+                    if skipped {
+                        kept.push("⋮".to_string());
+                    }
+                    s["text"] = serde_json::Value::String(kept.join("\n"));
+                    let t = s["title"].as_str().unwrap_or("").to_string();
+                    let more = match lang {
+                        Lang::Ja => format!("{t}、全 {n} 行のうち先頭と引用した行(全体は証跡ファイル)"),
+                        Lang::En => format!("{t}, its first lines and the lines quoted, of {n} (the whole in the evidence file)"),
+                    };
+                    s["title"] = serde_json::Value::String(more);
+                }
+                r
+            })
+            .collect();
         only.insert("records", &some);
     }
     render_template("evidence.md", &only)
 }
+
+/// The most lines of a record's output an answer's PDF appendix shows, besides the lines quoted.
+const APPENDIX_LINES: usize = 30;
 
 /// Write one document as `BASE.md`, `.html` and `.pdf`, as the formats ask: `md` is the
 /// Markdown file; `shown` (with pictures) is rendered to HTML; `pdf` (None: no PDF) to PDF.
@@ -1347,7 +1395,7 @@ pub fn write(journal: &Journal, opts: &Options, red: &Redactor) -> Result<Writte
             let base = opts.out.join(format!("answer.phase{}.{code}", a.phase));
             let atitle = format!("{title} ({} {})", texts(lang)["phase"], a.phase);
             let shown = with_pictures(&md::with_links(&a.md), lang, &figures);
-            let pdf = format!("{shown}\n\n{}", cited_evidence(&ctx, &a)?);
+            let pdf = format!("{shown}\n\n{}", cited_evidence(&ctx, &a, lang)?);
             emit(
                 &base,
                 &md::for_score_server(&a.md),

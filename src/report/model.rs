@@ -62,6 +62,9 @@ pub struct Said {
 pub struct Check {
     /// What the check asks (a scenario's probe), shown after its number.
     pub title: Option<String>,
+    /// The command that reached its host first (`ssh -i KEY ubuntu@ADDR` on the hypervisor),
+    /// shown before it.
+    pub login: Option<Shown>,
     pub shown: Shown,
     /// Further records of the same check (a probe of several commands or hosts).
     pub also: Vec<Shown>,
@@ -271,6 +274,30 @@ impl Answer {
                 (user, s.host.clone(), s.command.clone())
             })
             .collect()
+    }
+
+    /// The records of every command shown (checks, logins, changes, end states), in order.
+    pub fn shown_records(&self) -> Vec<u64> {
+        let checks = self.checks.iter().flat_map(|c| {
+            c.login
+                .iter()
+                .chain(std::iter::once(&c.shown))
+                .chain(&c.also)
+        });
+        let changes = self.steps().into_iter().flat_map(|(_, items)| items);
+        let states = self
+            .states
+            .iter()
+            .flat_map(|s| s.before.iter().chain(&s.shown));
+        let mut out: Vec<u64> = checks
+            .chain(changes)
+            .chain(states)
+            .map(|s| s.seq)
+            .filter(|s| *s > 0)
+            .collect();
+        out.sort();
+        out.dedup();
+        out
     }
 
     /// Every quoted output line of a record (checks and end states), with its record.

@@ -251,7 +251,12 @@ fn render(a: &Answer, lang: Lang) -> Doc {
                 None => format!("{}.", i + 1),
             };
             d.para(&[In::B(&n)]);
-            let items: Vec<&Shown> = std::iter::once(&c.shown).chain(&c.also).collect();
+            let items: Vec<&Shown> = c
+                .login
+                .iter()
+                .chain(std::iter::once(&c.shown))
+                .chain(&c.also)
+                .collect();
             session(&mut d, &items, &w);
             if let Some(s) = &c.shown.status {
                 d.para(&[In::T(w.status), In::C(s)]);
