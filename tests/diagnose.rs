@@ -102,7 +102,8 @@ fn the_contest_gives_exactly_its_two_causes_with_chains_and_evidence() {
     assert!(unexplained(&d).is_empty(), "{d:#}");
     for c in d["causes"].as_array().unwrap() {
         let chain = c["chain"].as_array().unwrap();
-        assert!(chain.len() >= 3);
+        // From the symptom to the cause: at least two checks.
+        assert!(chain.len() >= 2, "{c:#}");
         for link in chain {
             assert!(
                 !link["records"].as_array().unwrap().is_empty(),
