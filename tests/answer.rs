@@ -307,6 +307,7 @@ fn the_demos_answers_stand_alone_render_as_meant_and_replay() {
     assert!(rows >= 2, "every round of the run, in order: {rounds}");
     let red = Redactor::new();
     let refs = regex::Regex::new(r"#\d").unwrap();
+    let names = regex::Regex::new(r"[A-Za-z][A-Za-z0-9_.\-]{2,}").unwrap();
 
     for (lang, sections) in [(Lang::Ja, SECTIONS_JA), (Lang::En, SECTIONS_EN)] {
         let answers = answers_of(&entries, lang, None, &red);
@@ -363,7 +364,6 @@ fn the_demos_answers_stand_alone_render_as_meant_and_replay() {
             // Japanese throughout: an ASCII word outside code is a name (of a command, host,
             // group, file, protocol or product) or an abbreviation, never a machine string.
             if lang == Lang::Ja {
-                let names = regex::Regex::new(r"[A-Za-z][A-Za-z0-9_.\-]{2,}").unwrap();
                 let prose = outside_code(&md);
                 let unknown: Vec<&str> = names
                     .find_iter(&prose)
