@@ -62,12 +62,7 @@ pub struct PlannedStep {
 pub fn login(sc: &Scenario, entries: &[Entry], host: &str) -> Option<(String, String)> {
     let hv = &sc.hosts.hypervisor;
     let tmpl = sc.hosts.login.as_deref().filter(|_| host != hv)?;
-    let hosts = entries.iter().rev().find_map(|e| match &e.body {
-        Body::Evidence(ev) if ev.probe.as_deref() == Some("inventory") => {
-            parse::inventory(&ev.stdout.text).ok()
-        }
-        _ => None,
-    })?;
+    let hosts = inventory(entries)?;
     Some((hv.clone(), login_command(sc, tmpl, &hosts, host)?))
 }
 
@@ -89,17 +84,19 @@ pub fn login_command(
     Some(tmpl.replace("{user}", &user).replace("{address}", &addr))
 }
 
-/// The nodes of the inventory read by the latest collection up to `until`.
+/// The hosts of the inventory read by the latest collection.
+fn inventory(entries: &[Entry]) -> Option<Vec<parse::InventoryHost>> {
+    entries.iter().rev().find_map(|e| match &e.body {
+        Body::Evidence(ev) if ev.probe.as_deref() == Some("inventory") => {
+            parse::inventory(&ev.stdout.text).ok()
+        }
+        _ => None,
+    })
+}
+
+/// The nodes of the inventory read by the latest collection.
 pub fn nodes(entries: &[Entry]) -> Vec<String> {
-    entries
-        .iter()
-        .rev()
-        .find_map(|e| match &e.body {
-            Body::Evidence(ev) if ev.probe.as_deref() == Some("inventory") => {
-                parse::inventory(&ev.stdout.text).ok()
-            }
-            _ => None,
-        })
+    inventory(entries)
         .map(|h| h.into_iter().map(|h| h.name).collect())
         .unwrap_or_default()
 }

@@ -166,6 +166,21 @@ fn probe_shown(
     }
 }
 
+/// A record of a command a person types (a login, a step's wait), shown as the probes' are.
+fn typed_record(
+    seq: u64,
+    e: &Evidence,
+    lines: Vec<String>,
+    at: &BTreeMap<u64, &str>,
+    sc: &Scenario,
+    red: &Redactor,
+) -> Shown {
+    Shown {
+        probe: false,
+        ..probe_shown(seq, e, lines, at, sc, red)
+    }
+}
+
 /// A record shown with the lines `quote` matches, or its first `SHOW_LINES` without one.
 fn whole_of(
     seq: u64,
@@ -373,12 +388,7 @@ pub fn fill(
                 .range(..seq)
                 .rev()
                 .find(|(_, e)| e.step.as_deref() == Some("login") && e.command == cmd)
-                .map(|(s, e)| {
-                    let mut x = typed(&user_of(sc, &e.host), &e.host, &e.command);
-                    x.seq = *s;
-                    x.id = s.to_string();
-                    x
-                });
+                .map(|(s, e)| typed_record(*s, e, Vec::new(), &at, sc, red));
         }
         for r in of_phase(before, "ruled_out", p) {
             // The first record whose command a person would type as it is.
@@ -447,11 +457,7 @@ pub fn fill(
                     // How the step's host was reached, when that was recorded.
                     let mut login = st.records.iter().find_map(|s| {
                         let e = ev.get(s).filter(|e| e.step.as_deref() == Some("login"))?;
-                        let mut x =
-                            typed(&user_of(sc, &e.host), &e.host, &red.redact(&e.command).0);
-                        x.seq = *s;
-                        x.id = s.to_string();
-                        Some(x)
+                        Some(typed_record(*s, e, Vec::new(), &at, sc, red))
                     });
                     let host = if login.is_some() {
                         st.records
@@ -484,12 +490,9 @@ pub fn fill(
                             .filter(|e| e.step.as_deref() == Some("wait-active"))?;
                         Some((*s, e))
                     }) {
-                        let mut w = typed(&user, &e.host, &red.redact(&e.command).0);
-                        w.seq = seq;
-                        w.id = seq.to_string();
-                        w.lines = super::roles::lines_of(e, red);
+                        let lines = super::roles::lines_of(e, red);
                         a.changes.push(Change {
-                            shown: w,
+                            shown: typed_record(seq, e, lines, &at, sc, red),
                             ..Default::default()
                         });
                     }

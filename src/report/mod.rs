@@ -1196,28 +1196,12 @@ fn cited_evidence(ctx: &tera::Context, a: &answer::Answer, lang: Lang) -> Result
             .map(|r| {
                 let mut r = r.clone();
                 for s in r["streams"].as_array_mut().into_iter().flatten() {
-                    let text = s["text"].as_str().unwrap_or("").to_string();
+                    let text = s["text"].as_str().unwrap_or("");
                     let n = text.lines().count();
                     if n <= APPENDIX_LINES {
                         continue;
                     }
-                    let mut kept = Vec::new();
-                    let mut skipped = false;
-                    for (i, l) in text.lines().enumerate() {
-                        if i < APPENDIX_LINES || quoted.contains(&l.trim_end()) {
-                            if skipped {
-                                kept.push("⋮".to_string());
-                                skipped = false;
-                            }
-                            kept.push(l.to_string());
-                        } else {
-                            skipped = true;
-                        }
-                    }
-                    if skipped {
-                        kept.push("⋮".to_string());
-                    }
-                    s["text"] = serde_json::Value::String(kept.join("\n"));
+                    s["text"] = serde_json::Value::String(appendix_cut(text, &quoted));
                     let t = s["title"].as_str().unwrap_or("").to_string();
                     let more = match lang {
                         Lang::Ja => format!("{t}、全 {n} 行のうち先頭と引用した行(全体は証跡ファイル)"),
@@ -1235,6 +1219,27 @@ fn cited_evidence(ctx: &tera::Context, a: &answer::Answer, lang: Lang) -> Result
 
 /// The most lines of a record's output an answer's PDF appendix shows, besides the lines quoted.
 const APPENDIX_LINES: usize = 30;
+
+/// `text`'s first `APPENDIX_LINES` lines and the lines in `quoted`, a `⋮` where lines are left out.
+fn appendix_cut(text: &str, quoted: &[&str]) -> String {
+    let mut kept: Vec<&str> = Vec::new();
+    let mut skipped = false;
+    for (i, l) in text.lines().enumerate() {
+        if i < APPENDIX_LINES || quoted.contains(&l.trim_end()) {
+            if skipped {
+                kept.push("⋮");
+                skipped = false;
+            }
+            kept.push(l);
+        } else {
+            skipped = true;
+        }
+    }
+    if skipped {
+        kept.push("⋮");
+    }
+    kept.join("\n")
+}
 
 /// Write one document as `BASE.md`, `.html` and `.pdf`, as the formats ask: `md` is the
 /// Markdown file; `shown` (with pictures) is rendered to HTML; `pdf` (None: no PDF) to PDF.

@@ -75,6 +75,17 @@ pub struct Check {
     pub telling: bool,
 }
 
+impl Check {
+    /// Its commands in the order shown: the login that reached its host, its own, the rest.
+    pub fn items(&self) -> Vec<&Shown> {
+        self.login
+            .iter()
+            .chain(std::iter::once(&self.shown))
+            .chain(&self.also)
+            .collect()
+    }
+}
+
 /// A command that changed a host, with the files it wrote.
 #[derive(Debug, Clone, Default)]
 pub struct Change {
@@ -278,12 +289,7 @@ impl Answer {
 
     /// The records of every command shown (checks, logins, changes, end states), in order.
     pub fn shown_records(&self) -> Vec<u64> {
-        let checks = self.checks.iter().flat_map(|c| {
-            c.login
-                .iter()
-                .chain(std::iter::once(&c.shown))
-                .chain(&c.also)
-        });
+        let checks = self.checks.iter().flat_map(Check::items);
         let changes = self.steps().into_iter().flat_map(|(_, items)| items);
         let states = self
             .states

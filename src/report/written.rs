@@ -251,13 +251,7 @@ fn render(a: &Answer, lang: Lang) -> Doc {
                 None => format!("{}.", i + 1),
             };
             d.para(&[In::B(&n)]);
-            let items: Vec<&Shown> = c
-                .login
-                .iter()
-                .chain(std::iter::once(&c.shown))
-                .chain(&c.also)
-                .collect();
-            session(&mut d, &items, &w);
+            session(&mut d, &c.items(), &w);
             if let Some(s) = &c.shown.status {
                 d.para(&[In::T(w.status), In::C(s)]);
             }
