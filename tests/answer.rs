@@ -428,6 +428,38 @@ fn the_demos_answers_stand_alone_render_as_meant_and_replay() {
                 );
                 assert!(md.contains(&format!("{user}@{host}:~$ {cmd}\n")));
             }
+            // A node is reached as the task reaches it: the answer's first command on a node,
+            // and the solution's (which a replay follows alone), come after `ssh -i
+            // ~/.ssh/ictsc_rsa ubuntu@ADDRESS` typed on server01.
+            let solution = md
+                .split("\n# ")
+                .find(|s| s.starts_with(sections[3].trim_start_matches("# ")))
+                .unwrap_or("");
+            for section in [md.as_str(), solution] {
+                let mut logged_in = false;
+                for l in section.lines() {
+                    if l.starts_with("user@server01:~$ ssh -i ~/.ssh/ictsc_rsa ubuntu@") {
+                        logged_in = true;
+                    }
+                    if l.starts_with("ubuntu@node") {
+                        assert!(logged_in, "{}: {l:?} before any ssh to it", path.display());
+                        break;
+                    }
+                }
+            }
+            // The VMs started are shown ACTIVE before kubespray runs on them.
+            if a.phase == 1 {
+                let list = md
+                    .find("user@server01:~$ openstack server list -c Name -c Status -f value\n")
+                    .expect("the servers' list after starting them");
+                let deploy = md.find("ansible-playbook").expect("the deployment");
+                let rows = &md[list..deploy];
+                assert!(
+                    rows.contains("ictsc-master ACTIVE") && rows.contains("ictsc-worker ACTIVE"),
+                    "{}: {rows}",
+                    path.display()
+                );
+            }
             // Each phase on its own topic: phase 1 says nothing of BGP's port or VXLAN's.
             if a.phase == 1 {
                 for other in ["TCP/179", "tcp/179", "4789"] {
