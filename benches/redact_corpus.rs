@@ -117,7 +117,13 @@ fn main() {
     // The project's own classes (tests/secrets/*.tsv, written from the programs' manuals and
     // the formats' definitions): recall and plain lines touched, per class.
     let own = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/secrets");
-    for class in ["cmdline", "keys", "vendors", "urls", "pem"] {
+    let mut classes: Vec<String> = std::fs::read_dir(&own)
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.strip_suffix(".tsv").map(str::to_string))
+        .collect();
+    classes.sort();
+    for class in classes {
         let (mut n, mut caught, mut plain, mut touched) = (0, 0, 0, 0);
         for l in lines(&own.join(format!("{class}.tsv"))) {
             let Some((secret, line)) = l.split_once('\t').filter(|_| !l.starts_with('#')) else {
@@ -128,9 +134,15 @@ fn main() {
             if secret == "-" {
                 plain += 1;
                 touched += (out != line) as usize;
+                if show && out != line {
+                    println!("touched plain {class}: {line} -> {out}");
+                }
             } else {
                 n += 1;
                 caught += !out.contains(secret) as usize;
+                if show && out.contains(secret) {
+                    println!("miss {class}: {line} -> {out}");
+                }
             }
         }
         println!("own {class}: {caught} of {n} secrets redacted; {touched} of {plain} plain lines touched");

@@ -51,6 +51,16 @@ pub struct Program {
     /// Positional arguments that are secrets.
     #[serde(default)]
     pub positional: Vec<Positional>,
+    /// Words that start with one of these hold a secret after it (xfreerdp's `/p:SECRET`).
+    #[serde(default)]
+    pub word_prefix: Vec<String>,
+    /// The program reads a secret on its standard input when given one of these options (or
+    /// always, for an empty string): the words of an `echo`/`printf` piped into it, or of a
+    /// here-string (`<<< WORD`), are that secret (`echo 'u:S' | chpasswd`, after `stdin_sep`).
+    #[serde(default)]
+    pub stdin: Vec<String>,
+    #[serde(default)]
+    pub stdin_sep: String,
     /// Options that take no value although their name names a secret.
     #[serde(default)]
     pub flags: Vec<String>,
@@ -83,6 +93,10 @@ pub struct Positional {
     pub with: String,
     #[serde(default)]
     pub without: String,
+    /// The argument is `user/secret@db` (sqlplus, expdp): the secret is between the program's
+    /// first `userpass_sep` and the last `@`.
+    #[serde(default)]
+    pub userpass: bool,
 }
 
 /// A secret inside word `word`, bytes `start..end` of its cooked text.
@@ -102,7 +116,7 @@ fn is_reference(v: &str) -> bool {
             || (r.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
                 && r.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
     });
-    v.is_empty() || var || v.starts_with('`') || v.contains("[REDACTED:")
+    v.is_empty() || v == "-" || var || v.starts_with('`') || v.contains("[REDACTED:")
 }
 
 /// The program a word runs, if the table knows it.
@@ -136,6 +150,10 @@ pub fn secrets(p: &Program, args: &[&str]) -> Vec<Hit> {
         let a = args[i];
         let next = args.get(i + 1).copied();
         i += 1;
+        if let Some(o) = p.word_prefix.iter().find(|o| a.len() > o.len() && a.starts_with(o.as_str())) {
+            hit(i - 1, o.len(), a.len(), &a[o.len()..]);
+            continue;
+        }
         if options_end || !a.starts_with('-') || a == "-" {
             positionals.push(i - 1);
             options_end |= p.options_first;
@@ -231,7 +249,13 @@ pub fn secrets(p: &Program, args: &[&str]) -> Vec<Hit> {
             None => 0,
         };
         if let Some(&w) = positionals.get(from + pos.index - 1) {
-            hit(w, 0, args[w].len(), args[w]);
+            let a = args[w];
+            if !pos.userpass {
+                hit(w, 0, a.len(), a);
+            } else if let Some(k) = a.find(|c| p.userpass_sep.contains(c)) {
+                let end = a.rfind('@').filter(|&e| e > k).unwrap_or(a.len());
+                hit(w, k + 1, end, &a[k + 1..end]);
+            }
         }
     }
     hits
@@ -369,11 +393,63 @@ fn spans_in(programs: &[Program], line: &str, depth: u8, out: &mut Vec<(usize, u
                     out.push((word.map[h.start], word.map[h.end - 1] + 1, h.kind));
                 }
             }
+            if reads_stdin(p, &args) {
+                for word in fed(&words, i, end) {
+                    let t = word.text.as_str();
+                    let at = match p.stdin_sep.is_empty() {
+                        true => Some(0),
+                        false => t.find(|c| p.stdin_sep.contains(c)).map(|k| k + 1),
+                    };
+                    if let Some(at) = at.filter(|&at| at < t.len() && !is_reference(&t[at..])) {
+                        out.push((word.map[at], word.map[t.len() - 1] + 1, p.kind.clone()));
+                    }
+                }
+            }
         }
         // Any other word: a wrapper (sudo, env X=1, timeout 5) or an argument; a program named
         // after it still starts its own command.
         i += 1;
     }
+}
+
+/// Whether the program, with these arguments, reads a secret on its standard input.
+fn reads_stdin(p: &Program, args: &[&str]) -> bool {
+    p.stdin
+        .iter()
+        .any(|f| f.is_empty() || args.iter().any(|a| a == f))
+}
+
+/// The words fed to the simple command `words[at..end]` on its standard input: the arguments of
+/// an `echo` or `printf` right before it in a pipeline (not their options, nor printf's format
+/// when it has arguments), or the word of a here-string after it.
+fn fed(words: &[Word], at: usize, end: usize) -> Vec<&Word> {
+    let mut fed = Vec::new();
+    // `… <<< WORD`: three `<` operators where the command's words end, then the word.
+    if let Some([a, b, c, w]) = words.get(end..end + 4) {
+        if [a, b, c].iter().all(|o| o.op && o.text == "<") && !w.op {
+            fed.push(w);
+        }
+    }
+    // `echo … | program`: the `|` right before the program, and the simple command before it.
+    if at >= 1 && words[at - 1].op && words[at - 1].text == "|" {
+        let start = words[..at - 1]
+            .iter()
+            .rposition(|w| w.op)
+            .map_or(0, |k| k + 1);
+        let cmd = &words[start..at - 1];
+        if let Some(first) = cmd.first() {
+            let name = first.text.rsplit('/').next().unwrap_or("");
+            if name == "echo" || name == "printf" {
+                let args: Vec<&Word> = cmd[1..]
+                    .iter()
+                    .filter(|w| !(w.text.starts_with('-') && w.text.len() <= 3))
+                    .collect();
+                let skip = (name == "printf" && args.len() > 1) as usize;
+                fed.extend(args.into_iter().skip(skip));
+            }
+        }
+    }
+    fed
 }
 
 /// A line's words as sh splits them (operators left out): for tests and callers that need argv.

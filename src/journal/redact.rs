@@ -47,6 +47,10 @@ pub struct PatternRule {
     pub entropy: f64,
     #[serde(default)]
     pub unless: Option<String>,
+    /// An opening line (`-----BEGIN CERTIFICATE-----`) whose block, still open before a match,
+    /// makes the match part of it and not a secret.
+    #[serde(default)]
+    pub not_inside: Option<String>,
     #[serde(default)]
     pub examples: Vec<String>,
     #[serde(default)]
@@ -68,6 +72,9 @@ pub struct AssignRule {
     /// Keys of `key value` configuration lines whose value is a password (requirepass).
     #[serde(default)]
     pub space_keys: Vec<String>,
+    /// Commands that set `NAME value` (Dockerfile's ENV): a secret NAME's value is a secret.
+    #[serde(default)]
+    pub space_commands: Vec<String>,
     /// Words that end with a password word and are not one (bypass, compass).
     #[serde(default)]
     pub not_password_words: Vec<String>,
@@ -131,6 +138,7 @@ struct Pattern {
     re: Regex,
     entropy: f64,
     unless: Option<Regex>,
+    not_inside: Option<Regex>,
 }
 
 struct Rules {
@@ -160,17 +168,18 @@ fn rules() -> &'static Rules {
                 re: Regex::new(&ascii(&p.regex)).unwrap_or_else(|e| panic!("redact.toml {}: {e}", p.id)),
                 entropy: p.entropy,
                 unless: p.unless.as_ref().map(|u| Regex::new(u).unwrap()),
+                not_inside: p.not_inside.as_ref().map(|u| Regex::new(u).unwrap()),
             })
             .collect();
         let hints = f.assign.hints.join("|");
         Rules {
             patterns,
             assign: Regex::new(&format!(
-                r#"(?i)(?:^|[^A-Za-z0-9_.\\-])(?P<q>\\?["']?)(?P<key>-{{0,2}}[A-Za-z0-9_.-]*(?:{hints})[A-Za-z0-9_.-]*)(?P<q2>\\?["']?)\]?(?P<op>[ \t]*(?:[:?]{{0,3}}=|=>|:)[ \t]*|[ \t]*,[ \t]*|[ \t]+)"#
+                r#"(?i)(?:^|[^A-Za-z0-9_.\\-])(?P<q>\\?["']?)(?P<key>-{{0,2}}[A-Za-z0-9_.-]*(?:{hints})[A-Za-z0-9_.-]*)(?P<q2>\\?["']?)\]?(?P<op>[ \t]*(?:=>|[:?]{{0,3}}=|:|\()[ \t]*|[ \t]*,[ \t]*|[ \t]+)"#
             ))
             .unwrap(),
             option: Regex::new(&format!(r"(?i)^--?[\w-]*(?:{hints})[\w-]*$")).unwrap(),
-            attr_pair: Regex::new(r#"(?i)\b(?:key|name)\s*=\s*"(?P<key>[^"]+)"(?:\s+value\s*=\s*"(?P<s>[^"]*)"|\s*>(?P<s2>[^<>\n]+)<)"#)
+            attr_pair: Regex::new(r#"(?i)\b(?:key|name)\s*=\s*"(?P<key>[^"]+)"(?:\s+value\s*=\s*"(?P<s>[^"]*)"|\s*>(?P<s2>[^<>\n]+)<)|\bname\s*:\s*["']?(?P<ykey>[\w.-]+)["']?[ \t]*(?:,|\r?\n[ \t]*-?)[ \t]*value\s*:[ \t]*(?:"(?P<s3>[^"\n]*)"|'(?P<s4>[^'\n]*)'|(?P<s5>[^\s"',}][^,}\n]*))"#)
                 .unwrap(),
             programs: Regex::new(&format!(
                 r"(?:^|[\s/;|&(`'\x22])(?:{})(?:$|[\s'\x22;|&)])",
@@ -187,7 +196,7 @@ fn rules() -> &'static Rules {
             ))
             .unwrap(),
             reference: Regex::new(
-                r"^(?:\$|\{.*\}$|<.*>$|%.*%$|%\([\w.]+\)[sdr]$|`|\(|[A-Za-z_]\w+(?:\.[A-Za-z_]*\d{0,3}[A-Za-z_]*)+(?:\(\))?$|[\w.]+\(.*\)$)",
+                r"^(?:\$|\{.*\}$|<.*>$|%.*%$|%\([\w.]+\)[sdr]$|`|\(|[A-Za-z_]\w+(?:\.[A-Za-z_]*\d{0,3}[A-Za-z_]*)+(?:\(\))?$|[\w.]+\(.*\)$|[A-Za-z_][\w.]*\[[^\]]*\]$)",
             )
             .unwrap(),
         }
@@ -366,7 +375,11 @@ fn secret_value(key: &str, class: Class, v: &str, names: bool) -> bool {
     let r = rules();
     let a = &rule_file().assign;
     let v = v.trim();
-    if v.is_empty() || v.contains(MARKER_PREFIX) || is_path(v) || r.reference.is_match(v) {
+    if v.is_empty()
+        || v.contains(MARKER_PREFIX)
+        || is_path(v)
+        || r.reference.is_match(v.trim_end_matches([';', ',']))
+    {
         return false;
     }
     if a.not_values.iter().any(|n| n.eq_ignore_ascii_case(v)) {
@@ -625,6 +638,7 @@ fn apply_pattern(p: &Pattern, s: &str) -> (String, u64) {
             || (p.entropy > 0.0 && entropy(secret) < p.entropy)
             || p.unless.as_ref().is_some_and(|u| u.is_match(secret))
             || m.start() < last
+            || p.not_inside.as_ref().is_some_and(|o| inside(o, &s[..m.start()]))
         {
             continue;
         }
@@ -637,12 +651,20 @@ fn apply_pattern(p: &Pattern, s: &str) -> (String, u64) {
     (out, n)
 }
 
+/// Whether `before` ends inside a block that `opening` opens and no `-----END` line has closed.
+fn inside(opening: &Regex, before: &str) -> bool {
+    opening
+        .find_iter(before)
+        .last()
+        .is_some_and(|m| !before[m.end()..].contains("-----END"))
+}
+
 /// `key="Password" value="..."`: the value of an attribute pair whose key names a secret.
 fn redact_pairs(s: &str) -> (String, u64) {
     redact_keyed(s, &rules().attr_pair, |c| {
         Some((
-            c.name("key")?.as_str(),
-            c.name("s").or_else(|| c.name("s2"))?,
+            c.name("key").or_else(|| c.name("ykey"))?.as_str(),
+            ["s", "s2", "s3", "s4", "s5"].iter().find_map(|g| c.name(g))?,
         ))
     })
 }
@@ -718,13 +740,20 @@ fn redact_named(s: &str) -> (String, u64) {
         else {
             continue;
         };
+        // `ENV DB_PASSWORD value` (a Dockerfile), `setenv DB_PASSWORD value` (csh).
+        let set_command = s[..key.start()].rsplit('\n').next().is_some_and(|b| {
+            a.space_commands.iter().any(|c| b.trim() == c.as_str())
+        });
         let next = s[op.end()..].chars().next();
         // `key, value` only between quoted strings; `--key value` only for options; `key:` must
         // be followed by a blank, a quote or the end (io.jsonwebtoken:jjwt is not a key).
         let ok = match opt {
             "," => quoted_key && matches!(next, Some('"' | '\'')),
+            // A method given the secret (setPassword("x"), .password("x")), not a prompt.
+            "(" => matches!(next, Some('"' | '\'')) && !quoted_key,
             "" => {
                 space_key
+                    || set_command
                     || key.as_str().starts_with('-')
                         && !rule_file()
                             .assign
@@ -764,6 +793,9 @@ fn redact_named(s: &str) -> (String, u64) {
             Some(i) => vs + s[vs..vs + i].trim_end().len(),
         };
         let value = &s[vs..ve];
+        if opt == "(" && value.trim_end().ends_with([':', '?', '>']) {
+            continue;
+        }
         // A quoted value of a key that names an API, access or secret key is that key, whatever
         // its entropy ('value with quotes and spaces').
         let quoted = vs > op.end() && matches!(s.as_bytes()[vs - 1], b'"' | b'\'');
