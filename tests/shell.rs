@@ -270,7 +270,8 @@ fn bash_each_command_is_a_record_and_input_never_is() {
 }
 
 /// A password on a client's command line, typed as people type it (`mysql -uroot -pS3cret`): a
-/// stand-in `mysql` on PATH prints its command line as `ps` shows it. The secret reaches neither
+/// stand-in `mysql` on PATH prints its command line as `ps` shows it; and one fed on a program's
+/// input (`echo 'root:Chp4sswd' | chpasswd`, a stand-in that reads it). The secrets reach neither
 /// the journal (command nor output), nor the report, nor the asciicast.
 #[test]
 fn a_password_typed_on_a_client_command_line_reaches_no_record() {
@@ -281,6 +282,8 @@ fn a_password_typed_on_a_client_command_line_reaches_no_record() {
     std::fs::write(bindir.join("mysql"), "#!/bin/sh\necho \"mysql $*\"\n").unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(bindir.join("mysql"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(bindir.join("chpasswd"), "#!/bin/sh\nread -r line\necho \"chpasswd: ${#line} bytes read\"\n").unwrap();
+    std::fs::set_permissions(bindir.join("chpasswd"), std::fs::Permissions::from_mode(0o755)).unwrap();
     let mut t = shell(dir, "/bin/bash", (100, 30));
     t.expect("pm$ ");
     t.send(&format!("export PATH={}:$PATH\r", bindir.display()));
@@ -288,12 +291,17 @@ fn a_password_typed_on_a_client_command_line_reaches_no_record() {
     t.send("mysql -uroot -pS3cret -e 'select 1'\r");
     t.expect("mysql -uroot -pS3cret -e select 1\r\n");
     t.expect("pm$ ");
+    t.send("echo 'root:Chp4sswd' | chpasswd\r");
+    t.expect("chpasswd: 13 bytes read\r\n");
+    t.expect("pm$ ");
     t.send("exit\r");
     t.wait();
     verify(dir);
     let journal = std::fs::read_to_string(dir.join("j.jsonl")).unwrap();
     assert!(!journal.contains("S3cret"), "{journal}");
+    assert!(!journal.contains("Chp4sswd"), "{journal}");
     let recs = records(&dir.join("j.jsonl"));
+    by_command(&recs, "echo 'root:[REDACTED:password]' | chpasswd");
     let rec = by_command(&recs, "mysql -uroot -p[REDACTED:password] -e 'select 1'");
     assert_eq!(
         rec["stdout"]["text"],
@@ -331,6 +339,7 @@ fn a_password_typed_on_a_client_command_line_reaches_no_record() {
     for f in files {
         let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned();
         assert!(!text.contains("S3cret"), "{}", f.display());
+        assert!(!text.contains("Chp4sswd"), "{}", f.display());
     }
 }
 

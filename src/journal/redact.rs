@@ -175,7 +175,7 @@ fn rules() -> &'static Rules {
         Rules {
             patterns,
             assign: Regex::new(&format!(
-                r#"(?i)(?:^|[^A-Za-z0-9_.\\-])(?P<q>\\?["']?)(?P<key>-{{0,2}}[A-Za-z0-9_.-]*(?:{hints})[A-Za-z0-9_.-]*)(?P<q2>\\?["']?)\]?(?P<op>[ \t]*(?:=>|[:?]{{0,3}}=|:|\()[ \t]*|[ \t]*,[ \t]*|[ \t]+)"#
+                r#"(?i)(?:^|[^A-Za-z0-9_.\\-])(?P<q>\\?["']?)(?P<key>-{{0,2}}[A-Za-z0-9_.-]*(?:{hints})[A-Za-z0-9_.-]*)(?P<q2>\\?["']?)(?:\[\]|\])?(?P<op>[ \t]*(?:=>|[!=]==?|[:?]{{0,3}}=|:|\()[ \t]*|[ \t]*,[ \t]*|[ \t]+)"#
             ))
             .unwrap(),
             option: Regex::new(&format!(r"(?i)^--?[\w-]*(?:{hints})[\w-]*$")).unwrap(),
@@ -196,7 +196,7 @@ fn rules() -> &'static Rules {
             ))
             .unwrap(),
             reference: Regex::new(
-                r"^(?:\$|\{.*\}$|<.*>$|%.*%$|%\([\w.]+\)[sdr]$|`|\(|[A-Za-z_]\w+(?:\.[A-Za-z_]*\d{0,3}[A-Za-z_]*)+(?:\(\))?$|[\w.]+\(.*\)$|[A-Za-z_][\w.]*\[[^\]]*\]$)",
+                r"^(?:\$|\{.*\}$|<.*>$|%.*%$|%\([\w.]+\)[sdr]$|`|\(|[A-Za-z_]\w+(?:\.[A-Za-z_]*\d{0,3}[A-Za-z_]*)+(?:\(\))?$|[\w.]+\(.*\)$|[A-Za-z_][\w.]*\[[^\]]*\]$|\[[A-Za-z_][\w.]* [^\]]*\]$)",
             )
             .unwrap(),
         }
@@ -443,6 +443,17 @@ fn secret_value(key: &str, class: Class, v: &str, names: bool) -> bool {
     }
 }
 
+/// A quoted string at `text[at..]`, followed by `;` (nginx's and HCL-like directives).
+fn quoted_then_semicolon(text: &str, at: usize) -> bool {
+    let rest = &text[at..];
+    let Some(q) = rest.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+        return false;
+    };
+    rest[1..]
+        .find([q, '\n'])
+        .is_some_and(|k| rest[1..][k..].starts_with(q) && rest[1 + k + 1..].starts_with(';'))
+}
+
 /// Where a value that starts at `text[at..]` ends, and the span of its content (without quotes).
 /// `yaml`: an unquoted value runs to the end of the line (or to `stop`, a quote that encloses the
 /// whole assignment); otherwise it is a shell word.
@@ -450,6 +461,8 @@ fn value_span(text: &str, at: usize, yaml: bool, stop: Option<char>) -> (usize, 
     let rest = &text[at..];
     let (q, open) = if rest.starts_with("\\\"") {
         ("\\\"", 2)
+    } else if rest.starts_with("@\"") {
+        ("\"", 2)
     } else if rest.starts_with('"') {
         ("\"", 1)
     } else if rest.starts_with('\'') {
@@ -751,6 +764,8 @@ fn redact_named(s: &str) -> (String, u64) {
             "," => quoted_key && matches!(next, Some('"' | '\'')),
             // A method given the secret (setPassword("x"), .password("x")), not a prompt.
             "(" => matches!(next, Some('"' | '\'')) && !quoted_key,
+            // A comparison with a literal (password == "x"), as in code that checks it.
+            "==" | "!=" | "===" | "!==" => matches!(next, Some('"' | '\'' | '@')),
             "" => {
                 space_key
                     || set_command
@@ -760,6 +775,8 @@ fn redact_named(s: &str) -> (String, u64) {
                             .flag_options
                             .iter()
                             .any(|f| f.eq_ignore_ascii_case(key.as_str()))
+                    // `private_key "value";` (a directive with a quoted value and a `;`).
+                    || quoted_then_semicolon(s, op.end())
             }
             ":" => {
                 quoted_key
