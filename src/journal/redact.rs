@@ -51,6 +51,10 @@ pub struct PatternRule {
     /// makes the match part of it and not a secret.
     #[serde(default)]
     pub not_inside: Option<String>,
+    /// Literals of which a text must hold one for the rule to match at all: a fast check before
+    /// the regex scans the text (for rules with no literal of their own at their start).
+    #[serde(default)]
+    pub needs: Vec<String>,
     #[serde(default)]
     pub examples: Vec<String>,
     #[serde(default)]
@@ -139,6 +143,7 @@ struct Pattern {
     entropy: f64,
     unless: Option<Regex>,
     not_inside: Option<Regex>,
+    needs: Vec<String>,
 }
 
 struct Rules {
@@ -169,6 +174,7 @@ fn rules() -> &'static Rules {
                 entropy: p.entropy,
                 unless: p.unless.as_ref().map(|u| Regex::new(u).unwrap()),
                 not_inside: p.not_inside.as_ref().map(|u| Regex::new(u).unwrap()),
+                needs: p.needs.clone(),
             })
             .collect();
         let hints = f.assign.hints.join("|");
@@ -196,7 +202,7 @@ fn rules() -> &'static Rules {
             ))
             .unwrap(),
             reference: Regex::new(
-                r"^(?:\$|\{.*\}$|<.*>$|%.*%$|%\([\w.]+\)[sdr]$|`|\(|[A-Za-z_]\w+(?:\.[A-Za-z_]*\d{0,3}[A-Za-z_]*)+(?:\(\))?$|[\w.]+\(.*\)$|[A-Za-z_][\w.]*\[[^\]]*\]$|\[[A-Za-z_][\w.]* [^\]]*\]$)",
+                r"^(?:\$|\{.*\}$|<.*>$|%.*%$|%\([\w.]+\)[sdr]$|`|\(|[A-Za-z_]\w+(?:\.[A-Za-z_]*\d{0,3}[A-Za-z_]*)+(?:\(\))?$|[\w.]+\(.*\)$|[A-Za-z_][\w.]*\[[^\]]*\]$|\[[A-Za-z_][\w.]* [^\]]*\]$|arn:[a-z-]+:|&lt;.*&gt;?$|#[A-Za-z][\w-]*$)",
             )
             .unwrap(),
         }
@@ -573,6 +579,9 @@ impl Redactor {
         }
         let r = rules();
         for p in &r.patterns {
+            if !p.needs.is_empty() && !p.needs.iter().any(|l| s.contains(l.as_str())) {
+                continue;
+            }
             if !p.re.is_match(&s) {
                 continue;
             }
