@@ -120,7 +120,12 @@ fn main() {
     let mut classes: Vec<String> = std::fs::read_dir(&own)
         .unwrap()
         .flatten()
-        .filter_map(|e| e.file_name().to_str()?.strip_suffix(".tsv").map(str::to_string))
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_suffix(".tsv")
+                .map(str::to_string)
+        })
         .collect();
     classes.sort();
     for class in classes {

@@ -108,11 +108,19 @@ fn the_classes_written_for_this_project_lose_every_secret_and_keep_every_plain_l
     let mut classes: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .flatten()
-        .filter_map(|e| e.file_name().to_str()?.strip_suffix(".tsv").map(str::to_string))
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_suffix(".tsv")
+                .map(str::to_string)
+        })
         .collect();
     classes.sort();
     for want in ["cmdline", "keys", "vendors", "urls", "pem"] {
-        assert!(classes.iter().any(|c| c == want), "tests/secrets/{want}.tsv is missing");
+        assert!(
+            classes.iter().any(|c| c == want),
+            "tests/secrets/{want}.tsv is missing"
+        );
     }
     for class in &classes {
         let path = dir.join(format!("{class}.tsv"));

@@ -282,8 +282,16 @@ fn a_password_typed_on_a_client_command_line_reaches_no_record() {
     std::fs::write(bindir.join("mysql"), "#!/bin/sh\necho \"mysql $*\"\n").unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(bindir.join("mysql"), std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::write(bindir.join("chpasswd"), "#!/bin/sh\nread -r line\necho \"chpasswd: ${#line} bytes read\"\n").unwrap();
-    std::fs::set_permissions(bindir.join("chpasswd"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(
+        bindir.join("chpasswd"),
+        "#!/bin/sh\nread -r line\necho \"chpasswd: ${#line} bytes read\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        bindir.join("chpasswd"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
     let mut t = shell(dir, "/bin/bash", (100, 30));
     t.expect("pm$ ");
     t.send(&format!("export PATH={}:$PATH\r", bindir.display()));

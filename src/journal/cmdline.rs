@@ -150,7 +150,11 @@ pub fn secrets(p: &Program, args: &[&str]) -> Vec<Hit> {
         let a = args[i];
         let next = args.get(i + 1).copied();
         i += 1;
-        if let Some(o) = p.word_prefix.iter().find(|o| a.len() > o.len() && a.starts_with(o.as_str())) {
+        if let Some(o) = p
+            .word_prefix
+            .iter()
+            .find(|o| a.len() > o.len() && a.starts_with(o.as_str()))
+        {
             hit(i - 1, o.len(), a.len(), &a[o.len()..]);
             continue;
         }

@@ -660,7 +660,9 @@ fn apply_pattern(p: &Pattern, s: &str) -> (String, u64) {
             || (p.entropy > 0.0 && entropy(secret) < p.entropy)
             || p.unless.as_ref().is_some_and(|u| u.is_match(secret))
             || m.start() < last
-            || p.not_inside.as_ref().is_some_and(|o| inside(o, &s[..m.start()]))
+            || p.not_inside
+                .as_ref()
+                .is_some_and(|o| inside(o, &s[..m.start()]))
         {
             continue;
         }
@@ -686,7 +688,9 @@ fn redact_pairs(s: &str) -> (String, u64) {
     redact_keyed(s, &rules().attr_pair, |c| {
         Some((
             c.name("key").or_else(|| c.name("ykey"))?.as_str(),
-            ["s", "s2", "s3", "s4", "s5"].iter().find_map(|g| c.name(g))?,
+            ["s", "s2", "s3", "s4", "s5"]
+                .iter()
+                .find_map(|g| c.name(g))?,
         ))
     })
 }
@@ -763,9 +767,10 @@ fn redact_named(s: &str) -> (String, u64) {
             continue;
         };
         // `ENV DB_PASSWORD value` (a Dockerfile), `setenv DB_PASSWORD value` (csh).
-        let set_command = s[..key.start()].rsplit('\n').next().is_some_and(|b| {
-            a.space_commands.iter().any(|c| b.trim() == c.as_str())
-        });
+        let set_command = s[..key.start()]
+            .rsplit('\n')
+            .next()
+            .is_some_and(|b| a.space_commands.iter().any(|c| b.trim() == c.as_str()));
         let next = s[op.end()..].chars().next();
         // `key, value` only between quoted strings; `--key value` only for options; `key:` must
         // be followed by a blank, a quote or the end (io.jsonwebtoken:jjwt is not a key).
