@@ -585,18 +585,49 @@ impl Runner<'_> {
                 let create = p.commands.first().cloned().unwrap_or_default();
                 let ev = self.run(p, &create, false, "apply", &mut records).await?;
                 let id = crate::probe::osc_table::show_field(&ev.stdout.text, "id");
-                match id {
-                    Some(id) if ev.outcome.is_success() => Ok(Applied {
+                if let (Some(id), true) = (&id, ev.outcome.is_success()) {
+                    return Ok(Applied {
                         stage: "applied".into(),
                         summary: format!("rule {id}: {what} into {group} from {remote_group}"),
                         undo: vec![format!("openstack security group rule delete {id}")],
                         records,
-                    }),
-                    _ => Ok(failed(
+                    });
+                }
+                // Neutron refused a duplicate (409) and named the rule that exists: it counts as
+                // applied only if that rule is the one wanted (shown and checked field by field).
+                let Some(dup) = crate::probe::osc_table::conflicting_rule(&ev.stderr.text) else {
+                    return Ok(failed(
                         format!("creating the rule failed: {}", ev.stderr.text.trim()),
                         records,
-                    )),
-                }
+                    ));
+                };
+                let show = format!("openstack security group rule show {}", shell_quote(&dup));
+                let shown = self.run(p, &show, false, "check", &mut records).await?;
+                let field = |k: &str| crate::probe::osc_table::show_field(&shown.stdout.text, k);
+                let port_text = port.map(|p| p.to_string()).unwrap_or_else(|| "None".into());
+                let same = field("direction").as_deref() == Some("ingress")
+                    && field("protocol").as_deref() == Some(protocol.as_str())
+                    && field("remote_group_id").as_deref() == Some(remote_id)
+                    && field("port_range_min").as_deref() == Some(port_text.as_str())
+                    && field("port_range_max").as_deref() == Some(port_text.as_str());
+                Ok(if same {
+                    Applied {
+                        stage: "already".into(),
+                        summary: format!(
+                            "the client refused a duplicate (409): rule {dup} already lets {what} into {group} from {remote_group}"
+                        ),
+                        undo: vec![],
+                        records,
+                    }
+                } else {
+                    failed(
+                        format!(
+                            "the client says rule {dup} already exists, but it is not the rule wanted ({what} into {group} from {remote_group}): {}",
+                            ev.stderr.text.trim()
+                        ),
+                        records,
+                    )
+                })
             }
             FixSpec::SubnetDns { subnet, server, .. } => {
                 let show = format!("openstack subnet show {} -f json", shell_quote(subnet));

@@ -316,11 +316,15 @@ impl StepRunner<'_> {
     ) -> Result<(String, String)> {
         let t = Duration::from_secs(120);
         let names = &p.servers;
-        for cmd in &p.commands {
+        // A server someone started since the probe listed it: Nova refuses (409), nothing to do.
+        let mut running = Vec::new();
+        for (cmd, name) in p.commands.iter().zip(names) {
             let ev = self
                 .run(pool, p, &p.host, cmd, "start", t, records, &|_| {})
                 .await?;
-            if !ev.outcome.is_success() {
+            if crate::probe::osc_table::start_refused_running(&ev.stderr.text) {
+                running.push(name.clone());
+            } else if !ev.outcome.is_success() {
                 return Ok(("failed".into(), format!("{cmd}: {}", ev.stderr.text.trim())));
             }
         }
@@ -387,13 +391,22 @@ impl StepRunner<'_> {
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
-        Ok((
-            "applied".into(),
-            format!(
-                "started {}; ACTIVE, and every node answers SSH",
-                names.join(", ")
-            ),
-        ))
+        let started: Vec<&String> = names.iter().filter(|n| !running.contains(n)).collect();
+        let mut summary = format!(
+            "started {}; ACTIVE, and every node answers SSH",
+            started
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        if !running.is_empty() {
+            summary.push_str(&format!(
+                " ({} already running: Nova refused to start it, 409)",
+                running.join(", ")
+            ));
+        }
+        Ok(("applied".into(), summary))
     }
 }
 

@@ -274,7 +274,15 @@ fn the_incident_as_found_phase_by_phase() {
         "security group rule create --protocol tcp --dst-port 179:179 --remote-group worker master",
     );
     assert_ne!(code, 0);
-    assert!(out.contains("already exists"), "{out}");
+    // As python-openstackclient 5.2.0 prints it (tests/samples/osc-5.2), its rule id readable.
+    assert!(
+        out.contains("ConflictException: 409, Security group rule already exists. Rule id is "),
+        "{out}"
+    );
+    assert!(
+        postmortem::probe::osc_table::conflicting_rule(&out).is_some(),
+        "{out}"
+    );
 
     // A runtime sysctl does not survive a reboot; a file in /etc/sysctl.d does. Calico comes back.
     pm_ok(&["lab", "reboot", "server01"]);

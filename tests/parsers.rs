@@ -676,3 +676,113 @@ fn subnets_bad_output_is_an_error() {
         .contains("without name"));
     assert!(subnets("### other\nx\n").is_err());
 }
+
+// --- python-openstackclient 5.2.0 as it prints (tests/samples/osc-5.2) ----------------------------
+
+/// A captured command's stdout or stderr (tests/samples/osc-5.2/*.txt: the command, its stdout,
+/// its stderr, its exit status).
+fn osc(name: &str, part: &str) -> String {
+    let t = sample(&format!("osc-5.2/{name}.txt"));
+    let (_, rest) = t.split_once("--- stdout ---\n").unwrap();
+    let (out, rest) = rest.split_once("--- stderr ---\n").unwrap();
+    let (err, _) = rest.split_once("--- exit ").unwrap();
+    match part {
+        "stdout" => out.to_string(),
+        _ => err.to_string(),
+    }
+}
+
+/// The probes' parsers on what the real client of microstack's release prints: the security
+/// groups probe (rule list --long, security group list, server show, all -f json), the ports and
+/// subnets probes, the rule id a create prints, and the rule a refused duplicate names.
+#[test]
+fn python_openstackclient_5_2_as_it_prints() {
+    assert_eq!(osc("00-version", "stdout").trim(), "openstack 5.2.0");
+    // Only the master's `server show` was captured: the worker's is the same object with its
+    // own name, group and address (the probe prints one object per server, one after the other).
+    let master = osc("03-server-show-master-json", "stdout");
+    let worker = master
+        .replace("ictsc-master", "ictsc-worker")
+        .replace("name='master'", "name='worker'")
+        .replace("192.168.222.222", "192.168.222.157");
+    let all = format!(
+        "### rules\n{}\n### groups\n{}\n### servers\n{master}{worker}",
+        osc("10-sgr-list-long-json", "stdout"),
+        osc("07-sg-list-json", "stdout"),
+    );
+    let sg = security_groups(&all).unwrap();
+    let names: Vec<&str> = sg.groups.iter().map(|g| g.name.as_str()).collect();
+    assert!(
+        names.contains(&"master") && names.contains(&"worker"),
+        "{names:?}"
+    );
+    // Captured before the BGP rules were created: TCP/179 is missing both ways, and the real
+    // client's 0.0.0.0/0 beside a remote group is not taken for a rule open to the world.
+    assert!(!sg.bgp_allowed_between_nodes);
+    assert_eq!(
+        sg.missing,
+        vec![
+            "tcp/179 into worker from master",
+            "tcp/179 into master from worker"
+        ]
+    );
+    assert!(sg.wide_bgp_rules.is_empty(), "{:?}", sg.wide_bgp_rules);
+    assert!(sg.ipip_allowed_between_nodes);
+    assert_eq!(sg.stopped, vec!["ictsc-master", "ictsc-worker"]);
+    let s = servers(&osc("03-server-show-master-json", "stdout")).unwrap();
+    assert_eq!(s[0].groups, vec!["master"]);
+    assert_eq!(s[0].addresses, "test=192.168.222.222");
+    // Every rule of the real listing reads: protocol "any" is JSON null, IP-in-IP is "4".
+    let rules = sg_rules(&osc("10-sgr-list-long-json", "stdout")).unwrap();
+    assert!(rules.iter().any(|r| r.protocol.is_none()));
+    assert!(rules.iter().any(|r| r.protocol.as_deref() == Some("4")));
+    assert!(rules.iter().any(|r| r.direction == "egress"));
+
+    use postmortem::probe::{osc_table, ports::ports, subnets::subnets};
+    let p = ports(&format!(
+        "### ictsc-master\n{}",
+        osc("15-port-show-json", "stdout")
+    ))
+    .unwrap();
+    assert_eq!(p.ports[0].fixed_ips, vec!["192.168.222.222"]);
+    assert!(p.ports[0].port_security && p.ports[0].allowed.is_empty());
+    let s = subnets(&format!(
+        "### resolv.conf\nnameserver 10.20.20.1\n### subnet\n{}",
+        osc("17-subnet-show-json", "stdout")
+    ))
+    .unwrap();
+    assert_eq!(s.without_dns, vec!["test-subnet"]);
+
+    let create = osc("12-sgr-create-bgp-first", "stdout");
+    assert_eq!(
+        osc_table::show_field(&create, "id").as_deref(),
+        Some("b9561aa9-9f11-5c50-8bc8-5c9ea0908a12")
+    );
+    assert_eq!(
+        osc_table::show_field(&create, "port_range_min").as_deref(),
+        Some("179")
+    );
+    let dup = osc("13-sgr-create-bgp-duplicate", "stderr");
+    assert_eq!(
+        osc_table::conflicting_rule(&dup).as_deref(),
+        Some("b9561aa9-9f11-5c50-8bc8-5c9ea0908a12")
+    );
+    assert_eq!(
+        osc_table::conflicting_rule(&osc("05b-server-start-again-409", "stderr")),
+        None
+    );
+    assert_eq!(osc_table::conflicting_rule(""), None);
+    assert!(osc_table::start_refused_running(&osc(
+        "05b-server-start-again-409",
+        "stderr"
+    )));
+    assert!(!osc_table::start_refused_running(&osc(
+        "19-wrong-password-401",
+        "stderr"
+    )));
+    assert!(!osc_table::start_refused_running(&dup));
+    // The server list's table, read by its header.
+    let (head, rows) = osc_table::table(&osc("01-server-list", "stdout")).unwrap();
+    assert_eq!(head[0], "ID");
+    assert!(head.contains(&"Status".to_string()) && rows.len() == 2);
+}

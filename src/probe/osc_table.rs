@@ -100,6 +100,26 @@ pub fn show_field(out: &str, field: &str) -> Option<String> {
         .map(|r| r[1].clone())
 }
 
+/// The rule a refused `security group rule create` names: python-openstackclient prints Neutron's
+/// 409 as `Error while executing command: ConflictException: 409, Security group rule already
+/// exists. Rule id is <id>.` on stderr (exit 1, nothing on stdout).
+pub fn conflicting_rule(stderr: &str) -> Option<String> {
+    let at = stderr.find("Security group rule already exists. Rule id is ")?;
+    let id: String = stderr[at + "Security group rule already exists. Rule id is ".len()..]
+        .chars()
+        .take_while(|c| c.is_ascii_hexdigit() || *c == '-')
+        .collect();
+    (id.len() >= 8).then_some(id)
+}
+
+/// `openstack server start` refused because the server runs already: python-openstackclient
+/// prints Nova's 409 as `Cannot 'start' instance <id> while it is in vm_state active (HTTP 409)`.
+pub fn start_refused_running(stderr: &str) -> bool {
+    stderr.contains("Cannot 'start' instance ")
+        && stderr.contains("while it is in vm_state active")
+        && stderr.contains("(HTTP 409)")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

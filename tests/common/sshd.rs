@@ -38,6 +38,11 @@ pub struct Sshd {
 impl Sshd {
     /// Start sshd on 127.0.0.1 with its own host keys, accepting the given public keys for root.
     pub fn start(dir: &Path, name: &str, authorized: &[&Path]) -> Sshd {
+        Sshd::start_with(dir, name, authorized, "")
+    }
+
+    /// As `start`, with more lines of sshd_config (`SetEnv PATH=…` for a session's programs).
+    pub fn start_with(dir: &Path, name: &str, authorized: &[&Path], extra: &str) -> Sshd {
         assert!(
             Path::new("/usr/sbin/sshd").is_file(),
             "OpenSSH's sshd is needed by this test: apt-get install -y openssh-server"
@@ -61,7 +66,7 @@ impl Sshd {
             "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_ed25519\nHostKey {d}/host_rsa\n\
              PidFile {d}/sshd.pid\nAuthorizedKeysFile {d}/authorized_keys\nPasswordAuthentication no\n\
              KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\n\
-             AllowTcpForwarding yes\nLogLevel ERROR\nMaxSessions 64\nMaxStartups 64\n",
+             AllowTcpForwarding yes\nLogLevel ERROR\nMaxSessions 64\nMaxStartups 64\n{extra}",
             d = dir.display()
         );
         std::fs::write(dir.join("sshd_config"), cfg).unwrap();
