@@ -391,14 +391,14 @@ impl StepRunner<'_> {
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
-        let started: Vec<&String> = names.iter().filter(|n| !running.contains(n)).collect();
+        let started: Vec<&str> = names
+            .iter()
+            .filter(|n| !running.contains(n))
+            .map(String::as_str)
+            .collect();
         let mut summary = format!(
             "started {}; ACTIVE, and every node answers SSH",
-            started
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            started.join(", ")
         );
         if !running.is_empty() {
             summary.push_str(&format!(

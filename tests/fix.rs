@@ -31,6 +31,17 @@ fn osc(name: &str, part: &str) -> String {
     if part == "stdout" { out } else { err }.to_string()
 }
 
+/// `bin/openstack`, executable, running `script`.
+fn write_openstack(bin: &Path, script: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(bin.join("openstack"), script).unwrap();
+    std::fs::set_permissions(
+        bin.join("openstack"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+}
+
 /// An `openstack` that answers as the real client did: no matching rule listed, the remote
 /// group's id, the 409 on create, and `rule show` printing `shown`.
 fn fake_openstack(bin: &Path, shown: &str) {
@@ -53,13 +64,7 @@ fn fake_openstack(bin: &Path, shown: &str) {
          *) echo \"unexpected: $*\" >&2; exit 2 ;;\n\
          esac\n"
     );
-    std::fs::write(bin.join("openstack"), script).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(
-        bin.join("openstack"),
-        std::fs::Permissions::from_mode(0o755),
-    )
-    .unwrap();
+    write_openstack(bin, &script);
 }
 
 /// sshd on loopback whose sessions find `bin` first on PATH, and a pool that reaches it as
@@ -180,13 +185,7 @@ fn a_server_nova_refuses_to_start_because_it_runs_is_skipped() {
          esac\n",
         b = bin.display()
     );
-    std::fs::write(bin.join("openstack"), script).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(
-        bin.join("openstack"),
-        std::fs::Permissions::from_mode(0o755),
-    )
-    .unwrap();
+    write_openstack(&bin, &script);
     let (_sshd, opts) = server01(dir, &bin);
     let journal = Journal::new(dir.join("journal.jsonl"));
     let red = Redactor::new();

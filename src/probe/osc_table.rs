@@ -104,8 +104,9 @@ pub fn show_field(out: &str, field: &str) -> Option<String> {
 /// 409 as `Error while executing command: ConflictException: 409, Security group rule already
 /// exists. Rule id is <id>.` on stderr (exit 1, nothing on stdout).
 pub fn conflicting_rule(stderr: &str) -> Option<String> {
-    let at = stderr.find("Security group rule already exists. Rule id is ")?;
-    let id: String = stderr[at + "Security group rule already exists. Rule id is ".len()..]
+    const SAYS: &str = "Security group rule already exists. Rule id is ";
+    let at = stderr.find(SAYS)?;
+    let id: String = stderr[at + SAYS.len()..]
         .chars()
         .take_while(|c| c.is_ascii_hexdigit() || *c == '-')
         .collect();
