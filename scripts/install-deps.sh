@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 for pkg in pkg-config libssl-dev gcc fonts-noto-cjk poppler-utils ca-certificates curl openssh-server openssh-client \
-    iproute2 nftables bird2 iputils-ping python3 python3-apt python3-venv dpkg-dev apt-utils sudo util-linux bsdutils passwd chromium zsh less dnsmasq-base busybox-static; do
+    iproute2 nftables bird2 iputils-ping python3 python3-apt python3-venv python3-dev dpkg-dev apt-utils sudo util-linux bsdutils passwd chromium zsh less dnsmasq-base busybox-static; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 command -v node >/dev/null || need_apt+=(nodejs)
@@ -40,6 +40,23 @@ if [ ! -x "$venv/bin/ansible-playbook" ]; then (
   echo "install-deps: ansible-core 2.15.13 in $venv"
   /usr/bin/python3 -m venv "$venv"
   "$venv/bin/pip" install -q ansible-core==2.15.13
+) & bg+=($!); fi
+
+# python-openstackclient 5.2.0 (microstack's client, OpenStack ussuri): server01's `openstack` in
+# the lab, against the lab's API. OpenStack's ussuri pins, with the three Python 3.11 needs
+# (src/lab/osc-constraints.txt); some old packages compile (gcc, python3-dev). A failed install
+# is removed whole: the lab refuses to start without it and says how to install it.
+osc=/opt/postmortem-lab/osc
+if [ ! -x "$osc/bin/openstack" ]; then (
+  echo "install-deps: python-openstackclient 5.2.0 in $osc"
+  rm -rf "$osc"
+  if ! { /usr/bin/python3 -m venv "$osc" &&
+         "$osc/bin/pip" install -q python-openstackclient==5.2.0 -c src/lab/osc-constraints.txt &&
+         "$osc/bin/openstack" --version >/dev/null; }; then
+    rm -rf "$osc"
+    echo "install-deps: python-openstackclient==5.2.0 (with src/lab/osc-constraints.txt) could not be installed" >&2
+    exit 1
+  fi
 ) & bg+=($!); fi
 
 

@@ -92,6 +92,22 @@ fn observe(probe: &Probe, evs: &[(u64, &Evidence)]) -> Result<Value, String> {
         }
     }
     let text = text_of(ev);
+    parsed(probe, evs, ev, &text).map_err(|e| {
+        // What the command itself said, when it said why (an unreachable API, a refused login):
+        // the reader sees the cause, not only that the output did not read.
+        match ev.stderr.text.lines().rev().find(|l| !l.trim().is_empty()) {
+            Some(l) => format!("{e}; it said: {}", l.chars().take(240).collect::<String>()),
+            None => e,
+        }
+    })
+}
+
+fn parsed(
+    probe: &Probe,
+    evs: &[(u64, &Evidence)],
+    ev: &Evidence,
+    text: &str,
+) -> Result<Value, String> {
     match probe.parser.as_str() {
         "sysctl" => to_value(parse::sysctl(
             probe.key.as_deref().unwrap_or(""),
@@ -100,10 +116,10 @@ fn observe(probe: &Probe, evs: &[(u64, &Evidence)]) -> Result<Value, String> {
         "text" => {
             Ok(json!({ "stdout": ev.stdout.text, "stderr": ev.stderr.text, "exit": exit_code(ev) }))
         }
-        "apt" => to_value(parse::apt_update(&text)),
+        "apt" => to_value(parse::apt_update(text)),
         "ansible" => to_value(parse::ansible(&ev.stdout.text)),
         "routes" => to_value(parse::routes(&ev.stdout.text)),
-        "bgp" => to_value(parse::bgp(&text)),
+        "bgp" => to_value(parse::bgp(text)),
         "pmtu" => to_value(crate::probe::pmtu::pmtu(&ev.stdout.text)),
         "nft" => to_value(crate::probe::nft::firewall(
             probe.key.as_deref().unwrap_or(""),

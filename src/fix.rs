@@ -759,10 +759,16 @@ impl Runner<'_> {
                         .run(p, &show, false, "check-after", &mut records)
                         .await?;
                     if ev.outcome.is_success() {
+                        // Neutron stores a pair with the port's MAC when none is given, and the
+                        // client unsets only a pair given whole (python-openstackclient 5.2:
+                        // "Port does not contain allowed-address-pair"): the undo names both.
+                        let mac = pair_mac(&after.stdout.text, address)
+                            .map(|m| format!(",mac-address={m}"))
+                            .unwrap_or_default();
                         undo.push(format!(
-                            "openstack port unset {} --allowed-address ip-address={}",
+                            "openstack port unset {} --allowed-address {}",
                             shell_quote(id),
-                            shell_quote(address)
+                            shell_quote(&format!("ip-address={address}{mac}"))
                         ));
                     }
                     if !ev.outcome.is_success()
@@ -832,6 +838,17 @@ fn listed(out: &str, field: &str, inner: Option<&str>) -> Option<Vec<String>> {
             .filter_map(|x| inner.map_or(x, |k| &x[k]).as_str().map(String::from))
             .collect(),
     )
+}
+
+/// The MAC address of a port's allowed address pair for `address` (`port show -f json`).
+fn pair_mac(out: &str, address: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(out).ok()?;
+    v["allowed_address_pairs"]
+        .as_array()?
+        .iter()
+        .find(|p| p["ip_address"] == address)?["mac_address"]
+        .as_str()
+        .map(String::from)
 }
 
 fn failed(summary: String, records: Vec<u64>) -> Applied {
@@ -1110,6 +1127,28 @@ impl NftState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The pair's MAC as python-openstackclient 5.2.0 shows it after `port set --allowed-address
+    /// ip-address=…` without one (Neutron fills in the port's): what the undo must name, since
+    /// `port unset` with the address alone says "Port does not contain allowed-address-pair"
+    /// (tests/samples/osc-5.2/23b).
+    #[test]
+    fn the_undo_of_a_pair_names_the_mac_neutron_stored() {
+        let shown = include_str!("../tests/samples/osc-5.2/15c-port-show-after-set-json.txt");
+        let out = shown
+            .split("--- stdout ---\n")
+            .nth(1)
+            .unwrap()
+            .split("--- stderr")
+            .next()
+            .unwrap();
+        assert_eq!(
+            pair_mac(out, "10.244.0.0/16").as_deref(),
+            Some("fa:16:3e:5c:2a:91")
+        );
+        assert_eq!(pair_mac(out, "10.0.0.0/8"), None);
+        assert_eq!(pair_mac("not json", "10.244.0.0/16"), None);
+    }
 
     /// `nft -a list chain inet filter forward` as nftables 1.0.6 prints it, then the file and
     /// the include as `NftFix::check` prints them.

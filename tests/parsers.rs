@@ -739,6 +739,36 @@ fn python_openstackclient_5_2_as_it_prints() {
     assert!(rules.iter().any(|r| r.direction == "egress"));
 
     use postmortem::probe::{osc_table, ports::ports, subnets::subnets};
+    // The probes as they run in the lab, the real client against the lab's API: the ports of
+    // every server shown by one client in interactive mode, named by their device_id, and the
+    // servers' shows the same way.
+    let p = ports(&osc("21-lab-ports-probe", "stdout")).unwrap();
+    let by: Vec<(&str, &str)> = p
+        .ports
+        .iter()
+        .map(|p| (p.server.as_str(), p.fixed_ips[0].as_str()))
+        .collect();
+    assert_eq!(
+        by,
+        vec![
+            ("ictsc-master", "192.168.222.222"),
+            ("ictsc-worker", "192.168.222.157")
+        ]
+    );
+    assert_eq!(p.without_pairs.len(), 2);
+    let sg = security_groups(&osc("22-lab-security-groups-probe", "stdout")).unwrap();
+    assert_eq!(sg.stopped, Vec::<String>::new());
+    // Captured on the lab with the contest's faults: TCP/179 missing both ways, IP-in-IP allowed.
+    assert!(!sg.bgp_allowed_between_nodes && sg.ipip_allowed_between_nodes);
+    assert_eq!(
+        sg.missing,
+        vec![
+            "tcp/179 into worker from master",
+            "tcp/179 into master from worker"
+        ]
+    );
+    assert!(osc("23b-lab-port-unset-without-mac", "stderr")
+        .contains("Port does not contain allowed-address-pair"));
     let p = ports(&format!(
         "### ictsc-master\n{}",
         osc("15-port-show-json", "stdout")

@@ -9,6 +9,7 @@ set -euo pipefail
 : "${LAB:?}" "${NODES:=2}" "${FAULTS=ip-forward,sg-bgp}" "${DEPLOYED:=0}" "${CALICO:=ipip}"
 SELF="$LAB/lab.sh"
 ANSIBLE_VENV="${ANSIBLE_VENV:-/opt/postmortem-lab/ansible}"
+OSC_VENV="${OSC_VENV:-/opt/postmortem-lab/osc}"
 has_fault() { [[ ",$FAULTS," == *",$1,"* ]]; }
 nsx() { local ns=$1; shift; ip netns exec "pm-$ns" "$@"; }
 log() { [ -n "${LAB_VERBOSE:-}" ] && echo "lab: $*" >&2 || true; }
@@ -133,6 +134,9 @@ vm_init() {
     # name), forwarding to the outside's resolver; server01 itself uses it too.
     dnsmasq -k --no-resolv --no-hosts --bind-interfaces --listen-address=10.20.20.1 \
       --server=203.0.113.53 --pid-file= >>/var/log/lab-dns.log 2>&1 &
+    # The cloud's API on microstack's address; it returns once it listens.
+    LAB="$LAB" /usr/bin/python3 /usr/local/lib/lab/osapi.py >>/var/log/lab-osapi.log 2>&1 \
+      || echo "lab: the OpenStack API did not start (/var/log/lab-osapi.log on server01)" >&2
   fi
   /usr/sbin/sshd -f /etc/ssh/sshd_config
   # What the deployment installed starts again at boot (kubelet restarting calico-node).
@@ -161,10 +165,7 @@ add_user() { # add_user NAME [password]: the contest's key; sudo without a passw
   install -m 600 -o "$u" -g "$u" "$LAB/keys/ictsc_rsa.pub" "/home/$u/.ssh/authorized_keys"
   if [ "${2:-}" = password ] && [ -s "$LAB/sudo-password" ]; then
     printf '%s:%s\n' "$u" "$(cat "$LAB/sudo-password")" | chpasswd
-    # The lab's stand-ins for the cloud's CLIs need root; they are not part of the exercise.
-    { echo "$u ALL=(ALL) ALL"
-      echo "$u ALL=(root) NOPASSWD:SETENV: /usr/bin/python3 /usr/local/lib/lab/openstack.py *"
-    } > "/etc/sudoers.d/90-lab-$u"
+    echo "$u ALL=(ALL) ALL" > "/etc/sudoers.d/90-lab-$u"
     sed -i 's/^PasswordAuthentication no/PasswordAuthentication yes/' /etc/ssh/sshd_config
   else
     echo "$u ALL=(ALL) NOPASSWD:ALL" > "/etc/sudoers.d/90-lab-$u"
@@ -228,9 +229,16 @@ SSHD
       chown -R user:user /home/user/kubespray
       ln -sf "$ANSIBLE_VENV/bin/ansible-playbook" /usr/local/bin/ansible-playbook
       ln -sf "$ANSIBLE_VENV/bin/ansible" /usr/local/bin/ansible
+      # The cloud's API (osapi.py, started at every boot) and microstack's `openstack` (a snap
+      # alias that carries the admin credentials): the real client, python-openstackclient 5.2.0.
       mkdir -p /usr/local/lib/lab
-      cp "$LAB/openstack.py" /usr/local/lib/lab/openstack.py
-      printf '#!/bin/sh\nexec sudo -n LAB=%s /usr/bin/python3 /usr/local/lib/lab/openstack.py "$@"\n' "$LAB" > /usr/local/bin/openstack
+      cp "$LAB/openstack.py" "$LAB/osapi.py" /usr/local/lib/lab/
+      { echo "export OS_AUTH_URL=http://10.20.20.1:5000/v3/ OS_IDENTITY_API_VERSION=3 OS_AUTH_TYPE=password"
+        echo "export OS_USERNAME=admin OS_PROJECT_NAME=admin OS_USER_DOMAIN_NAME=default OS_PROJECT_DOMAIN_NAME=default"
+        echo "export OS_REGION_NAME=microstack OS_PASSWORD='$(cat "$LAB/openstack/password")'"
+      } > /etc/lab/admin-openrc
+      chown root:user /etc/lab/admin-openrc && chmod 640 /etc/lab/admin-openrc
+      printf '#!/bin/sh\n. /etc/lab/admin-openrc\nexec %s/bin/openstack "$@"\n' "$OSC_VENV" > /usr/local/bin/openstack
       chmod 755 /usr/local/bin/openstack
       ;;
     node)
@@ -807,7 +815,7 @@ vmx() { # vmx VM CMD...: run a command as root inside a running VM
 set_status() { /usr/bin/python3 "$LAB/openstack.py" --lab-status "$1" "$2"; }
 
 # The hypervisor's agent (libvirt's part of nova-compute): powers VMs on and off when the
-# openstack stand-in on server01 asks, through a FIFO in the lab's state directory.
+# cloud's API on server01 asks, through a FIFO in the lab's state directory.
 agent_start() {
   mkfifo "$LAB/agent.fifo"
   setsid /bin/bash "$SELF" agent < /dev/null >> "$LAB/agent.log" 2>&1 &
@@ -875,6 +883,8 @@ bgp_ready() { # every node's mesh sessions Established (at most 30 s)
 }
 
 security_groups_init() {
+  mkdir -p "$LAB/openstack"
+  (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$LAB/openstack/password")
   /usr/bin/python3 "$LAB/openstack.py" --lab-init "$LAB" "$NODES" "$FAULTS" "$DEPLOYED" "$CALICO"
 }
 

@@ -3,8 +3,9 @@
 //! server01 (the hypervisor and bastion), node1..N (the VMs), an operator host, an internet
 //! host with an apt mirror, and pods, each in network namespaces named `pm-*` that the lab
 //! creates and removes; the VMs also get pid, mount and uts namespaces and an overlay root. The
-//! building is done by `lab.sh` (namespaces, addresses and daemons are shell's home ground); the
-//! OpenStack control plane that cannot run here is the stand-in `openstack.py` on server01.
+//! building is done by `lab.sh` (namespaces, addresses and daemons are shell's home ground). The
+//! OpenStack control plane that cannot run here is a small API on server01 (`osapi.py`, over the
+//! state and enforcement in `openstack.py`), and server01's `openstack` is the real client.
 //! Nothing in the lab is linked to the machine's own network namespace.
 
 use anyhow::{bail, Context, Result};
@@ -18,6 +19,7 @@ const KUBECTL_PY: &str = include_str!("kubectl.py");
 const CALICOCTL_PY: &str = include_str!("calicoctl.py");
 const KUBEADM_PY: &str = include_str!("kubeadm.py");
 const CALICO_NODE_PY: &str = include_str!("calico_node.py");
+const OSAPI_PY: &str = include_str!("osapi.py");
 
 /// Where the lab keeps its state: keys, ssh_config, known_hosts, the VMs' upper layers.
 pub fn dir() -> PathBuf {
@@ -29,6 +31,9 @@ pub fn dir() -> PathBuf {
 /// ansible-core up to 2.17 words the contest's message exactly ("unknown reason").
 pub const ANSIBLE_CORE: &str = "2.15.13";
 pub const ANSIBLE_VENV: &str = "/opt/postmortem-lab/ansible";
+/// microstack's client (OpenStack ussuri): server01's `openstack`, against the lab's API.
+pub const OSC_VERSION: &str = "5.2.0";
+pub const OSC_VENV: &str = "/opt/postmortem-lab/osc";
 
 pub const FAULTS: &[&str] = &[
     "ip-forward",
@@ -107,6 +112,13 @@ pub fn preflight() -> Result<()> {
         bail!(
             "the lab needs ansible-core {ANSIBLE_CORE} in {ANSIBLE_VENV}: python3 -m venv {ANSIBLE_VENV} && \
              {ANSIBLE_VENV}/bin/pip install ansible-core=={ANSIBLE_CORE} (scripts/install-deps.sh does it)"
+        );
+    }
+    if !Path::new(OSC_VENV).join("bin/openstack").is_file() {
+        bail!(
+            "the lab needs python-openstackclient {OSC_VERSION} in {OSC_VENV}: python3 -m venv {OSC_VENV} && \
+             {OSC_VENV}/bin/pip install python-openstackclient=={OSC_VERSION} -c src/lab/osc-constraints.txt \
+             (scripts/install-deps.sh does it)"
         );
     }
     if !missing.is_empty() {
@@ -248,6 +260,7 @@ pub fn up(o: &Options) -> Result<bool> {
     std::fs::create_dir_all(&lab).with_context(|| format!("cannot create {}", lab.display()))?;
     std::fs::write(lab.join("lab.sh"), LAB_SH)?;
     std::fs::write(lab.join("openstack.py"), OPENSTACK_PY)?;
+    std::fs::write(lab.join("osapi.py"), OSAPI_PY)?;
     std::fs::write(lab.join("kubectl.py"), KUBECTL_PY)?;
     std::fs::write(lab.join("calicoctl.py"), CALICOCTL_PY)?;
     std::fs::write(lab.join("kubeadm.py"), KUBEADM_PY)?;

@@ -8,7 +8,8 @@
 //! ```
 //!
 //! (the `nameserver` lines of the hypervisor's /etc/resolv.conf, then `openstack subnet show -f
-//! json` of each subnet). A subnet with DHCP and no dns_nameservers gives its VMs no resolver to
+//! json` of each subnet, one after another: the probe shows them all with one client, in its
+//! interactive mode; a `### subnet` line before each reads too). A subnet with DHCP and no dns_nameservers gives its VMs no resolver to
 //! ask.
 //!
 //! What it cannot tell: what the VMs' leases hold now (a lease renews only in time, or when
@@ -49,42 +50,51 @@ pub fn subnets(out: &str) -> Result<Subnets, String> {
                     (f.next() == Some("nameserver")).then(|| f.next().map(String::from))?
                 }));
             }
+            // One subnet's JSON, or several one after another (one client's interactive mode).
             "subnet" => {
-                let v: Value = serde_json::from_str(body.trim()).map_err(|e| {
-                    format!("a subnet: not the JSON of `openstack subnet show -f json`: {e}")
-                })?;
-                let text = |k: &str| {
-                    v[k].as_str()
-                        .map(String::from)
-                        .ok_or_else(|| format!("a subnet without {k}: {v}"))
-                };
-                let dns = match &v["dns_nameservers"] {
-                    Value::Array(a) => a
-                        .iter()
-                        .filter_map(|x| x.as_str().map(String::from))
-                        .collect(),
-                    Value::Null => vec![],
-                    // Table-formatted clients print a list as one string, a value per line.
-                    Value::String(s) => s
-                        .split([',', '\n', ' '])
-                        .filter(|x| !x.is_empty())
-                        .map(String::from)
-                        .collect(),
-                    other => return Err(format!("dns_nameservers is not a list: {other}")),
-                };
-                subnets.push(Subnet {
-                    id: text("id")?,
-                    name: text("name")?,
-                    cidr: text("cidr")?,
-                    enable_dhcp: v["enable_dhcp"].as_bool().unwrap_or(true),
-                    dns_nameservers: dns,
-                });
+                for v in serde_json::Deserializer::from_str(body).into_iter::<Value>() {
+                    let v: Value = v.map_err(|e| {
+                        format!("a subnet: not the JSON of `openstack subnet show -f json`: {e}")
+                    })?;
+                    let text = |k: &str| {
+                        v[k].as_str()
+                            .map(String::from)
+                            .ok_or_else(|| format!("a subnet without {k}: {v}"))
+                    };
+                    let dns = match &v["dns_nameservers"] {
+                        Value::Array(a) => a
+                            .iter()
+                            .filter_map(|x| x.as_str().map(String::from))
+                            .collect(),
+                        Value::Null => vec![],
+                        // Table-formatted clients print a list as one string, a value per line.
+                        Value::String(s) => s
+                            .split([',', '\n', ' '])
+                            .filter(|x| !x.is_empty())
+                            .map(String::from)
+                            .collect(),
+                        other => return Err(format!("dns_nameservers is not a list: {other}")),
+                    };
+                    subnets.push(Subnet {
+                        id: text("id")?,
+                        name: text("name")?,
+                        cidr: text("cidr")?,
+                        enable_dhcp: v["enable_dhcp"].as_bool().unwrap_or(true),
+                        dns_nameservers: dns,
+                    });
+                }
             }
             other => return Err(format!("an unknown section ### {other}")),
         }
     }
-    if !seen_resolv && subnets.is_empty() {
-        return Err("no ### resolv.conf or ### subnet section".into());
+    // A cloud has at least one subnet: none listed is a client that failed (its stderr says
+    // why), not a cloud whose subnets all give DNS.
+    if subnets.is_empty() {
+        return Err(if seen_resolv {
+            "no ### subnet section (`openstack subnet list` listed none)".into()
+        } else {
+            "no ### resolv.conf or ### subnet section".into()
+        });
     }
     let without_dns = subnets
         .iter()
