@@ -86,7 +86,8 @@ fn kubectl(cmd: &str) -> (i32, String) {
 }
 
 /// Everything a run could change: every VM's disk (its overlay upper layer: paths, sizes and
-/// contents; login accounting, which every SSH login writes, left out), the cloud's state
+/// contents; login accounting, which every SSH login writes, and novaclient's completion cache
+/// in the user's home, which every `openstack server list` writes, left out), the cloud's state
 /// (servers, groups, rules), every lab firewall and route table, the cluster's state.
 fn fingerprint() -> String {
     let sh = |c: &str| {
@@ -95,8 +96,8 @@ fn fingerprint() -> String {
     };
     let lab = "/run/postmortem-lab";
     [
-        sh(&format!("cd {lab}/vms && find . -path '*/upper/*' ! -path '*/var/log/wtmp' ! -path '*/var/log/lastlog' ! -path '*/var/log/btmp' -printf '%p %s %m %l\\n' | LC_ALL=C sort")),
-        sh(&format!("cd {lab}/vms && find . -path '*/upper/*' -type f ! -path '*/var/log/wtmp' ! -path '*/var/log/lastlog' ! -path '*/var/log/btmp' -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum")),
+        sh(&format!("cd {lab}/vms && find . -path '*/upper/*' ! -path '*/var/log/wtmp' ! -path '*/var/log/lastlog' ! -path '*/var/log/btmp' ! -path '*/home/*/.novaclient*' -printf '%p %s %m %l\\n' | LC_ALL=C sort")),
+        sh(&format!("cd {lab}/vms && find . -path '*/upper/*' -type f ! -path '*/var/log/wtmp' ! -path '*/var/log/lastlog' ! -path '*/var/log/btmp' ! -path '*/home/*/.novaclient*' -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum")),
         sh(&format!("cat {lab}/openstack/state.json")),
         sh(&format!("python3 -c 'import json,sys; d=json.load(open(\"{lab}/k8s/state.json\")); print(d[\"nodes\"], d[\"pods\"])' 2>&1")),
         sh("for n in $(ip netns list | awk '{print $1}' | grep '^pm-' | sort); do echo \"== $n\"; ip netns exec $n nft list ruleset; ip -n $n route; ip -n $n -br link | awk '{print $1, $2}'; done"),
