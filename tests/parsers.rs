@@ -767,6 +767,11 @@ fn python_openstackclient_5_2_as_it_prints() {
             "tcp/179 into master from worker"
         ]
     );
+    // Both subnets shown by one client after one header: the tenant's without DNS (vm-dns).
+    let s = subnets(&osc("24-lab-subnets-probe", "stdout")).unwrap();
+    assert_eq!(s.subnets.len(), 2);
+    assert_eq!(s.without_dns, vec!["test"]);
+    assert_eq!(s.hypervisor_nameservers, vec!["10.20.20.1"]);
     assert!(osc("23b-lab-port-unset-without-mac", "stderr")
         .contains("Port does not contain allowed-address-pair"));
     let p = ports(&format!(
