@@ -46,7 +46,7 @@ if [ ! -x "$venv/bin/ansible-playbook" ]; then (
 # the lab, against the lab's API. OpenStack's ussuri pins, with the three Python 3.11 needs
 # (src/lab/osc-constraints.txt); some old packages compile (gcc, python3-dev). A failed install
 # is removed whole: the lab refuses to start without it and says how to install it.
-osc=/opt/postmortem-lab/osc
+osc=${OSC_VENV:-/opt/postmortem-lab/osc}
 if [ ! -x "$osc/bin/openstack" ]; then (
   echo "install-deps: python-openstackclient 5.2.0 in $osc"
   rm -rf "$osc"
