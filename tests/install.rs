@@ -18,10 +18,17 @@ fn an_openstack_client_that_cannot_be_installed_stops_install_deps_and_leaves_no
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success(), "install-deps succeeded without an index: {err}");
+    assert!(
+        !o.status.success(),
+        "install-deps succeeded without an index: {err}"
+    );
     assert!(
         err.contains("python-openstackclient==5.2.0") && err.contains("could not be installed"),
         "{err}"
     );
-    assert!(!venv.exists(), "a half-installed client was left at {}", venv.display());
+    assert!(
+        !venv.exists(),
+        "a half-installed client was left at {}",
+        venv.display()
+    );
 }
