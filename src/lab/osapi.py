@@ -16,6 +16,7 @@ What it cannot prove: that a real cloud answers the same in every field. IDs, ti
 which optional fields exist are this imitation's; the client's formatting, headers and messages
 are the client's own.
 """
+import fcntl
 import http.server
 import json
 import os
@@ -135,6 +136,7 @@ def nova(method, parts, query, body, state):
             raise nova_error(409, "conflictingRequest", "Cannot '%s' instance %s while it is in %s" % (verb, s["id"], field))
         # The hypervisor's agent boots the VM (ACTIVE when it is up) or powers it off.
         s["status"] = "BUILD" if verb == "start" else "SHUTOFF"
+        osl.save(state)
         with open(os.path.join(osl.LAB, "agent.fifo"), "w") as fifo:
             fifo.write("%s %s\n" % (verb, s["node"]))
         return 202, None
@@ -150,7 +152,7 @@ def nova(method, parts, query, body, state):
 # --- Neutron ---------------------------------------------------------------------------------
 
 def sg_rule(r):
-    return {k: v for k, v in osl.rule_show(r).items() if k not in ("name",)} | {
+    return {k: v for k, v in osl.rule_show(r).items() if k != "name"} | {
         "ethertype": r["ethertype"], "tenant_id": osl.PROJECT}
 
 
@@ -206,10 +208,10 @@ def neutron(method, parts, query, body, state):
         return listing([sg(g) for g in groups], query, "security_groups")
     if len(parts) == 2 and parts[0] == "security-groups" and method == "GET":
         return 200, {"security_group": one([sg(g) for g in groups], parts[1], "SecurityGroup")}
-    rules = [sg_rule(r) for g in groups for r in g["rules"]]
-    if parts == ["security-group-rules"] and method == "GET":
-        return listing(rules, query, "security_group_rules")
-    if len(parts) == 2 and parts[0] == "security-group-rules" and method == "GET":
+    if parts[:1] == ["security-group-rules"] and method == "GET":
+        rules = [sg_rule(r) for g in groups for r in g["rules"]]
+        if len(parts) == 1:
+            return listing(rules, query, "security_group_rules")
         return 200, {"security_group_rule": one(rules, parts[1], "SecurityGroupRule")}
     if parts == ["security-group-rules"] and method == "POST":
         b = (body or {}).get("security_group_rule") or {}
@@ -241,11 +243,10 @@ def neutron(method, parts, query, body, state):
                     osl.apply(state)
                     return 204, None
         raise neutron_error(404, "SecurityGroupRuleNotFound", "Security group rule %s does not exist" % parts[1])
-    ports = [port(sv, state) for sv in state["servers"]]
     if parts == ["ports"] and method == "GET":
-        return listing(ports, query, "ports")
+        return listing([port(sv, state) for sv in state["servers"]], query, "ports")
     if len(parts) == 2 and parts[0] == "ports" and method in ("GET", "PUT"):
-        p = one(ports, parts[1], "Port")
+        p = one([port(sv, state) for sv in state["servers"]], parts[1], "Port")
         if method == "GET":
             return 200, {"port": p}
         sv = next(s for s in state["servers"] if s["port_id"] == p["id"])
@@ -358,12 +359,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     if parts and parts[0] == osl.PROJECT:  # /v2.1/{project_id}/... is the same API
                         parts = parts[1:]
                 with open(osl.STATE + ".lock", "w") as lock:
-                    osl.fcntl.flock(lock, osl.fcntl.LOCK_EX)
+                    fcntl.flock(lock, fcntl.LOCK_EX)
                     state = osl.load()
                     handler = {"compute": nova, "network": neutron, "image": glance}[kind]
                     out = handler(method, parts, query, body, state)
-                    if out and kind == "compute" and method == "POST":
-                        osl.save(state)
             if out is None:  # not implemented here: logged, answered as an unknown resource
                 self.log(method, u, 404, "not implemented here")
                 raise not_found(u.path)

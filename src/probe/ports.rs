@@ -41,9 +41,12 @@ pub struct Ports {
     pub without_pairs: Vec<String>,
 }
 
+const SERVER_LIST: &str = "### server list\n";
+const PORT_SHOW: &str = "### port show\n";
+
 pub fn ports(out: &str) -> Result<Ports, String> {
-    let found = match out.find("### port show\n") {
-        Some(at) => batched(&out[..at], &out[at + 14..])?,
+    let found = match out.find(PORT_SHOW) {
+        Some(at) => batched(&out[..at], &out[at + PORT_SHOW.len()..])?,
         None => per_server(out)?,
     };
     if found.is_empty() {
@@ -65,10 +68,11 @@ pub fn ports(out: &str) -> Result<Ports, String> {
 /// each port's server is the one its device_id names.
 fn batched(head: &str, shows: &str) -> Result<Vec<Port>, String> {
     let mut names = std::collections::HashMap::new();
-    if let Some(at) = head.find("### server list\n") {
-        let list: Value = serde_json::from_str(head[at + 16..].trim()).map_err(|e| {
-            format!("server list: not the JSON of `openstack server list -f json`: {e}")
-        })?;
+    if let Some(at) = head.find(SERVER_LIST) {
+        let list: Value =
+            serde_json::from_str(head[at + SERVER_LIST.len()..].trim()).map_err(|e| {
+                format!("server list: not the JSON of `openstack server list -f json`: {e}")
+            })?;
         for s in list.as_array().into_iter().flatten() {
             if let (Some(id), Some(name)) = (s["ID"].as_str(), s["Name"].as_str()) {
                 names.insert(id.to_string(), name.to_string());

@@ -9,8 +9,8 @@
 //!
 //! (the `nameserver` lines of the hypervisor's /etc/resolv.conf, then `openstack subnet show -f
 //! json` of each subnet, one after another: the probe shows them all with one client, in its
-//! interactive mode; a `### subnet` line before each reads too). A subnet with DHCP and no dns_nameservers gives its VMs no resolver to
-//! ask.
+//! interactive mode; a `### subnet` line before each reads too). A subnet with DHCP and no
+//! dns_nameservers gives its VMs no resolver to ask.
 //!
 //! What it cannot tell: what the VMs' leases hold now (a lease renews only in time, or when
 //! asked), or whether a named resolver answers.
@@ -53,35 +53,9 @@ pub fn subnets(out: &str) -> Result<Subnets, String> {
             // One subnet's JSON, or several one after another (one client's interactive mode).
             "subnet" => {
                 for v in serde_json::Deserializer::from_str(body).into_iter::<Value>() {
-                    let v: Value = v.map_err(|e| {
+                    subnets.push(subnet_of(&v.map_err(|e| {
                         format!("a subnet: not the JSON of `openstack subnet show -f json`: {e}")
-                    })?;
-                    let text = |k: &str| {
-                        v[k].as_str()
-                            .map(String::from)
-                            .ok_or_else(|| format!("a subnet without {k}: {v}"))
-                    };
-                    let dns = match &v["dns_nameservers"] {
-                        Value::Array(a) => a
-                            .iter()
-                            .filter_map(|x| x.as_str().map(String::from))
-                            .collect(),
-                        Value::Null => vec![],
-                        // Table-formatted clients print a list as one string, a value per line.
-                        Value::String(s) => s
-                            .split([',', '\n', ' '])
-                            .filter(|x| !x.is_empty())
-                            .map(String::from)
-                            .collect(),
-                        other => return Err(format!("dns_nameservers is not a list: {other}")),
-                    };
-                    subnets.push(Subnet {
-                        id: text("id")?,
-                        name: text("name")?,
-                        cidr: text("cidr")?,
-                        enable_dhcp: v["enable_dhcp"].as_bool().unwrap_or(true),
-                        dns_nameservers: dns,
-                    });
+                    })?)?);
                 }
             }
             other => return Err(format!("an unknown section ### {other}")),
@@ -105,5 +79,34 @@ pub fn subnets(out: &str) -> Result<Subnets, String> {
         hypervisor_nameservers,
         subnets,
         without_dns,
+    })
+}
+
+fn subnet_of(v: &Value) -> Result<Subnet, String> {
+    let text = |k: &str| {
+        v[k].as_str()
+            .map(String::from)
+            .ok_or_else(|| format!("a subnet without {k}: {v}"))
+    };
+    let dns = match &v["dns_nameservers"] {
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(String::from))
+            .collect(),
+        Value::Null => vec![],
+        // Table-formatted clients print a list as one string, a value per line.
+        Value::String(s) => s
+            .split([',', '\n', ' '])
+            .filter(|x| !x.is_empty())
+            .map(String::from)
+            .collect(),
+        other => return Err(format!("dns_nameservers is not a list: {other}")),
+    };
+    Ok(Subnet {
+        id: text("id")?,
+        name: text("name")?,
+        cidr: text("cidr")?,
+        enable_dhcp: v["enable_dhcp"].as_bool().unwrap_or(true),
+        dns_nameservers: dns,
     })
 }
