@@ -767,6 +767,39 @@ fn python_openstackclient_5_2_as_it_prints() {
             "tcp/179 into master from worker"
         ]
     );
+    // The probe as it runs now, all in one client (markers by cmd2's `shell`): the servers
+    // listed (--long: status, host) and their ports listed (--long: each port's groups): the
+    // same judgement as the servers shown one by one, on the same lab state.
+    let lists = osc("25-lab-security-groups-probe-lists", "stdout");
+    let sg2 = security_groups(&lists).unwrap();
+    assert_eq!(sg2.missing, sg.missing);
+    assert!(!sg2.bgp_allowed_between_nodes && sg2.ipip_allowed_between_nodes);
+    let groups: Vec<(&str, &[String])> = sg2
+        .servers
+        .iter()
+        .map(|s| (s.name.as_str(), s.groups.as_slice()))
+        .collect();
+    assert_eq!(
+        groups,
+        vec![
+            ("ictsc-master", &["master".to_string()][..]),
+            ("ictsc-worker", &["worker".to_string()][..])
+        ]
+    );
+    assert!(sg2.same_hypervisor && sg2.stopped.is_empty());
+    // Without its ports the listed servers' groups are unknown: an error, not "no groups".
+    let cut = &lists[..lists.find("### ports").unwrap()];
+    assert!(security_groups(cut)
+        .unwrap_err()
+        .contains("no ### ports section"));
+    // A port's groups are its server's; a server without a port of its addresses has none.
+    let one_port = lists.replace("192.168.222.157\"", "192.168.222.99\"");
+    let sg3 = security_groups(&one_port).unwrap();
+    assert!(sg3.servers[1].groups.is_empty(), "{:?}", sg3.servers[1]);
+    // The ports probe in one client (markers by `shell`, the IDs fed by a second client).
+    let p = ports(&osc("26-lab-ports-probe-one-client", "stdout")).unwrap();
+    assert_eq!(p.ports.len(), 2);
+    assert_eq!(p.ports[0].server, "ictsc-master");
     // Both subnets shown by one client after one header: the tenant's without DNS (vm-dns).
     let s = subnets(&osc("24-lab-subnets-probe", "stdout")).unwrap();
     assert_eq!(s.subnets.len(), 2);

@@ -105,17 +105,21 @@ def tunnel_mtu(kind):
         return default
 
 
-def nat_outgoing():
+def nat_outgoing(st=None, applied=None):
     """Felix's cali-nat-outgoing, in nft: what pods of a pool with natOutgoing send to a
-    destination outside every pool is masqueraded to the node's address; nothing else is."""
-    ps = [p["spec"] for p in pools() if p["spec"].get("cidr")]
+    destination outside every pool is masqueraded to the node's address; nothing else is.
+    From the datastore `st` (read when not given); programmed unless it is the text `applied`
+    (as Felix programs differences, not every change of the datastore). Returns the text."""
+    ps = [p["spec"] for p in (st.get("pools", []) if st is not None else pools()) if p["spec"].get("cidr")]
     nat = [p["cidr"] for p in ps if p.get("natOutgoing") and not p.get("disabled")]
     rules = ["  set all_pools { type ipv4_addr; flags interval; %s}" % (
                  ("elements = { %s } " % ", ".join(p["cidr"] for p in ps)) if ps else ""),
              "  chain nat_outgoing {", "    type nat hook postrouting priority srcnat; policy accept;"]
     rules += ["    ip saddr %s ip daddr != @all_pools masquerade" % c for c in nat]
     text = "table ip calico\ndelete table ip calico\ntable ip calico {\n%s\n  }\n}\n" % "\n".join(rules)
-    subprocess.run(["nft", "-f", "-"], input=text.encode(), capture_output=True)
+    if text != applied:
+        subprocess.run(["nft", "-f", "-"], input=text.encode(), capture_output=True)
+    return text
 
 
 def underlay_mtu():
@@ -258,7 +262,7 @@ def felix():
         raw.setsockopt(socket.IPPROTO_IP, 10, 0)  # IP_MTU_DISCOVER = IP_PMTUDISC_DONT
     with open(FELIX_PID, "w") as f:
         f.write(str(os.getpid()))
-    peers, mtime, mtu, under = {}, None, None, underlay_mtu()
+    peers, mtime, mtu, under, nat = {}, None, None, underlay_mtu(), None
     watch = [x for x in (fd, raw) if x is not None]
     while True:
         r, _, _ = select.select(watch, [], [], 1.0)
@@ -266,9 +270,10 @@ def felix():
             m = os.stat(STATE).st_mtime
             if m != mtime:
                 mtime = m
-                peers = {n["block"]: n["ip"] for n in nodes()}
+                st = state()  # once per change: every pod made or removed changes it
+                peers = {n["block"]: n["ip"] for n in st["nodes"]}
                 under = underlay_mtu()
-                nat_outgoing()
+                nat = nat_outgoing(st, nat)
                 if encap == "vxlan":
                     vxlan_peers()
                 want = tunnel_mtu(encap)

@@ -617,6 +617,91 @@ pub fn servers(out: &str) -> Parsed<Vec<Server>> {
     Ok(list)
 }
 
+/// `openstack server list --long -f json` and `openstack port list --long -f json` (the servers'
+/// ports): each server with the groups of its ports, as `server show` derives them. A port is the
+/// server's when one of its fixed IPs is among the server's Networks addresses (the 5.2 client's
+/// port list has no Device ID column); two servers with the same address on different networks
+/// would be told apart only by `server show`. Group IDs are named by `groups`.
+pub fn servers_by_ports(servers_out: &str, ports_out: &str, groups: &[SgGroup]) -> Parsed<Vec<Server>> {
+    let rows: Vec<Value> = serde_json::from_str(servers_out.trim())
+        .map_err(|e| format!("servers: not a JSON list: {e}"))?;
+    let ports: Vec<Value> = serde_json::from_str(ports_out.trim())
+        .map_err(|e| format!("ports: not a JSON list: {e}"))?;
+    let s = |r: &Value, k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    // Each port: its fixed IPs and its groups' names.
+    let ports: Vec<(Vec<String>, Vec<String>)> = ports
+        .iter()
+        .map(|p| {
+            let ips = match p.get("Fixed IP Addresses") {
+                Some(Value::Array(a)) => a
+                    .iter()
+                    .filter_map(|f| f.get("ip_address").and_then(Value::as_str))
+                    .map(String::from)
+                    .collect(),
+                // The table's form: ip_address='A', subnet_id='…'
+                Some(Value::String(t)) => t
+                    .split(['\n', ','])
+                    .filter_map(|f| f.trim().strip_prefix("ip_address='")?.strip_suffix('\''))
+                    .map(String::from)
+                    .collect(),
+                _ => vec![],
+            };
+            let ids: Vec<String> = match p.get("Security Groups") {
+                Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(String::from).collect(),
+                Some(Value::String(t)) => t.split([',', '\n']).map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect(),
+                _ => vec![],
+            };
+            let names = ids
+                .iter()
+                .map(|id| {
+                    groups
+                        .iter()
+                        .find(|g| &g.id == id)
+                        .map(|g| g.name.clone())
+                        .unwrap_or_else(|| id.clone())
+                })
+                .collect();
+            (ips, names)
+        })
+        .collect();
+    let mut list = Vec::new();
+    for r in &rows {
+        let name = r
+            .get("Name")
+            .and_then(Value::as_str)
+            .ok_or("a server without Name")?
+            .to_string();
+        let addresses = s(r, "Networks");
+        // "net=A, B; net2=C": every address of every network.
+        let addrs: Vec<&str> = addresses
+            .split(';')
+            .filter_map(|n| n.split_once('=').map(|(_, a)| a))
+            .flat_map(|a| a.split(',').map(str::trim))
+            .collect();
+        let mut groups: Vec<String> = Vec::new();
+        for (ips, names) in &ports {
+            if ips.iter().any(|ip| addrs.contains(&ip.as_str())) {
+                for g in names {
+                    if !groups.contains(g) {
+                        groups.push(g.clone());
+                    }
+                }
+            }
+        }
+        list.push(Server {
+            name,
+            status: s(r, "Status"),
+            host: r.get("Host").and_then(Value::as_str).map(String::from),
+            groups,
+            addresses,
+        });
+    }
+    if list.is_empty() {
+        return Err("no server".into());
+    }
+    Ok(list)
+}
+
 // --- Kubernetes -----------------------------------------------------------------------------------
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -821,7 +906,9 @@ fn allows(rule: &SgRule, proto: &str, port: u32, from_group: &str) -> bool {
 }
 
 /// Sections `### rules` (rule list --long -f json), `### groups` (group list -f json) and
-/// `### servers` (server show -f json of each server).
+/// `### servers`: either `server list --long -f json` followed by `### ports` (`port list --long
+/// -f json` of the servers' ports, which name each server's groups), or `server show -f json` of
+/// each server (the probe's earlier form, still read from older journals).
 pub fn security_groups(out: &str) -> Parsed<SecurityGroups> {
     security_groups_with(out, None)
 }
@@ -843,7 +930,12 @@ pub fn security_groups_with(out: &str, control_plane: Option<&str>) -> Parsed<Se
     };
     let rules = sg_rules(part("rules")?)?;
     let groups = sg_list(part("groups")?)?;
-    let servers = servers(part("servers")?)?;
+    let listed = part("servers")?;
+    let servers = if listed.trim_start().starts_with('[') {
+        servers_by_ports(listed, part("ports")?, &groups)?
+    } else {
+        servers(listed)?
+    };
     let id_of = |name: &str| groups.iter().find(|g| g.name == name).map(|g| g.id.clone());
     let name_of = |id: &str| {
         groups
