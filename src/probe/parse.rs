@@ -622,7 +622,11 @@ pub fn servers(out: &str) -> Parsed<Vec<Server>> {
 /// server's when one of its fixed IPs is among the server's Networks addresses (the 5.2 client's
 /// port list has no Device ID column); two servers with the same address on different networks
 /// would be told apart only by `server show`. Group IDs are named by `groups`.
-pub fn servers_by_ports(servers_out: &str, ports_out: &str, groups: &[SgGroup]) -> Parsed<Vec<Server>> {
+pub fn servers_by_ports(
+    servers_out: &str,
+    ports_out: &str,
+    groups: &[SgGroup],
+) -> Parsed<Vec<Server>> {
     let rows: Vec<Value> = serde_json::from_str(servers_out.trim())
         .map_err(|e| format!("servers: not a JSON list: {e}"))?;
     let ports: Vec<Value> = serde_json::from_str(ports_out.trim())
@@ -647,8 +651,16 @@ pub fn servers_by_ports(servers_out: &str, ports_out: &str, groups: &[SgGroup]) 
                 _ => vec![],
             };
             let ids: Vec<String> = match p.get("Security Groups") {
-                Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(String::from).collect(),
-                Some(Value::String(t)) => t.split([',', '\n']).map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect(),
+                Some(Value::Array(a)) => a
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect(),
+                Some(Value::String(t)) => t
+                    .split([',', '\n'])
+                    .map(|x| x.trim().to_string())
+                    .filter(|x| !x.is_empty())
+                    .collect(),
                 _ => vec![],
             };
             let names = ids
