@@ -64,6 +64,31 @@ impl Ctx {
             .await;
         self.append(ev, &probe.id, step)
     }
+
+    /// A command's evidence, not yet in the journal (`append` puts it there).
+    async fn exec(&self, host: &str, probe: &Probe, command: &str) -> Evidence {
+        let timeout = Duration::from_secs(probe.timeout.unwrap_or(60));
+        self.pool
+            .run(host, command, CAP, Some(timeout), probe.sudo, &self.red)
+            .await
+    }
+
+    /// As `run`, for one of many commands a probe runs on one host at once: on more than one
+    /// connection to it when one's sessions are all taken.
+    async fn run_spread(
+        &self,
+        host: &str,
+        probe: &Probe,
+        command: &str,
+        step: Option<String>,
+    ) -> Evidence {
+        let timeout = Duration::from_secs(probe.timeout.unwrap_or(60));
+        let ev = self
+            .pool
+            .run_spread(host, command, CAP, Some(timeout), probe.sudo, &self.red)
+            .await;
+        self.append(ev, &probe.id, step)
+    }
 }
 
 fn spinner(id: &str) -> indicatif::ProgressBar {
@@ -185,15 +210,20 @@ pub async fn collect(
             let nodes = nodes.clone();
             tasks.push(tokio::spawn(async move {
                 if probe.parser == "ping_matrix" {
-                    ping_matrix(&ctx, &host, &probe, egress.as_ref()).await;
+                    ping_matrix(&ctx, &host, &probe, egress).await;
                 } else if probe.parser == "task_patterns" {
                     task_patterns(&ctx, &host, &probe, &nodes).await;
                 } else {
+                    // What a person types (`show`) runs beside the probe's command, the shows
+                    // one after another in their order: a probe whose command waits on a
+                    // timeout (apt) does not wait twice.
                     let cmd = probe.command.clone().unwrap_or_default();
-                    ctx.run(&host, &probe, &cmd, None).await;
-                    for show in &probe.show {
-                        ctx.run(&host, &probe, show, Some("show".into())).await;
-                    }
+                    let shows = async {
+                        for show in &probe.show {
+                            ctx.run(&host, &probe, show, Some("show".into())).await;
+                        }
+                    };
+                    futures::future::join(ctx.run(&host, &probe, &cmd, None), shows).await;
                 }
             }));
         }
@@ -247,17 +277,27 @@ pub async fn collect(
     })
 }
 
-/// `kubectl exec` into a pod: two pings to each address at once, each output line prefixed with
-/// its address, then `ADDR exit N`.
 /// How many other nodes' probe pods each probe pod pings (besides shell1): the whole matrix up to
 /// 4 nodes, a ring of this many peers beyond.
 const MATRIX_PEERS: usize = 3;
 
-fn pings_from(pod: &str, addrs: &[&str]) -> String {
-    let script = format!(
-        "for t in {}; do (ping -c 2 -i 0.2 -W 1 $t 2>&1; echo \"exit $?\") | sed \"s/^/$t /\" & done; wait",
-        addrs.join(" ")
-    );
+/// `kubectl exec` into a pod: two pings to each address at once, each output line prefixed with
+/// its address, then `ADDR exit N`; the outside addresses' lines are prefixed `egress ADDR`.
+fn pings_from(pod: &str, addrs: &[&str], outside: &[&str]) -> String {
+    let each = |list: &[&str], prefix: &str| {
+        format!(
+            "for t in {}; do (ping -c 2 -i 0.2 -W 1 $t 2>&1; echo \"exit $?\") | sed \"s/^/{prefix}$t /\" & done; ",
+            list.join(" ")
+        )
+    };
+    let mut script = String::new();
+    if !addrs.is_empty() {
+        script += &each(addrs, "");
+    }
+    if !outside.is_empty() {
+        script += &each(outside, "egress ");
+    }
+    script += "wait";
     format!("kubectl exec {pod} -- sh -c {}", shell_quote(&script))
 }
 
@@ -306,17 +346,21 @@ async fn task_patterns(ctx: &Ctx, host: &str, probe: &Probe, nodes: &[String]) {
             .lock()
             .unwrap()
             .extend(["myshell2".to_string(), "myshell3".to_string()]);
-        // One after the other, A then B, as the task shows them (and in that order in the
-        // journal, so an answer quotes them in it).
-        for (step, name, node) in [
+        // A and B at once (each its own pod and node; each record keeps its own times), and
+        // in the journal A then B, as the task shows them, so an answer quotes them in order.
+        let runs = [
             ("pattern-a", "myshell2", other),
             ("pattern-b", "myshell3", first),
-        ] {
+        ]
+        .map(|(step, name, node)| {
             let cmd = format!(
                 "kubectl run {name} -i --rm --restart=Never --image busybox --overrides={} -- ping -c 3 -W 1 {ip}",
                 pin(node)
             );
-            ctx.run(host, probe, &cmd, Some(step.into())).await;
+            async move { (step, ctx.exec(host, probe, &cmd).await) }
+        });
+        for (step, ev) in futures::future::join_all(runs).await {
+            ctx.append(ev, &probe.id, Some(step.into()));
         }
     }
     ctx.run(
@@ -353,22 +397,20 @@ fn probe_tag(collection: u64) -> String {
 /// the next `MATRIX_PEERS` nodes, same-node and cross-node labelled; the probe pods are removed
 /// afterwards whatever happened.
 /// With an `egress` probe, its command first prints the outside addresses (`ADDRESS NAME` lines,
-/// as `getent hosts` prints them), and each probe pod pings those too, as evidence of that probe.
-async fn ping_matrix(ctx: &Ctx, host: &str, probe: &Probe, egress: Option<&Probe>) {
+/// as `getent hosts` prints them), and each probe pod pings those too, in the same command (a
+/// step `pings … egress ADDR…`, the lines prefixed `egress ADDR`), as evidence of that probe.
+async fn ping_matrix(ctx: &Arc<Ctx>, host: &str, probe: &Probe, egress: Option<Probe>) {
     let tag = probe_tag(ctx.collection);
-    let outside: Vec<String> = match egress {
-        Some(e) => {
-            let ev = ctx
-                .run(
-                    host,
-                    e,
-                    e.command.as_deref().unwrap_or_default(),
-                    Some("targets".into()),
-                )
-                .await;
+    // The outside addresses are looked up while the pods are listed and made: they are needed
+    // only when the pods ping.
+    let lookup = {
+        let (ctx, host, egress) = (ctx.clone(), host.to_string(), egress.clone());
+        tokio::spawn(async move {
+            let Some(e) = egress else { return vec![] };
+            let cmd = e.command.clone().unwrap_or_default();
+            let ev = ctx.run(&host, &e, &cmd, Some("targets".into())).await;
             outside_addresses(&ev.stdout.text)
-        }
-        None => vec![],
+        })
     };
     let nodes_ev = ctx
         .run(
@@ -425,7 +467,7 @@ async fn ping_matrix(ctx: &Ctx, host: &str, probe: &Probe, egress: Option<&Probe
                 "kubectl run {name} --image busybox --restart=Never --overrides={} -- sleep 3600",
                 shell_quote(&overrides)
             );
-            ctx.run(host, probe, &cmd, Some(format!("create {name}")))
+            ctx.run_spread(host, probe, &cmd, Some(format!("create {name}")))
                 .await
                 .outcome
                 .is_success()
@@ -464,7 +506,9 @@ async fn ping_matrix(ctx: &Ctx, host: &str, probe: &Probe, egress: Option<&Probe
         // and the probe pods of the next MATRIX_PEERS nodes in the nodes' order (a ring): every
         // pair up to MATRIX_PEERS + 1 nodes, a bounded sample beyond, so the pings grow with the
         // nodes, not with their square. Each step names the pods it pinged.
+        let outside: Vec<String> = lookup.await.unwrap_or_default();
         let mut pings = Vec::new();
+        let outside_addrs: Vec<&str> = outside.iter().map(String::as_str).collect();
         let shell1 = format!("{tag}shell1");
         let probes: Vec<&str> = targets
             .iter()
@@ -487,12 +531,14 @@ async fn ping_matrix(ctx: &Ctx, host: &str, probe: &Probe, egress: Option<&Probe
                 .filter(|p| !probes.contains(&p.name.as_str()) || peers.contains(&p.name.as_str()))
                 .filter_map(|p| Some((p.name.as_str(), p.node.as_deref()?, p.ip.as_deref()?)))
                 .collect();
-            if to.is_empty() {
+            if to.is_empty() && outside.is_empty() {
                 continue;
             }
+            // The outside addresses in the same command (one kubectl exec per pod, not two):
+            // the step names them after `egress`, and the egress probe reads them from it.
             let ips: Vec<&str> = to.iter().map(|t| t.2).collect();
-            let cmd = pings_from(&from.name, &ips);
-            let step = format!(
+            let cmd = pings_from(&from.name, &ips, &outside_addrs);
+            let mut step = format!(
                 "pings {} {fnode} {}",
                 from.name,
                 to.iter()
@@ -500,13 +546,10 @@ async fn ping_matrix(ctx: &Ctx, host: &str, probe: &Probe, egress: Option<&Probe
                     .collect::<Vec<_>>()
                     .join(" ")
             );
-            pings.push(async move { ctx.run(host, probe, &cmd, Some(step)).await }.boxed());
-            if let (Some(e), false) = (egress, outside.is_empty()) {
-                let addrs: Vec<&str> = outside.iter().map(String::as_str).collect();
-                let cmd = pings_from(&from.name, &addrs);
-                let step = format!("egress {} {fnode} {}", from.name, outside.join(" "));
-                pings.push(async move { ctx.run(host, e, &cmd, Some(step)).await }.boxed());
+            if !outside.is_empty() {
+                step += &format!(" egress {}", outside.join(" "));
             }
+            pings.push(async move { ctx.run_spread(host, probe, &cmd, Some(step)).await }.boxed());
         }
         futures::future::join_all(pings).await;
         late

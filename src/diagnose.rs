@@ -182,6 +182,9 @@ fn ping_matrix(evs: &[(u64, &Evidence)]) -> Result<Value, String> {
         // One source pod's pings to every target: `pings FROM FROMNODE TO@TONODE@IP ...`, each
         // output line prefixed with the target's address.
         if let Some(step) = ev.step.as_deref().and_then(|s| s.strip_prefix("pings ")) {
+            // The outside addresses pinged in the same command (` egress ADDR…`) are the egress
+            // probe's.
+            let (step, outside) = step.split_once(" egress ").unwrap_or((step, ""));
             let mut f = step.split_whitespace();
             let (Some(from), Some(from_node)) = (f.next(), f.next()) else {
                 continue;
@@ -191,7 +194,15 @@ fn ping_matrix(evs: &[(u64, &Evidence)]) -> Result<Value, String> {
             }
             // kubectl could not reach the pod (its node's kubelet unreachable, or the pod never
             // started): nothing was pinged from it, which is not a lost ping.
-            let ips: Vec<&str> = f.clone().filter_map(|t| t.rsplit('@').next()).collect();
+            let outside: Vec<String> = outside
+                .split_whitespace()
+                .map(|a| format!("egress {a}"))
+                .collect();
+            let ips: Vec<&str> = f
+                .clone()
+                .filter_map(|t| t.rsplit('@').next())
+                .chain(outside.iter().map(String::as_str))
+                .collect();
             if !pinged(ev, &ips) {
                 unreached.push(
                     json!({ "from": from, "from_node": from_node, "error": ev.stderr.text.trim() }),
@@ -291,28 +302,43 @@ fn prefixed_loss(ev: &Evidence, addr: &str) -> Result<u32, String> {
 }
 
 /// Pod egress from its steps: `targets` (the outside addresses, as `getent hosts` prints them),
-/// then `egress FROM FROMNODE ADDR...` for each probe pod, each output line prefixed with the
-/// address.
+/// then the ping matrix's `pings FROM FROMNODE … egress ADDR...` for each probe pod, the outside
+/// addresses' output lines prefixed `egress ADDR`; or, in journals of earlier versions, a step
+/// of its own, `egress FROM FROMNODE ADDR...`, the lines prefixed with the address.
 fn pod_egress(evs: &[(u64, &Evidence)]) -> Result<Value, String> {
     let mut pairs = Vec::new();
     for (_, ev) in evs {
-        let Some(step) = ev.step.as_deref().and_then(|s| s.strip_prefix("egress ")) else {
+        let step = ev.step.as_deref().unwrap_or("");
+        let (head, addrs, prefix) = if let Some(s) = step.strip_prefix("egress ") {
+            let mut f = s.splitn(3, ' ');
+            let head = [f.next(), f.next()];
+            (head, f.next().unwrap_or(""), "")
+        } else if let Some((s, outside)) = step
+            .strip_prefix("pings ")
+            .and_then(|s| s.split_once(" egress "))
+        {
+            let mut f = s.split_whitespace();
+            ([f.next(), f.next()], outside, "egress ")
+        } else {
             continue;
         };
-        let mut f = step.split_whitespace();
-        let (Some(from), Some(from_node)) = (f.next(), f.next()) else {
+        let [Some(from), Some(from_node)] = head else {
             continue;
         };
         if let Outcome::Failed { message } = &ev.outcome {
             return Err(format!("egress from {from}: {message}"));
         }
-        let addrs: Vec<&str> = f.clone().collect();
-        if !pinged(ev, &addrs) {
+        let prefixed: Vec<String> = addrs
+            .split_whitespace()
+            .map(|a| format!("{prefix}{a}"))
+            .collect();
+        let refs: Vec<&str> = prefixed.iter().map(String::as_str).collect();
+        if !pinged(ev, &refs) {
             // kubectl could not reach the pod: nothing was pinged from it.
             continue;
         }
-        for addr in f {
-            let loss = prefixed_loss(ev, addr).map_err(|e| format!("ping {from} {addr}: {e}"))?;
+        for (addr, p) in addrs.split_whitespace().zip(&refs) {
+            let loss = prefixed_loss(ev, p).map_err(|e| format!("ping {from} {addr}: {e}"))?;
             pairs.push(
                 json!({ "from": from, "from_node": from_node, "to": addr, "loss_percent": loss }),
             );
@@ -863,8 +889,27 @@ pub fn observations(scenario: &Scenario, entries: &[Entry], from: u64) -> Vec<Ob
             continue;
         }
         for ((p, host), evs) in groups.iter().filter(|((p, _), _)| *p == probe.id) {
+            // The egress probe's pings run in the ping matrix's commands on the same host.
+            let mut evs = evs.clone();
+            if probe.parser == "pod_egress" {
+                for m in scenario.probes.iter().filter(|m| m.parser == "ping_matrix") {
+                    evs.extend(
+                        groups
+                            .get(&(m.id.clone(), host.clone()))
+                            .into_iter()
+                            .flatten()
+                            .filter(|(_, e)| {
+                                e.step.as_deref().is_some_and(|s| {
+                                    s.starts_with("pings ") && s.contains(" egress ")
+                                })
+                            }),
+                    );
+                }
+            }
+            let evs = &evs;
             let not_yet = probe.not_yet.as_ref().and_then(|n| {
-                let (_, ev) = evs.first()?;
+                // The probe's own command, not what a person types beside it (`show`).
+                let (_, ev) = evs.iter().find(|(_, e)| e.step.as_deref() != Some("show"))?;
                 let raw = json!({ "stdout": ev.stdout.text, "stderr": ev.stderr.text, "exit": exit_code(ev) });
                 n.when.iter().any(|c| holds(&raw, c)).then(|| n.text.clone())
             });
@@ -1221,5 +1266,72 @@ impl Diagnosis {
             "not_yet_observable": self.not_yet,
             "end_states": end_states(scenario, self),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(step: &str, out: &str) -> Evidence {
+        serde_json::from_value(json!({
+            "host": "node1", "command": "kubectl exec …", "step": step,
+            "started_at": "2026-12-03T00:00:00Z", "ended_at": "2026-12-03T00:00:02Z",
+            "duration_ms": 2000, "outcome": { "exited": { "code": 0 } },
+            "stdout": { "bytes": out.len(), "invalid_utf8": 0, "omitted": 0, "redactions": 0, "text": out },
+            "stderr": { "bytes": 0, "invalid_utf8": 0, "omitted": 0, "redactions": 0, "text": "" }
+        }))
+        .unwrap()
+    }
+
+    fn lines(addr: &str, prefix: &str, received: u32) -> String {
+        let loss = if received == 2 { 0 } else { 100 };
+        format!(
+            "{prefix}{addr} PING {addr} ({addr}): 56 data bytes\n{prefix}{addr} 2 packets transmitted, {received} packets received, {loss}% packet loss\n{prefix}{addr} exit {}\n",
+            u32::from(received == 0)
+        )
+    }
+
+    /// One command of pings per probe pod carries both probes: the pod-to-pod targets (the
+    /// matrix's) and, after ` egress `, the outside addresses (the egress probe's, their lines
+    /// prefixed `egress ADDR`); each reads only its own lines. The earlier form, a step
+    /// `egress FROM NODE ADDR` of its own, still reads.
+    #[test]
+    fn matrix_and_egress_from_one_command_of_pings() {
+        let out = lines("10.233.64.2", "", 2) + &lines("203.0.113.80", "egress ", 0);
+        let merged = ev(
+            "pings p-node1 node1 p-node2@node2@10.233.64.2 egress 203.0.113.80",
+            &out,
+        );
+        let m = ping_matrix(&[(1, &merged)]).unwrap();
+        assert_eq!(m["pairs"].as_array().unwrap().len(), 1, "{m}");
+        assert_eq!(m["cross_node_ok"], true);
+        let e = pod_egress(&[(1, &merged)]).unwrap();
+        assert_eq!(e["pairs"].as_array().unwrap().len(), 1, "{e}");
+        assert_eq!(e["pairs"][0]["to"], "203.0.113.80");
+        assert_eq!(e["all_ok"], false);
+        // The outside answered, the pod did not: each probe says its own.
+        let out = lines("10.233.64.2", "", 0) + &lines("203.0.113.80", "egress ", 2);
+        let flipped = ev(
+            "pings p-node1 node1 p-node2@node2@10.233.64.2 egress 203.0.113.80",
+            &out,
+        );
+        assert_eq!(
+            ping_matrix(&[(1, &flipped)]).unwrap()["cross_node_ok"],
+            false
+        );
+        assert_eq!(pod_egress(&[(1, &flipped)]).unwrap()["all_ok"], true);
+        // Without an outside address, a command of pings is no egress evidence.
+        let plain = ev(
+            "pings p-node1 node1 p-node2@node2@10.233.64.2",
+            &lines("10.233.64.2", "", 2),
+        );
+        assert!(pod_egress(&[(1, &plain)]).is_err());
+        // Journals of earlier versions: the egress pings in a step of their own.
+        let old = ev(
+            "egress p-node1 node1 203.0.113.80",
+            &lines("203.0.113.80", "", 2),
+        );
+        assert_eq!(pod_egress(&[(1, &old)]).unwrap()["all_ok"], true);
     }
 }

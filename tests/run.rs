@@ -865,19 +865,32 @@ fn a_pool_without_nat_outgoing_is_patched_and_pods_reach_the_outside() {
         pool(),
         "default-pool 10.233.64.0/18 true Always Never false all()"
     );
+    // Each probe pod pings the mirror in its command of pings (a step `pings … egress ADDR`),
+    // those lines prefixed `egress ADDR`.
     let egress: Vec<&Value> = recs
         .iter()
         .filter(|r| {
             r["kind"] == "evidence"
-                && r["probe"] == "pod_egress"
-                && r["step"].as_str().is_some_and(|s| s.starts_with("egress "))
+                && r["probe"] == "ping_matrix"
+                && r["step"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with("pings ") && s.contains(" egress "))
         })
         .collect();
+    assert!(
+        recs.iter()
+            .all(|r| !r["step"].as_str().is_some_and(|s| s.starts_with("egress "))),
+        "no kubectl exec of its own for the egress pings"
+    );
     let loss = |r: &Value| {
-        r["stdout"]["text"]
+        let lines: Vec<&str> = r["stdout"]["text"]
             .as_str()
             .unwrap()
-            .contains(" 0% packet loss")
+            .lines()
+            .filter(|l| l.starts_with("egress ") && l.contains("packet loss"))
+            .collect();
+        assert_eq!(lines.len(), 1, "one summary of the mirror's pings: {r}");
+        lines[0].contains(" 0% packet loss")
     };
     // Each collection's probe pods are named after it (pm-probe-cSEQ-NODE): the first
     // collection's pings were lost; every later one's (the verification, the last) answered.

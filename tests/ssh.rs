@@ -467,3 +467,48 @@ fn remote_output_of_200_mib_keeps_memory_bounded() {
         usage.ru_maxrss
     );
 }
+
+/// Many commands at once on one host: `run` keeps to one connection (its sessions, 8 at a time,
+/// the rest waiting their turn); `run_spread` opens more connections once the first is full, at
+/// most MAX_LANES, through the same jump host. Each command prints the client end of its SSH
+/// connection as sshd sees it (SSH_CONNECTION), so the connections are counted on the server.
+#[test]
+fn spread_commands_open_more_connections_and_no_more_than_the_lanes() {
+    use postmortem::journal::redact::Redactor;
+    use postmortem::transport::ssh::{SshOptions, SshPool, MAX_LANES, MAX_SESSIONS};
+    let lab = Lab::new();
+    let opts = SshOptions {
+        config: postmortem::transport::ssh_config::SshConfig::load(&lab.path("ssh_config"), false)
+            .unwrap(),
+        ..Default::default()
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let ports = |spread: bool| -> std::collections::BTreeSet<String> {
+        rt.block_on(async {
+            let pool = SshPool::new(opts.clone());
+            let red = Redactor::new();
+            let n = MAX_SESSIONS * (MAX_LANES + 1);
+            let runs = (0..n).map(|_| async {
+                let cmd = "echo \"$SSH_CONNECTION\"; sleep 1";
+                let t = Some(std::time::Duration::from_secs(30));
+                if spread {
+                    pool.run_spread("b", cmd, 4096, t, false, &red).await
+                } else {
+                    pool.run("b", cmd, 4096, t, false, &red).await
+                }
+            });
+            let evs = futures::future::join_all(runs).await;
+            pool.close().await;
+            evs.iter()
+                .map(|e| {
+                    assert!(e.outcome.is_success(), "{e:?}");
+                    // "CLIENT_IP CLIENT_PORT SERVER_IP SERVER_PORT": one client port per connection.
+                    e.stdout.text.split_whitespace().nth(1).unwrap().to_string()
+                })
+                .collect()
+        })
+    };
+    assert_eq!(ports(false).len(), 1);
+    let spread = ports(true);
+    assert!(spread.len() > 1 && spread.len() <= MAX_LANES, "{spread:?}");
+}

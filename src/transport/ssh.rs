@@ -135,7 +135,7 @@ pub struct Connection {
     _jumps: Vec<Handle<Checker>>,
     /// Sessions open at once on this connection: OpenSSH's sshd refuses more than MaxSessions
     /// (10 by default) with "open failed", so commands beyond this many wait their turn.
-    sessions: tokio::sync::Semaphore,
+    sessions: Arc<tokio::sync::Semaphore>,
     pub alias: String,
     /// `host:port` as connected to (through the jumps when there are any).
     pub address: String,
@@ -414,7 +414,7 @@ pub async fn connect(alias: &str, opts: &SshOptions) -> Result<Connection, Strin
     Ok(Connection {
         handle,
         _jumps: jumps,
-        sessions: tokio::sync::Semaphore::new(MAX_SESSIONS),
+        sessions: Arc::new(tokio::sync::Semaphore::new(MAX_SESSIONS)),
         alias: alias.to_string(),
         address,
         fingerprint,
@@ -469,13 +469,31 @@ impl Connection {
         timeout: Option<Duration>,
         watch: &(dyn Fn(&[u8]) + Send + Sync),
     ) -> ExecOutput {
+        self.exec_in_turn(command, stdin, cap, timeout, watch, None)
+            .await
+    }
+
+    /// As `exec_watched`, in a session slot already taken (`turn`), else waiting for one.
+    async fn exec_in_turn(
+        &self,
+        command: &str,
+        stdin: Option<&[u8]>,
+        cap: usize,
+        timeout: Option<Duration>,
+        watch: &(dyn Fn(&[u8]) + Send + Sync),
+        turn: Option<tokio::sync::OwnedSemaphorePermit>,
+    ) -> ExecOutput {
         let mut stdout = Capture::new(cap);
         let mut stderr = Capture::new(cap);
-        let _turn = self
-            .sessions
-            .acquire()
-            .await
-            .expect("the semaphore is never closed");
+        let _turn = match turn {
+            Some(t) => t,
+            None => self
+                .sessions
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("the semaphore is never closed"),
+        };
         // sshd frees a session's slot only once the channel's close is done, so a new session
         // right after one ended may be refused while others still run (MaxSessions): a refused
         // open is tried again, a few times, with growing pauses (1.5 s in all).
@@ -594,10 +612,17 @@ impl Connection {
 /// One host's connection, opened once by whoever asks first; an error is kept as the answer.
 type Slot = Arc<OnceCell<Result<Arc<Connection>, String>>>;
 
-/// Connections shared by every command of a run: one per host, opened on first use.
+/// The most connections a run opens to one host for commands that may spread (`run_spread`):
+/// each allows `MAX_SESSIONS` sessions at once.
+pub const MAX_LANES: usize = 4;
+
+/// Connections shared by every command of a run: one per host, opened on first use, and for a
+/// probe of many commands on one host (`run_spread`), up to `MAX_LANES` once the first is full.
 pub struct SshPool {
     opts: SshOptions,
-    conns: Mutex<HashMap<String, Slot>>,
+    conns: Mutex<HashMap<(String, usize), Slot>>,
+    /// Whose turn it is among a host's lanes when every one is full.
+    turn: std::sync::atomic::AtomicUsize,
 }
 
 impl SshPool {
@@ -611,20 +636,70 @@ impl SshPool {
         SshPool {
             opts,
             conns: Mutex::new(HashMap::new()),
+            turn: Default::default(),
         }
     }
 
     pub async fn get(&self, alias: &str) -> Result<Arc<Connection>, String> {
+        self.lane(alias, 0).await
+    }
+
+    /// The host's `lane`th connection, opened on first use.
+    async fn lane(&self, alias: &str, lane: usize) -> Result<Arc<Connection>, String> {
         let cell = self
             .conns
             .lock()
             .unwrap()
-            .entry(alias.to_string())
+            .entry((alias.to_string(), lane))
             .or_default()
             .clone();
         cell.get_or_init(|| async { connect(alias, &self.opts).await.map(Arc::new) })
             .await
             .clone()
+    }
+
+    /// A connection with a free session, its slot taken: the first lane's, else another's of
+    /// up to `lanes` (opened when needed; one that cannot be opened is not waited for), else
+    /// the lanes in turn, waiting there.
+    async fn free(
+        &self,
+        alias: &str,
+        lanes: usize,
+    ) -> Result<(Arc<Connection>, Option<tokio::sync::OwnedSemaphorePermit>), String> {
+        let first = self.lane(alias, 0).await?;
+        if lanes <= 1 {
+            return Ok((first, None));
+        }
+        if let Ok(t) = first.sessions.clone().try_acquire_owned() {
+            return Ok((first, Some(t)));
+        }
+        let mut open = 1;
+        for lane in 1..lanes {
+            let Ok(c) = self.lane(alias, lane).await else {
+                break;
+            };
+            open += 1;
+            if let Ok(t) = c.sessions.clone().try_acquire_owned() {
+                return Ok((c, Some(t)));
+            }
+        }
+        let lane = self.turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % open;
+        Ok((self.lane(alias, lane).await.unwrap_or(first), None))
+    }
+
+    /// As `run`, on one of up to `MAX_LANES` connections to the host when the first has no
+    /// free session: for a probe that runs many commands on one host at once.
+    pub async fn run_spread(
+        &self,
+        alias: &str,
+        command: &str,
+        cap: usize,
+        timeout: Option<Duration>,
+        sudo: bool,
+        red: &Redactor,
+    ) -> Evidence {
+        self.run_in_lanes(alias, command, cap, timeout, sudo, red, &|_| {}, MAX_LANES)
+            .await
     }
 
     /// Run `command` on `alias` and make the evidence record (a failure to connect is one too).
@@ -655,6 +730,22 @@ impl SshPool {
         red: &Redactor,
         watch: &(dyn Fn(&[u8]) + Send + Sync),
     ) -> Evidence {
+        self.run_in_lanes(alias, command, cap, timeout, sudo, red, watch, 1)
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run_in_lanes(
+        &self,
+        alias: &str,
+        command: &str,
+        cap: usize,
+        timeout: Option<Duration>,
+        sudo: bool,
+        red: &Redactor,
+        watch: &(dyn Fn(&[u8]) + Send + Sync),
+        lanes: usize,
+    ) -> Evidence {
         let started_at = crate::journal::now();
         let t0 = Instant::now();
         let become_pw = self.opts.passwords.become_.clone().filter(|_| sudo);
@@ -672,8 +763,8 @@ impl SshPool {
         };
         let input = become_pw.as_ref().map(|p| format!("{p}\n"));
         let mut user = None;
-        let (outcome, out, err, address, host_key) = match self.get(alias).await {
-            Ok(conn) => {
+        let (outcome, out, err, address, host_key) = match self.free(alias, lanes).await {
+            Ok((conn, turn)) => {
                 // Through sudo the command runs as root.
                 user = Some(if sudo {
                     "root".to_string()
@@ -681,12 +772,13 @@ impl SshPool {
                     conn.user.clone()
                 });
                 let r = conn
-                    .exec_watched(
+                    .exec_in_turn(
                         command,
                         input.as_deref().map(str::as_bytes),
                         cap,
                         timeout,
                         watch,
+                        turn,
                     )
                     .await;
                 let stderr_head = String::from_utf8_lossy(r.stderr.head()).into_owned();
