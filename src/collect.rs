@@ -57,20 +57,8 @@ impl Ctx {
         command: &str,
         step: Option<String>,
     ) -> Evidence {
-        let timeout = Duration::from_secs(probe.timeout.unwrap_or(60));
-        let ev = self
-            .pool
-            .run(host, command, CAP, Some(timeout), probe.sudo, &self.red)
-            .await;
+        let ev = self.exec(host, probe, command, false).await;
         self.append(ev, &probe.id, step)
-    }
-
-    /// A command's evidence, not yet in the journal (`append` puts it there).
-    async fn exec(&self, host: &str, probe: &Probe, command: &str) -> Evidence {
-        let timeout = Duration::from_secs(probe.timeout.unwrap_or(60));
-        self.pool
-            .run(host, command, CAP, Some(timeout), probe.sudo, &self.red)
-            .await
     }
 
     /// As `run`, for one of many commands a probe runs on one host at once: on more than one
@@ -82,12 +70,21 @@ impl Ctx {
         command: &str,
         step: Option<String>,
     ) -> Evidence {
-        let timeout = Duration::from_secs(probe.timeout.unwrap_or(60));
-        let ev = self
-            .pool
-            .run_spread(host, command, CAP, Some(timeout), probe.sudo, &self.red)
-            .await;
+        let ev = self.exec(host, probe, command, true).await;
         self.append(ev, &probe.id, step)
+    }
+
+    /// A command's evidence, not yet in the journal (`append` puts it there); `spread` as in
+    /// `run_spread`.
+    async fn exec(&self, host: &str, probe: &Probe, command: &str, spread: bool) -> Evidence {
+        let timeout = Some(Duration::from_secs(probe.timeout.unwrap_or(60)));
+        let (pool, red) = (&self.pool, &self.red);
+        if spread {
+            pool.run_spread(host, command, CAP, timeout, probe.sudo, red)
+                .await
+        } else {
+            pool.run(host, command, CAP, timeout, probe.sudo, red).await
+        }
     }
 }
 
@@ -357,7 +354,7 @@ async fn task_patterns(ctx: &Ctx, host: &str, probe: &Probe, nodes: &[String]) {
                 "kubectl run {name} -i --rm --restart=Never --image busybox --overrides={} -- ping -c 3 -W 1 {ip}",
                 pin(node)
             );
-            async move { (step, ctx.exec(host, probe, &cmd).await) }
+            async move { (step, ctx.exec(host, probe, &cmd, false).await) }
         });
         for (step, ev) in futures::future::join_all(runs).await {
             ctx.append(ev, &probe.id, Some(step.into()));
