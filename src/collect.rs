@@ -401,7 +401,7 @@ async fn ping_matrix(ctx: &Arc<Ctx>, host: &str, probe: &Probe, egress: Option<P
     // The outside addresses are looked up while the pods are listed and made: they are needed
     // only when the pods ping.
     let lookup = {
-        let (ctx, host, egress) = (ctx.clone(), host.to_string(), egress.clone());
+        let (ctx, host) = (ctx.clone(), host.to_string());
         tokio::spawn(async move {
             let Some(e) = egress else { return vec![] };
             let cmd = e.command.clone().unwrap_or_default();

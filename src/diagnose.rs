@@ -890,10 +890,10 @@ pub fn observations(scenario: &Scenario, entries: &[Entry], from: u64) -> Vec<Ob
         }
         for ((p, host), evs) in groups.iter().filter(|((p, _), _)| *p == probe.id) {
             // The egress probe's pings run in the ping matrix's commands on the same host.
-            let mut evs = evs.clone();
+            let mut evs = std::borrow::Cow::Borrowed(evs);
             if probe.parser == "pod_egress" {
                 for m in scenario.probes.iter().filter(|m| m.parser == "ping_matrix") {
-                    evs.extend(
+                    evs.to_mut().extend(
                         groups
                             .get(&(m.id.clone(), host.clone()))
                             .into_iter()
@@ -906,7 +906,7 @@ pub fn observations(scenario: &Scenario, entries: &[Entry], from: u64) -> Vec<Ob
                     );
                 }
             }
-            let evs = &evs;
+            let evs = &evs[..];
             let not_yet = probe.not_yet.as_ref().and_then(|n| {
                 // The probe's own command, not what a person types beside it (`show`).
                 let (_, ev) = evs.iter().find(|(_, e)| e.step.as_deref() != Some("show"))?;
